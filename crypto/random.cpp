@@ -1,0 +1,11 @@
+#include "crypto/random.hpp"
+
+#include <sodium.h>
+
+namespace pp::crypto {
+
+void random_bytes(std::span<std::uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+
+std::uint32_t random_uint32() { return randombytes_random(); }
+
+}  // namespace pp::crypto

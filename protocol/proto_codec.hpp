@@ -1,0 +1,51 @@
+#pragma once
+// A strict, allocation-light codec for the small proto2 messages of the Signal wire format.
+// It reads only varint (wire type 0) and length-delimited (wire type 2) fields that the caller
+// asks for, skips unknown fields of the four defined wire types, and rejects anything truncated
+// or overlong, so hostile bytes end in `kMalformed` rather than undefined behaviour.
+#include <cstdint>
+#include <optional>
+
+#include "base/bytes.hpp"
+#include "base/result.hpp"
+
+namespace pp::protocol::proto {
+
+class Writer {
+public:
+    void varint_field(std::uint32_t field, std::uint64_t value);
+    void bytes_field(std::uint32_t field, ByteView value);
+    Bytes& bytes() { return out_; }
+    Bytes take() { return std::move(out_); }
+
+private:
+    void varint(std::uint64_t v);
+    Bytes out_;
+};
+
+// One decoded field. For varints `value` is set; for length-delimited fields `data` is.
+struct Field {
+    std::uint32_t number = 0;
+    std::uint8_t wire_type = 0;
+    std::uint64_t value = 0;
+    ByteView data;
+};
+
+class Reader {
+public:
+    explicit Reader(ByteView in) : in_(in) {}
+    bool done() const { return pos_ >= in_.size(); }
+    // Reads the next field; fixed32/fixed64 fields are returned with wire_type 5/1 and skipped.
+    Result<Field> next();
+
+private:
+    Result<std::uint64_t> varint();
+    ByteView in_;
+    std::size_t pos_ = 0;
+};
+
+// Convenience checks used by every message parser.
+Result<std::uint32_t> as_uint32(const Field& f);
+Result<ByteView> as_bytes(const Field& f);
+
+}  // namespace pp::protocol::proto
