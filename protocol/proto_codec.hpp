@@ -6,13 +6,24 @@
 #include <cstdint>
 #include <optional>
 
+#include <sodium.h>
+
 #include "base/bytes.hpp"
 #include "base/result.hpp"
 
 namespace pp::protocol::proto {
 
+// Wipes its buffer when destroyed, since serialized session state contains keys; call
+// `reserve` with a good estimate so growth does not leave copies behind in freed memory.
 class Writer {
 public:
+    Writer() = default;
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+    ~Writer() {
+        if (!out_.empty()) sodium_memzero(out_.data(), out_.size());
+    }
+    void reserve(std::size_t n) { out_.reserve(n); }
     void varint_field(std::uint32_t field, std::uint64_t value);
     void bytes_field(std::uint32_t field, ByteView value);
     Bytes& bytes() { return out_; }

@@ -1,0 +1,249 @@
+// Versioned binary form of SessionRecord, for clients to persist (inside encrypted storage).
+//   record  = format version byte (1) || fields: 1 current state, 2 archived state (repeated),
+//             3 archived count (last, so truncation is always detected)
+//   state   = protobuf-style fields below; every key field has a fixed, checked size.
+#include <bitset>
+
+#include "protocol/proto_codec.hpp"
+#include "protocol/session_state.hpp"
+
+namespace pp::protocol {
+namespace {
+
+constexpr std::uint8_t kFormatVersion = 1;
+
+enum StateField : std::uint32_t {
+    kVersion = 1, kLocalIdentity, kRemoteIdentity, kLocalRegistration, kRemoteRegistration,
+    kAliceBaseKey, kRootKey, kPreviousCounter, kSenderRatchetPrivate, kSenderRatchetPublic,
+    kSenderChainKey, kSenderChainIndex, kReceiverChain, kPendingPreKey,
+};
+
+Error malformed(std::string_view what) { return make_error(ErrorCode::kMalformed, what); }
+
+std::size_t estimate_size(const SessionState& s) {
+    std::size_t n = 512;
+    for (const auto& c : s.receiver_chains) n += 96 + c.skipped.size() * 96;
+    return n;
+}
+
+void write_chain(proto::Writer& w, const ReceiverChain& c) {
+    proto::Writer inner;
+    inner.reserve(96 + c.skipped.size() * 96);
+    inner.bytes_field(1, c.sender_ratchet_key.serialize());
+    inner.bytes_field(2, c.chain_key.key().view());
+    inner.varint_field(3, c.chain_key.index());
+    for (const auto& k : c.skipped) {
+        proto::Writer mk;
+        mk.reserve(96);
+        mk.varint_field(1, k.counter);
+        mk.bytes_field(2, k.cipher_key.view());
+        mk.bytes_field(3, k.mac_key.view());
+        mk.bytes_field(4, k.iv.view());
+        inner.bytes_field(4, mk.bytes());
+    }
+    w.bytes_field(kReceiverChain, inner.bytes());
+}
+
+void write_state(proto::Writer& w, std::uint32_t field, const SessionState& s) {
+    proto::Writer st;
+    st.reserve(estimate_size(s));
+    st.varint_field(kVersion, s.version);
+    st.bytes_field(kLocalIdentity, s.local_identity.serialize());
+    st.bytes_field(kRemoteIdentity, s.remote_identity.serialize());
+    st.varint_field(kLocalRegistration, s.local_registration_id);
+    st.varint_field(kRemoteRegistration, s.remote_registration_id);
+    st.bytes_field(kAliceBaseKey, s.alice_base_key.serialize());
+    st.bytes_field(kRootKey, s.root_key.key().view());
+    st.varint_field(kPreviousCounter, s.previous_counter);
+    st.bytes_field(kSenderRatchetPrivate, s.sender_ratchet.private_key.secret().view());
+    st.bytes_field(kSenderRatchetPublic, s.sender_ratchet.public_key.serialize());
+    st.bytes_field(kSenderChainKey, s.sender_chain.key().view());
+    st.varint_field(kSenderChainIndex, s.sender_chain.index());
+    for (const auto& c : s.receiver_chains) write_chain(st, c);
+    if (s.pending_prekey) {
+        proto::Writer p;
+        if (s.pending_prekey->prekey_id) p.varint_field(1, *s.pending_prekey->prekey_id);
+        p.varint_field(2, s.pending_prekey->signed_prekey_id);
+        p.bytes_field(3, s.pending_prekey->base_key.serialize());
+        st.bytes_field(kPendingPreKey, p.bytes());
+    }
+    w.bytes_field(field, st.bytes());
+}
+
+Result<ByteView> fixed_bytes(const proto::Field& f, std::size_t size) {
+    PP_TRY(b, proto::as_bytes(f));
+    if (b.size() != size) return malformed("key field has the wrong size");
+    return b;
+}
+
+Result<crypto::PublicKey> public_key(const proto::Field& f) {
+    PP_TRY(b, proto::as_bytes(f));
+    auto k = crypto::PublicKey::deserialize(b);
+    if (!k) return malformed("bad public key in session state");
+    return k.value();
+}
+
+Result<MessageKeys> read_message_keys(ByteView bytes) {
+    MessageKeys k;
+    std::bitset<5> seen;
+    proto::Reader r(bytes);
+    while (!r.done()) {
+        PP_TRY(f, r.next());
+        switch (f.number) {
+            case 1: { PP_TRY(v, proto::as_uint32(f)); k.counter = v; break; }
+            case 2: { PP_TRY(b, fixed_bytes(f, 32)); k.cipher_key = SecretArray<32>(b); break; }
+            case 3: { PP_TRY(b, fixed_bytes(f, 32)); k.mac_key = SecretArray<32>(b); break; }
+            case 4: { PP_TRY(b, fixed_bytes(f, 16)); k.iv = SecretArray<16>(b); break; }
+            default: return malformed("unknown field in message keys");
+        }
+        seen.set(f.number);
+    }
+    if (seen.count() != 4) return malformed("message keys lack a field");
+    return k;
+}
+
+Result<ReceiverChain> read_chain(ByteView bytes) {
+    ReceiverChain c;
+    ByteView key;
+    std::uint32_t index = 0;
+    std::bitset<4> seen;
+    proto::Reader r(bytes);
+    while (!r.done()) {
+        PP_TRY(f, r.next());
+        switch (f.number) {
+            case 1: { PP_TRY(k, public_key(f)); c.sender_ratchet_key = k; break; }
+            case 2: { PP_TRY(b, fixed_bytes(f, 32)); key = b; break; }
+            case 3: { PP_TRY(v, proto::as_uint32(f)); index = v; break; }
+            case 4: {
+                if (c.skipped.size() >= kMaxSkippedMessageKeys) return malformed("too many skipped keys");
+                PP_TRY(b, proto::as_bytes(f));
+                PP_TRY(k, read_message_keys(b));
+                c.skipped.push_back(std::move(k));
+                continue;
+            }
+            default: return malformed("unknown field in receiver chain");
+        }
+        seen.set(f.number);
+    }
+    if (!seen[1] || !seen[2] || !seen[3]) return malformed("receiver chain lacks a field");
+    c.chain_key = ChainKey(key, index);
+    return c;
+}
+
+Result<PendingPreKey> read_pending(ByteView bytes) {
+    PendingPreKey p;
+    bool has_spk = false, has_base = false;
+    proto::Reader r(bytes);
+    while (!r.done()) {
+        PP_TRY(f, r.next());
+        switch (f.number) {
+            case 1: { PP_TRY(v, proto::as_uint32(f)); p.prekey_id = v; break; }
+            case 2: { PP_TRY(v, proto::as_uint32(f)); p.signed_prekey_id = v; has_spk = true; break; }
+            case 3: { PP_TRY(k, public_key(f)); p.base_key = k; has_base = true; break; }
+            default: return malformed("unknown field in pending prekey");
+        }
+    }
+    if (!has_spk || !has_base) return malformed("pending prekey lacks a field");
+    return p;
+}
+
+Result<SessionState> read_state(ByteView bytes) {
+    SessionState s;
+    std::bitset<16> seen;
+    ByteView ratchet_private, sender_chain_key;
+    std::uint32_t sender_chain_index = 0;
+    proto::Reader r(bytes);
+    while (!r.done()) {
+        PP_TRY(f, r.next());
+        switch (f.number) {
+            case kVersion: { PP_TRY(v, proto::as_uint32(f)); s.version = v; break; }
+            case kLocalIdentity: { PP_TRY(k, public_key(f)); s.local_identity = k; break; }
+            case kRemoteIdentity: { PP_TRY(k, public_key(f)); s.remote_identity = k; break; }
+            case kLocalRegistration: { PP_TRY(v, proto::as_uint32(f)); s.local_registration_id = v; break; }
+            case kRemoteRegistration: { PP_TRY(v, proto::as_uint32(f)); s.remote_registration_id = v; break; }
+            case kAliceBaseKey: { PP_TRY(k, public_key(f)); s.alice_base_key = k; break; }
+            case kRootKey: { PP_TRY(b, fixed_bytes(f, 32)); s.root_key = RootKey(b); break; }
+            case kPreviousCounter: { PP_TRY(v, proto::as_uint32(f)); s.previous_counter = v; break; }
+            case kSenderRatchetPrivate: { PP_TRY(b, fixed_bytes(f, 32)); ratchet_private = b; break; }
+            case kSenderRatchetPublic: { PP_TRY(k, public_key(f)); s.sender_ratchet.public_key = k; break; }
+            case kSenderChainKey: { PP_TRY(b, fixed_bytes(f, 32)); sender_chain_key = b; break; }
+            case kSenderChainIndex: { PP_TRY(v, proto::as_uint32(f)); sender_chain_index = v; break; }
+            case kReceiverChain: {
+                if (s.receiver_chains.size() >= kMaxReceiverChains) return malformed("too many receiver chains");
+                PP_TRY(b, proto::as_bytes(f));
+                PP_TRY(c, read_chain(b));
+                s.receiver_chains.push_back(std::move(c));
+                break;
+            }
+            case kPendingPreKey: {
+                PP_TRY(b, proto::as_bytes(f));
+                PP_TRY(p, read_pending(b));
+                s.pending_prekey = std::move(p);
+                break;
+            }
+            default: return malformed("unknown field in session state");
+        }
+        seen.set(f.number);
+    }
+    for (std::uint32_t required : {kVersion, kLocalIdentity, kRemoteIdentity, kLocalRegistration,
+                                   kRemoteRegistration, kAliceBaseKey, kRootKey, kPreviousCounter,
+                                   kSenderRatchetPrivate, kSenderRatchetPublic, kSenderChainKey,
+                                   kSenderChainIndex})
+        if (!seen[required]) return malformed("session state lacks a required field");
+    auto priv = crypto::PrivateKey::from_raw(ratchet_private);
+    if (!priv) return malformed("bad ratchet private key");
+    s.sender_ratchet.private_key = std::move(priv.value());
+    s.sender_chain = ChainKey(sender_chain_key, sender_chain_index);
+    return s;
+}
+
+}  // namespace
+
+SecretBytes SessionRecord::serialize() const {
+    proto::Writer w;
+    std::size_t estimate = 16;
+    if (current_) estimate += estimate_size(*current_);
+    for (const auto& s : previous_) estimate += estimate_size(s);
+    w.reserve(estimate);
+    if (current_) write_state(w, 1, *current_);
+    for (const auto& s : previous_) write_state(w, 2, s);
+    w.varint_field(3, previous_.size());
+    SecretBytes out(1 + w.bytes().size());
+    out.data()[0] = kFormatVersion;
+    std::copy(w.bytes().begin(), w.bytes().end(), out.data() + 1);
+    return out;
+}
+
+Result<SessionRecord> SessionRecord::deserialize(ByteView bytes) {
+    if (bytes.empty()) return malformed("empty session record");
+    if (bytes[0] != kFormatVersion) return make_error(ErrorCode::kInvalidVersion, "unknown session record format");
+    SessionRecord rec;
+    std::optional<std::uint32_t> count;
+    proto::Reader r(bytes.subspan(1));
+    while (!r.done()) {
+        if (count) return malformed("data after the archived count");
+        PP_TRY(f, r.next());
+        switch (f.number) {
+            case 1: {
+                if (rec.current_) return malformed("two current sessions");
+                PP_TRY(b, proto::as_bytes(f));
+                PP_TRY(s, read_state(b));
+                rec.current_ = std::move(s);
+                break;
+            }
+            case 2: {
+                if (rec.previous_.size() >= kMaxArchivedSessions) return malformed("too many archived sessions");
+                PP_TRY(b, proto::as_bytes(f));
+                PP_TRY(s, read_state(b));
+                rec.previous_.push_back(std::move(s));
+                break;
+            }
+            case 3: { PP_TRY(v, proto::as_uint32(f)); count = v; break; }
+            default: return malformed("unknown field in session record");
+        }
+    }
+    if (!count || *count != rec.previous_.size()) return malformed("session record is truncated");
+    return rec;
+}
+
+}  // namespace pp::protocol
