@@ -1,0 +1,52 @@
+// Writes valid instances of every fuzzed input under <dir>/<target>/ so the smoke runs start
+// from real messages instead of having to discover the format.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "fuzz/fuzz_session.hpp"
+#include "protocol/sender_keys.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+void write(const fs::path& dir, const std::string& target, int n, pp::ByteView bytes) {
+    fs::create_directories(dir / target);
+    std::ofstream(dir / target / ("seed" + std::to_string(n)), std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
+        return 2;
+    }
+    fs::path dir = argv[1];
+    using namespace pp::protocol;
+    pp::fuzz::FuzzDevice alice, bob;
+    (void)process_prekey_bundle(alice.session, alice.identity(), 1, bob.bundle(), std::nullopt);
+    for (int i = 0; i < 3; ++i) {
+        auto m = encrypt(alice.session, pp::as_bytes("seed message " + std::to_string(i)));
+        write(dir, "prekey_signal_message", i, m->bytes);
+        auto pm = PreKeySignalMessage::parse(m->bytes);
+        write(dir, "signal_message", i, pm->message.serialized);
+    }
+    auto first = encrypt(alice.session, pp::as_bytes("x"));
+    (void)decrypt_prekey_message(bob.session, bob, first->bytes, std::nullopt);
+    write(dir, "session_record", 0, bob.session.serialize().view());
+    write(dir, "session_record", 1, alice.session.serialize().view());
+
+    SenderKeyRecord own, theirs;
+    auto skdm = create_sender_key_distribution(own);
+    write(dir, "sender_key_distribution_message", 0, skdm->serialized);
+    (void)process_sender_key_distribution(theirs, *skdm);
+    for (int i = 0; i < 3; ++i) {
+        auto c = group_encrypt(own, pp::as_bytes("group seed " + std::to_string(i)));
+        write(dir, "sender_key_message", i, *c);
+    }
+    write(dir, "sender_key_record", 0, own.serialize().view());
+    write(dir, "sender_key_record", 1, theirs.serialize().view());
+    return 0;
+}
