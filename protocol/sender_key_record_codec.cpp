@@ -1,0 +1,231 @@
+// Storage format of SenderKeyRecord (ours; the reference's LocalStorageProtocol is not a wire
+// format and nothing needs to read it):
+//   byte 0             kSenderKeyRecordFormat
+//   field 1 (repeated) state, newest first:
+//     1 key id (varint)          2 chain iteration (varint)   3 chain key (32 bytes)
+//     4 signing public (33)      5 signing private (32, our own state only)
+//     6 (repeated) skipped key:  1 iteration (varint), 2 seed (32 bytes); oldest first
+// Parsing is strict: every field at most once (except the repeated ones), no unknown fields,
+// exact sizes, the bounds enforced, and the invariants the code relies on checked.
+#include <sodium.h>
+
+#include "protocol/proto_codec.hpp"
+#include "protocol/sender_keys.hpp"
+
+namespace pp::protocol {
+namespace {
+
+constexpr std::uint32_t kRecordState = 1;
+constexpr std::uint32_t kStateKeyId = 1;
+constexpr std::uint32_t kStateIteration = 2;
+constexpr std::uint32_t kStateChainKey = 3;
+constexpr std::uint32_t kStateSigningPublic = 4;
+constexpr std::uint32_t kStateSigningPrivate = 5;
+constexpr std::uint32_t kStateSkipped = 6;
+constexpr std::uint32_t kSkippedIteration = 1;
+constexpr std::uint32_t kSkippedSeed = 2;
+
+// Upper bounds of the encoded sizes, so writers never reallocate and leave copies of key
+// material in freed memory.
+constexpr std::size_t kSkippedEncodedMax = 2 + (1 + 5) + (2 + 32);
+constexpr std::size_t kStateFixedEncodedMax = (1 + 5) + (1 + 5) + (2 + 32) + (2 + 33) + (2 + 32);
+constexpr std::size_t kFieldHeaderMax = 1 + 5;
+
+Error malformed(std::string_view detail) {
+    return make_error(ErrorCode::kMalformed, detail);
+}
+
+// A proto::Writer whose buffer is reserved up front and wiped when done.
+class SecretWriter {
+  public:
+    explicit SecretWriter(std::size_t capacity) { w_.bytes().reserve(capacity); }
+    SecretWriter(const SecretWriter&) = delete;
+    SecretWriter& operator=(const SecretWriter&) = delete;
+    ~SecretWriter() {
+        Bytes& b = w_.bytes();
+        if (!b.empty()) sodium_memzero(b.data(), b.size());
+    }
+    proto::Writer* operator->() { return &w_; }
+    proto::Writer& writer() { return w_; }
+    ByteView view() { return w_.bytes(); }
+
+  private:
+    proto::Writer w_;
+};
+
+std::size_t state_encoded_max(const SenderKeyState& s) {
+    return kStateFixedEncodedMax + s.skipped_keys().size() * (kFieldHeaderMax + kSkippedEncodedMax);
+}
+
+void write_state(proto::Writer& out, const SenderKeyState& s) {
+    SecretWriter w(state_encoded_max(s));
+    w->varint_field(kStateKeyId, s.key_id());
+    w->varint_field(kStateIteration, s.chain_key().iteration());
+    w->bytes_field(kStateChainKey, s.chain_key().key().view());
+    w->bytes_field(kStateSigningPublic, s.signing_public().serialize());
+    if (s.signing_private())
+        w->bytes_field(kStateSigningPrivate, s.signing_private()->secret().view());
+    for (const auto& k : s.skipped_keys()) {
+        SecretWriter sk(kSkippedEncodedMax);
+        sk->varint_field(kSkippedIteration, k.iteration);
+        sk->bytes_field(kSkippedSeed, k.seed.view());
+        w->bytes_field(kStateSkipped, sk.view());
+    }
+    out.bytes_field(kRecordState, w.view());
+}
+
+// Singular fields may appear once; a repeat would make "which one wins" a parser detail.
+Result<void> once(bool& seen) {
+    if (seen) return malformed("repeated singular field");
+    seen = true;
+    return {};
+}
+
+Result<ByteView> exact_bytes(const proto::Field& f, std::size_t size) {
+    PP_TRY(b, proto::as_bytes(f));
+    if (b.size() != size) return malformed("field has the wrong size");
+    return b;
+}
+
+Result<SkippedSenderKey> parse_skipped(ByteView in) {
+    SkippedSenderKey k;
+    bool has_iteration = false, has_seed = false;
+    proto::Reader r(in);
+    while (!r.done()) {
+        PP_TRY(f, r.next());
+        switch (f.number) {
+            case kSkippedIteration: {
+                PP_TRY_VOID(once(has_iteration));
+                PP_TRY(v, proto::as_uint32(f));
+                k.iteration = v;
+                break;
+            }
+            case kSkippedSeed: {
+                PP_TRY_VOID(once(has_seed));
+                PP_TRY(b, exact_bytes(f, 32));
+                k.seed = SecretArray<32>(b);
+                break;
+            }
+            default:
+                return malformed("unknown field in skipped key");
+        }
+    }
+    if (!has_iteration || !has_seed) return malformed("skipped key lacks a field");
+    return k;
+}
+
+struct ParsedState {
+    std::uint32_t key_id = 0;
+    std::uint32_t iteration = 0;
+    SecretArray<32> chain_key;
+    crypto::PublicKey signing_public;
+    std::optional<crypto::PrivateKey> signing_private;
+    std::vector<SkippedSenderKey> skipped;
+};
+
+Result<ParsedState> parse_state_fields(ByteView in) {
+    ParsedState p;
+    bool has_id = false, has_iteration = false, has_chain = false, has_public = false,
+         has_private = false;
+    proto::Reader r(in);
+    while (!r.done()) {
+        PP_TRY(f, r.next());
+        switch (f.number) {
+            case kStateKeyId: {
+                PP_TRY_VOID(once(has_id));
+                PP_TRY(v, proto::as_uint32(f));
+                p.key_id = v;
+                break;
+            }
+            case kStateIteration: {
+                PP_TRY_VOID(once(has_iteration));
+                PP_TRY(v, proto::as_uint32(f));
+                p.iteration = v;
+                break;
+            }
+            case kStateChainKey: {
+                PP_TRY_VOID(once(has_chain));
+                PP_TRY(b, exact_bytes(f, 32));
+                p.chain_key = SecretArray<32>(b);
+                break;
+            }
+            case kStateSigningPublic: {
+                PP_TRY_VOID(once(has_public));
+                PP_TRY(b, exact_bytes(f, crypto::kSerializedPublicKeySize));
+                auto key = crypto::PublicKey::deserialize(b);
+                if (!key) return malformed("bad signing public key");
+                p.signing_public = *key;
+                break;
+            }
+            case kStateSigningPrivate: {
+                PP_TRY_VOID(once(has_private));
+                PP_TRY(b, exact_bytes(f, crypto::kKeySize));
+                auto key = crypto::PrivateKey::from_raw(b);
+                if (!key) return malformed("bad signing private key");
+                p.signing_private = std::move(*key);
+                break;
+            }
+            case kStateSkipped: {
+                if (p.skipped.size() == kMaxSenderMessageKeys)
+                    return malformed("too many skipped keys");
+                PP_TRY(b, proto::as_bytes(f));
+                PP_TRY(k, parse_skipped(b));
+                p.skipped.push_back(std::move(k));
+                break;
+            }
+            default:
+                return malformed("unknown field in sender key state");
+        }
+    }
+    if (!has_id || !has_iteration || !has_chain || !has_public)
+        return malformed("sender key state lacks a field");
+    return p;
+}
+
+Result<ParsedState> parse_state(ByteView in) {
+    PP_TRY(p, parse_state_fields(in));
+    // Invariants group_decrypt relies on: stored keys are older than the chain, in order, unique.
+    for (std::size_t i = 0; i < p.skipped.size(); ++i) {
+        if (p.skipped[i].iteration >= p.iteration) return malformed("skipped key not behind chain");
+        if (i > 0 && p.skipped[i].iteration <= p.skipped[i - 1].iteration)
+            return malformed("skipped keys out of order");
+    }
+    if (p.signing_private && !(p.signing_private->public_key() == p.signing_public))
+        return malformed("signing key pair does not match");
+    return p;
+}
+
+}  // namespace
+
+SecretBytes SenderKeyRecord::serialize() const {
+    std::size_t capacity = 1;
+    for (const auto& s : states_) capacity += kFieldHeaderMax + state_encoded_max(s);
+    SecretWriter w(capacity);
+    w->bytes().push_back(kSenderKeyRecordFormat);
+    for (const auto& s : states_) write_state(w.writer(), s);
+    return SecretBytes(w.view());
+}
+
+Result<SenderKeyRecord> SenderKeyRecord::deserialize(ByteView bytes) {
+    if (bytes.empty()) return malformed("empty sender key record");
+    if (bytes[0] != kSenderKeyRecordFormat)
+        return make_error(ErrorCode::kInvalidVersion, "unknown sender key record format");
+    SenderKeyRecord record;
+    proto::Reader r(bytes.subspan(1));
+    while (!r.done()) {
+        PP_TRY(f, r.next());
+        if (f.number != kRecordState) return malformed("unknown field in sender key record");
+        if (record.states_.size() == kMaxSenderKeyStates)
+            return malformed("too many sender key states");
+        PP_TRY(b, proto::as_bytes(f));
+        PP_TRY(p, parse_state(b));
+        if (record.find(p.key_id)) return malformed("duplicate sender key id");
+        SenderKeyState state(p.key_id, SenderChainKey(p.iteration, p.chain_key.view()),
+                             p.signing_public, std::move(p.signing_private));
+        state.skipped_ = std::move(p.skipped);
+        record.states_.push_back(std::move(state));
+    }
+    return record;
+}
+
+}  // namespace pp::protocol
