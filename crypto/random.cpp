@@ -4,7 +4,11 @@
 
 namespace pp::crypto {
 
-void random_bytes(std::span<std::uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+void random_bytes(std::span<std::uint8_t> out) {
+    // An empty span may carry a null pointer, which randombytes_buf declares it never takes.
+    if (out.empty()) return;
+    randombytes_buf(out.data(), out.size());
+}
 
 std::uint32_t random_uint32() { return randombytes_random(); }
 
