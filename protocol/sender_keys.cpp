@@ -154,7 +154,7 @@ Result<Bytes> group_encrypt(SenderKeyRecord& own, ByteView plaintext) {
     // The iteration travels as uint32; wrapping would reuse message keys.
     if (chain.iteration() == std::numeric_limits<std::uint32_t>::max())
         return make_error(ErrorCode::kLimitExceeded, "sender chain exhausted");
-    if (plaintext.size() > kMaxMessageSize)
+    if (plaintext.size() > kMaxGroupPlaintextSize)
         return make_error(ErrorCode::kLimitExceeded, "plaintext too large");
 
     SenderMessageKey key = chain.message_key();
@@ -171,27 +171,24 @@ Result<Bytes> group_encrypt(SenderKeyRecord& own, ByteView plaintext) {
 
 Result<void> process_sender_key_distribution(SenderKeyRecord& theirs,
                                              const SenderKeyDistributionMessage& message) {
+    std::optional<SenderKeyState> state;
     // Keep the state we follow when the message would not move it forward; this also keeps its
     // stored keys for late messages.
     if (const SenderKeyState* existing = theirs.find(message.key_id)) {
         if (existing->signing_public() == message.signing_key &&
-            existing->chain_key().iteration() >= message.iteration) {
-            SenderKeyState keep = *existing;
-            SenderKeyRecord rebuilt;
-            for (auto it = theirs.states().rbegin(); it != theirs.states().rend(); ++it)
-                if (it->key_id() != message.key_id) rebuilt.add_state(*it);
-            rebuilt.add_state(std::move(keep));
-            theirs = std::move(rebuilt);
-            return {};
-        }
+            existing->chain_key().iteration() >= message.iteration)
+            state = *existing;
     }
-    // Otherwise the message replaces any state with the same id, so lookups by id are unambiguous.
+    if (!state) {
+        state.emplace(message.key_id, SenderChainKey(message.iteration, message.chain_key.view()),
+                      message.signing_key);
+    }
+    // Any other state with this id goes, so that lookups by id are unambiguous; the result
+    // becomes the newest state.
     SenderKeyRecord rebuilt;
     for (auto it = theirs.states().rbegin(); it != theirs.states().rend(); ++it)
         if (it->key_id() != message.key_id) rebuilt.add_state(*it);
-    rebuilt.add_state(SenderKeyState(message.key_id,
-                                     SenderChainKey(message.iteration, message.chain_key.view()),
-                                     message.signing_key));
+    rebuilt.add_state(std::move(*state));
     theirs = std::move(rebuilt);
     return {};
 }

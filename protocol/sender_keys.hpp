@@ -35,6 +35,9 @@ inline constexpr std::size_t kMaxSenderMessageKeys = 2000;
 inline constexpr std::uint32_t kMaxSenderKeyForwardJump = 2000;
 // First byte of SenderKeyRecord::serialize(); bump when the layout changes.
 inline constexpr std::uint8_t kSenderKeyRecordFormat = 1;
+// Leaves room for the message framing, padding and signature within kMaxMessageSize, so that
+// every message we send is one a receiver accepts.
+inline constexpr std::size_t kMaxGroupPlaintextSize = kMaxMessageSize - 256;
 // Key ids are 31-bit like the reference's (a positive Java int on other clients).
 inline constexpr std::uint32_t kMaxSenderKeyId = 0x7fffffff;
 

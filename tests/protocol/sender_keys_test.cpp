@@ -116,6 +116,18 @@ TEST(SenderKeys, EmptyPlaintext) {
     EXPECT_TRUE(pt->empty());
 }
 
+TEST(SenderKeys, LargestPlaintextStillFitsAMessage) {
+    Group g;
+    Bytes big(kMaxGroupPlaintextSize, 0xab);
+    auto ct = group_encrypt(g.alice, big);
+    ASSERT_TRUE(ct.ok());
+    auto pt = group_decrypt(g.bob, *ct);
+    ASSERT_TRUE(pt.ok()) << to_string(pt.error().code);
+    EXPECT_EQ(*pt, big);
+    big.push_back(0);
+    EXPECT_EQ(code_of(group_encrypt(g.alice, big)), ErrorCode::kLimitExceeded);
+}
+
 TEST(SenderKeys, ReceiverCannotEncrypt) {
     Group g;
     EXPECT_EQ(code_of(group_encrypt(g.bob, text("x"))), ErrorCode::kInvalidKey);
