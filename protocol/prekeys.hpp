@@ -39,6 +39,15 @@ struct PreKeyBundle {
     crypto::PublicKey identity_key;
 };
 
+// Versioned binary forms for the client's key store. Private keys are inside: keep the bytes in
+// encrypted storage only. Parsing is strict (kMalformed / kInvalidVersion).
+SecretBytes serialize_identity(const IdentityKeyPair& identity);
+Result<IdentityKeyPair> deserialize_identity(ByteView bytes);
+SecretBytes serialize_prekey(const PreKeyRecord& record);
+Result<PreKeyRecord> deserialize_prekey(ByteView bytes);
+SecretBytes serialize_signed_prekey(const SignedPreKeyRecord& record);
+Result<SignedPreKeyRecord> deserialize_signed_prekey(ByteView bytes);
+
 // Registration ids are 14-bit, non-zero, as in libsignal.
 std::uint32_t generate_registration_id();
 
