@@ -19,12 +19,14 @@ inline ByteView as_bytes(std::string_view s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
-inline void append(Bytes& out, ByteView in) { out.insert(out.end(), in.begin(), in.end()); }
+inline void append(Bytes& out, ByteView in) {
+    out.insert(out.end(), in.begin(), in.end());
+}
 
 // Fixed-size secret: zeroed on destruction and on move-from.
 template <std::size_t N>
 class SecretArray {
-public:
+  public:
     SecretArray() { data_.fill(0); }
     explicit SecretArray(ByteView v) {
         data_.fill(0);
@@ -42,13 +44,13 @@ public:
     std::uint8_t& operator[](std::size_t i) { return data_[i]; }
     const std::uint8_t& operator[](std::size_t i) const { return data_[i]; }
 
-private:
+  private:
     std::array<std::uint8_t, N> data_;
 };
 
 // Variable-size secret buffer, zeroed on destruction.
 class SecretBytes {
-public:
+  public:
     SecretBytes() = default;
     explicit SecretBytes(std::size_t n) : data_(n, 0) {}
     explicit SecretBytes(ByteView v) : data_(v.begin(), v.end()) {}
@@ -87,7 +89,7 @@ public:
         data_ = std::move(bigger);
     }
 
-private:
+  private:
     void wipe() {
         if (!data_.empty()) sodium_memzero(data_.data(), data_.size());
     }

@@ -32,7 +32,7 @@ struct Error {
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
     Result(Error e) : v_(e) {}                 // NOLINT
     bool ok() const { return v_.index() == 0; }
@@ -46,37 +46,39 @@ public:
     const T* operator->() const { return &value(); }
     const Error& error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error e) : err_(e), ok_(false) {}  // NOLINT
     bool ok() const { return ok_; }
     explicit operator bool() const { return ok_; }
     const Error& error() const { return err_; }
 
-private:
+  private:
     Error err_{ErrorCode::kInternal, ""};
     bool ok_ = true;
 };
 
-inline Error make_error(ErrorCode code, std::string_view detail) { return Error{code, detail}; }
+inline Error make_error(ErrorCode code, std::string_view detail) {
+    return Error{code, detail};
+}
 
 }  // namespace pp
 
 // Propagate an error from a Result-returning expression. `PP_TRY(x, expr)` declares x on success.
 #define PP_CONCAT_INNER(a, b) a##b
 #define PP_CONCAT(a, b) PP_CONCAT_INNER(a, b)
-#define PP_TRY(var, expr)                                              \
-    auto PP_CONCAT(pp_try_, __LINE__) = (expr);                        \
+#define PP_TRY(var, expr)                                                           \
+    auto PP_CONCAT(pp_try_, __LINE__) = (expr);                                     \
     if (!PP_CONCAT(pp_try_, __LINE__)) return PP_CONCAT(pp_try_, __LINE__).error(); \
     auto var = std::move(PP_CONCAT(pp_try_, __LINE__)).value()
-#define PP_TRY_VOID(expr)                                  \
-    do {                                                   \
-        auto pp_try_v = (expr);                            \
-        if (!pp_try_v) return pp_try_v.error();            \
+#define PP_TRY_VOID(expr)                       \
+    do {                                        \
+        auto pp_try_v = (expr);                 \
+        if (!pp_try_v) return pp_try_v.error(); \
     } while (0)

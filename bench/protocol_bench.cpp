@@ -25,7 +25,8 @@ const Bytes kPayload(1024, 0x5a);
 template <typename T>
 T must(pp::Result<T> r) {
     if (!r) {
-        std::fprintf(stderr, "benchmark operation failed: %s\n", std::string(pp::to_string(r.error().code)).c_str());
+        std::fprintf(stderr, "benchmark operation failed: %s\n",
+                     std::string(pp::to_string(r.error().code)).c_str());
         std::abort();
     }
     return std::move(r).value();
@@ -33,7 +34,8 @@ T must(pp::Result<T> r) {
 
 void must_ok(const pp::Result<void>& r) {
     if (!r) {
-        std::fprintf(stderr, "benchmark operation failed: %s\n", std::string(pp::to_string(r.error().code)).c_str());
+        std::fprintf(stderr, "benchmark operation failed: %s\n",
+                     std::string(pp::to_string(r.error().code)).c_str());
         std::abort();
     }
 }
@@ -119,9 +121,11 @@ void ours_roundtrip(benchmark::State& state, bool turn, bool persist) {
         OurParty& to = forward ? p.bob : p.alice;
         std::string from_name = forward ? "alice" : "bob", to_name = forward ? "bob" : "alice";
         if (persist) {
-            benchmark::DoNotOptimize(ours_decrypt_persisted(to, from_name, ours_encrypt_persisted(from, to_name)));
+            benchmark::DoNotOptimize(
+                ours_decrypt_persisted(to, from_name, ours_encrypt_persisted(from, to_name)));
         } else {
-            benchmark::DoNotOptimize(must(to.decrypt(from_name, must(from.encrypt(to_name, kPayload)))));
+            benchmark::DoNotOptimize(
+                must(to.decrypt(from_name, must(from.encrypt(to_name, kPayload)))));
         }
         if (turn) forward = !forward;
     }
@@ -168,15 +172,17 @@ void ref_sender_key(benchmark::State& state) {
 
 // Collects every result so the side-by-side table can be printed after the run.
 class SideBySideReporter : public benchmark::ConsoleReporter {
-public:
+  public:
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const auto& r : runs)
-            if (!r.error_occurred) us_[r.benchmark_name()] = r.GetAdjustedRealTime();  // in kMicrosecond
+            if (!r.error_occurred)
+                us_[r.benchmark_name()] = r.GetAdjustedRealTime();  // in kMicrosecond
     }
     void Finalize() override {
         ConsoleReporter::Finalize();
-        std::printf("\n%-34s %14s %14s %9s\n", "case (1 KiB payload)", "ours (us/op)", "libsignal-c", "speed-up");
+        std::printf("\n%-34s %14s %14s %9s\n", "case (1 KiB payload)", "ours (us/op)",
+                    "libsignal-c", "speed-up");
         for (const char* c : {"session_setup", "roundtrip_same_direction", "roundtrip_ratchet_turn",
                               "sender_key_encrypt_decrypt"}) {
             for (const char* variant : {"", "+persist"}) {
@@ -189,7 +195,7 @@ public:
         }
     }
 
-private:
+  private:
     std::map<std::string, double> us_;
 };
 
@@ -197,12 +203,24 @@ private:
 
 BENCHMARK(ours_session_setup)->Name("ours/session_setup")->Unit(benchmark::kMicrosecond);
 BENCHMARK(ref_session_setup)->Name("ref/session_setup")->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(ours_roundtrip, same, false, false)->Name("ours/roundtrip_same_direction")->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(ours_roundtrip, same_p, false, true)->Name("ours/roundtrip_same_direction+persist")->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(ref_roundtrip, same, false)->Name("ref/roundtrip_same_direction")->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(ours_roundtrip, turn, true, false)->Name("ours/roundtrip_ratchet_turn")->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(ours_roundtrip, turn_p, true, true)->Name("ours/roundtrip_ratchet_turn+persist")->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(ref_roundtrip, turn, true)->Name("ref/roundtrip_ratchet_turn")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ours_roundtrip, same, false, false)
+    ->Name("ours/roundtrip_same_direction")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ours_roundtrip, same_p, false, true)
+    ->Name("ours/roundtrip_same_direction+persist")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ref_roundtrip, same, false)
+    ->Name("ref/roundtrip_same_direction")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ours_roundtrip, turn, true, false)
+    ->Name("ours/roundtrip_ratchet_turn")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ours_roundtrip, turn_p, true, true)
+    ->Name("ours/roundtrip_ratchet_turn+persist")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ref_roundtrip, turn, true)
+    ->Name("ref/roundtrip_ratchet_turn")
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(ours_sender_key)->Name("ours/sender_key_encrypt_decrypt")->Unit(benchmark::kMicrosecond);
 BENCHMARK(ref_sender_key)->Name("ref/sender_key_encrypt_decrypt")->Unit(benchmark::kMicrosecond);
 

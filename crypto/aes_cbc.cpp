@@ -33,7 +33,8 @@ Bytes aes256_cbc_encrypt(ByteView key32, ByteView iv16, ByteView plaintext) {
     Bytes out(plaintext.size() + 16);
     int n1 = 0, n2 = 0;
     if (EVP_EncryptInit_ex2(ctx, aes256_cbc(), key32.data(), iv16.data(), nullptr) != 1 ||
-        EVP_EncryptUpdate(ctx, out.data(), &n1, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
+        EVP_EncryptUpdate(ctx, out.data(), &n1, plaintext.data(),
+                          static_cast<int>(plaintext.size())) != 1 ||
         EVP_EncryptFinal_ex(ctx, out.data() + n1, &n2) != 1) {
         EVP_CIPHER_CTX_reset(ctx);
         return {};

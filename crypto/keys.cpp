@@ -43,7 +43,8 @@ PrivateKey PrivateKey::generate() {
 }
 
 Result<PrivateKey> PrivateKey::from_raw(ByteView raw) {
-    if (raw.size() != kKeySize) return make_error(ErrorCode::kInvalidKey, "private key is not 32 bytes");
+    if (raw.size() != kKeySize)
+        return make_error(ErrorCode::kInvalidKey, "private key is not 32 bytes");
     PrivateKey k;
     k.key_ = SecretArray<kKeySize>(raw);
     clamp(k.key_.data());
@@ -56,7 +57,9 @@ PublicKey PrivateKey::public_key() const {
     return PublicKey::from_raw(pub);
 }
 
-KeyPair KeyPair::generate() { return from_private(PrivateKey::generate()); }
+KeyPair KeyPair::generate() {
+    return from_private(PrivateKey::generate());
+}
 
 KeyPair KeyPair::from_private(PrivateKey priv) {
     KeyPair kp;

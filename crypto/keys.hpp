@@ -15,7 +15,7 @@ inline constexpr std::size_t kKeySize = 32;
 inline constexpr std::size_t kSerializedPublicKeySize = 33;
 
 class PublicKey {
-public:
+  public:
     PublicKey() { key_.fill(0); }
     static PublicKey from_raw(std::span<const std::uint8_t, kKeySize> raw);
     // Accepts exactly 33 bytes with the 0x05 type byte.
@@ -28,12 +28,12 @@ public:
     friend bool operator==(const PublicKey&, const PublicKey&) = default;
     friend auto operator<=>(const PublicKey&, const PublicKey&) = default;
 
-private:
+  private:
     std::array<std::uint8_t, kKeySize> key_;
 };
 
 class PrivateKey {
-public:
+  public:
     PrivateKey() = default;
     static PrivateKey generate();
     // Clamps the scalar the way X25519 does, so any 32 bytes make a valid key.
@@ -42,7 +42,7 @@ public:
     PublicKey public_key() const;
     const SecretArray<kKeySize>& secret() const { return key_; }
 
-private:
+  private:
     SecretArray<kKeySize> key_;
 };
 

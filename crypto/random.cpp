@@ -10,6 +10,8 @@ void random_bytes(std::span<std::uint8_t> out) {
     randombytes_buf(out.data(), out.size());
 }
 
-std::uint32_t random_uint32() { return randombytes_random(); }
+std::uint32_t random_uint32() {
+    return randombytes_random();
+}
 
 }  // namespace pp::crypto

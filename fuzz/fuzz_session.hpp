@@ -8,7 +8,7 @@
 namespace pp::fuzz {
 
 class FuzzDevice : public protocol::LocalPreKeys {
-public:
+  public:
     FuzzDevice() : identity_(crypto::KeyPair::generate()) {
         spk_ = protocol::generate_signed_prekey(identity_, 1, 0);
         for (auto& pk : protocol::generate_prekeys(1, 4)) prekeys_[pk.id] = std::move(pk);
@@ -35,7 +35,7 @@ public:
     }
     protocol::SessionRecord session;
 
-private:
+  private:
     protocol::IdentityKeyPair identity_;
     protocol::SignedPreKeyRecord spk_;
     std::map<std::uint32_t, protocol::PreKeyRecord> prekeys_;

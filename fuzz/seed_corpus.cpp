@@ -14,7 +14,8 @@ namespace {
 void write(const fs::path& dir, const std::string& target, int n, pp::ByteView bytes) {
     fs::create_directories(dir / target);
     std::ofstream(dir / target / ("seed" + std::to_string(n)), std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
 }
 }  // namespace
 
@@ -48,5 +49,10 @@ int main(int argc, char** argv) {
     }
     write(dir, "sender_key_record", 0, own.serialize().view());
     write(dir, "sender_key_record", 1, theirs.serialize().view());
+
+    write(dir, "key_records", 0, serialize_identity(alice.identity()).view());
+    write(dir, "key_records", 1, serialize_prekey(generate_prekeys(7, 1).front()).view());
+    write(dir, "key_records", 2,
+          serialize_signed_prekey(generate_signed_prekey(alice.identity(), 3, 99)).view());
     return 0;
 }

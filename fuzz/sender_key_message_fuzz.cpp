@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto before = copy.serialize();
     if (!pp::protocol::group_decrypt(copy, in)) {
         auto after = copy.serialize();
-        if (!std::equal(before.view().begin(), before.view().end(), after.view().begin(), after.view().end()))
+        if (!std::equal(before.view().begin(), before.view().end(), after.view().begin(),
+                        after.view().end()))
             std::abort();
     }
     return 0;

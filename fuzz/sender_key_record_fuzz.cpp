@@ -11,7 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto reparsed = pp::protocol::SenderKeyRecord::deserialize(again.view());
         if (!reparsed) std::abort();
         auto third = reparsed->serialize();
-        if (!std::equal(again.view().begin(), again.view().end(), third.view().begin(), third.view().end()))
+        if (!std::equal(again.view().begin(), again.view().end(), third.view().begin(),
+                        third.view().end()))
             std::abort();
     }
     return 0;

@@ -32,7 +32,8 @@ SecretArray<32> ChainKey::message_seed() const {
 Result<RootStep> RootKey::create_chain(const crypto::PublicKey& their_ratchet,
                                        const crypto::PrivateKey& our_ratchet) const {
     PP_TRY(shared, crypto::agree(our_ratchet, their_ratchet));
-    SecretBytes okm = crypto::hkdf_sha256(shared.view(), key_.view(), as_bytes("WhisperRatchet"), 64);
+    SecretBytes okm =
+        crypto::hkdf_sha256(shared.view(), key_.view(), as_bytes("WhisperRatchet"), 64);
     return RootStep{RootKey(okm.view().subspan(0, 32)), ChainKey(okm.view().subspan(32, 32), 0)};
 }
 

@@ -20,7 +20,7 @@ struct MessageKeys {
 };
 
 class ChainKey {
-public:
+  public:
     ChainKey() = default;
     ChainKey(ByteView key, std::uint32_t index) : key_(key), index_(index) {}
 
@@ -30,7 +30,7 @@ public:
     SecretArray<32> message_seed() const;
     MessageKeys message_keys() const { return MessageKeys::derive(message_seed().view(), index_); }
 
-private:
+  private:
     SecretArray<32> key_;
     std::uint32_t index_ = 0;
 };
@@ -38,7 +38,7 @@ private:
 struct RootStep;
 
 class RootKey {
-public:
+  public:
     RootKey() = default;
     explicit RootKey(ByteView key) : key_(key) {}
     const SecretArray<32>& key() const { return key_; }
@@ -46,7 +46,7 @@ public:
     Result<RootStep> create_chain(const crypto::PublicKey& their_ratchet,
                                   const crypto::PrivateKey& our_ratchet) const;
 
-private:
+  private:
     SecretArray<32> key_;
 };
 

@@ -9,7 +9,8 @@ namespace {
 
 // Checks the version byte the way libsignal does: the high nibble is the message version.
 Result<void> check_version(ByteView bytes, std::size_t min_size) {
-    if (bytes.size() > kMaxMessageSize) return make_error(ErrorCode::kLimitExceeded, "message too large");
+    if (bytes.size() > kMaxMessageSize)
+        return make_error(ErrorCode::kLimitExceeded, "message too large");
     if (bytes.size() < min_size) return make_error(ErrorCode::kMalformed, "message too short");
     if ((bytes[0] >> 4) != kCurrentVersion)
         return make_error(ErrorCode::kInvalidVersion, "unsupported message version");
@@ -69,7 +70,8 @@ Result<SignalMessage> SignalMessage::parse(ByteView bytes) {
                 has_ciphertext = true;
                 break;
             }
-            default: break;
+            default:
+                break;
         }
     }
     if (!has_key || !has_counter || !has_ciphertext)
@@ -150,7 +152,8 @@ Result<PreKeySignalMessage> PreKeySignalMessage::parse(ByteView bytes) {
                 has_message = true;
                 break;
             }
-            default: break;
+            default:
+                break;
         }
     }
     if (!has_spk || !has_base || !has_identity || !has_message)
@@ -209,7 +212,8 @@ Result<SenderKeyMessage> SenderKeyMessage::parse(ByteView bytes) {
                 has_ciphertext = true;
                 break;
             }
-            default: break;
+            default:
+                break;
         }
     }
     if (!has_id || !has_iteration || !has_ciphertext)
@@ -263,7 +267,8 @@ Result<SenderKeyDistributionMessage> SenderKeyDistributionMessage::parse(ByteVie
             }
             case 3: {
                 PP_TRY(b, proto::as_bytes(f));
-                if (b.size() != 32) return make_error(ErrorCode::kMalformed, "chain key is not 32 bytes");
+                if (b.size() != 32)
+                    return make_error(ErrorCode::kMalformed, "chain key is not 32 bytes");
                 m.chain_key = SecretArray<32>(b);
                 has_chain = true;
                 break;
@@ -274,11 +279,13 @@ Result<SenderKeyDistributionMessage> SenderKeyDistributionMessage::parse(ByteVie
                 has_signing = true;
                 break;
             }
-            default: break;
+            default:
+                break;
         }
     }
     if (!has_id || !has_iteration || !has_chain || !has_signing)
-        return make_error(ErrorCode::kMalformed, "SenderKeyDistributionMessage lacks a required field");
+        return make_error(ErrorCode::kMalformed,
+                          "SenderKeyDistributionMessage lacks a required field");
     m.serialized.assign(bytes.begin(), bytes.end());
     return m;
 }

@@ -12,7 +12,9 @@ namespace {
 
 constexpr std::uint8_t kFormatVersion = 1;
 
-Error malformed(std::string_view what) { return make_error(ErrorCode::kMalformed, what); }
+Error malformed(std::string_view what) {
+    return make_error(ErrorCode::kMalformed, what);
+}
 
 SecretBytes finish(proto::Writer& w) {
     SecretBytes out(1 + w.bytes().size());
@@ -30,14 +32,16 @@ void write_key_pair(proto::Writer& w, const crypto::KeyPair& kp) {
 template <typename Extra>
 Result<crypto::KeyPair> read_record(ByteView bytes, std::size_t required_fields, Extra&& extra) {
     if (bytes.empty()) return malformed("empty key record");
-    if (bytes[0] != kFormatVersion) return make_error(ErrorCode::kInvalidVersion, "unknown key record format");
+    if (bytes[0] != kFormatVersion)
+        return make_error(ErrorCode::kInvalidVersion, "unknown key record format");
     std::optional<crypto::PublicKey> pub;
     std::optional<crypto::PrivateKey> priv;
     std::bitset<8> seen;
     proto::Reader r(bytes.subspan(1));
     while (!r.done()) {
         PP_TRY(f, r.next());
-        if (f.number >= seen.size() || seen[f.number]) return malformed("unknown or repeated field in key record");
+        if (f.number >= seen.size() || seen[f.number])
+            return malformed("unknown or repeated field in key record");
         seen.set(f.number);
         if (f.number == 1) {
             PP_TRY(b, proto::as_bytes(f));
@@ -54,9 +58,11 @@ Result<crypto::KeyPair> read_record(ByteView bytes, std::size_t required_fields,
             PP_TRY_VOID(extra(f));
         }
     }
-    if (seen.count() != required_fields || !pub || !priv) return malformed("key record lacks a field");
+    if (seen.count() != required_fields || !pub || !priv)
+        return malformed("key record lacks a field");
     auto kp = crypto::KeyPair::from_private(std::move(*priv));
-    if (kp.public_key != *pub) return malformed("key record's public key does not match its private key");
+    if (kp.public_key != *pub)
+        return malformed("key record's public key does not match its private key");
     return kp;
 }
 
@@ -117,7 +123,8 @@ Result<SignedPreKeyRecord> deserialize_signed_prekey(ByteView bytes) {
             }
             case 4: {
                 PP_TRY(sig, proto::as_bytes(f));
-                if (sig.size() != out.signature.size()) return malformed("signature is not 64 bytes");
+                if (sig.size() != out.signature.size())
+                    return malformed("signature is not 64 bytes");
                 std::copy(sig.begin(), sig.end(), out.signature.begin());
                 return {};
             }

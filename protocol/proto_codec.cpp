@@ -49,13 +49,15 @@ Result<Field> Reader::next() {
         case 1:
         case 5: {
             std::size_t n = f.wire_type == 1 ? 8 : 4;
-            if (in_.size() - pos_ < n) return make_error(ErrorCode::kMalformed, "truncated fixed field");
+            if (in_.size() - pos_ < n)
+                return make_error(ErrorCode::kMalformed, "truncated fixed field");
             pos_ += n;
             return f;
         }
         case 2: {
             PP_TRY(len, varint());
-            if (len > in_.size() - pos_) return make_error(ErrorCode::kMalformed, "truncated bytes field");
+            if (len > in_.size() - pos_)
+                return make_error(ErrorCode::kMalformed, "truncated bytes field");
             f.data = in_.subspan(pos_, static_cast<std::size_t>(len));
             pos_ += static_cast<std::size_t>(len);
             return f;
@@ -67,7 +69,8 @@ Result<Field> Reader::next() {
 
 Result<std::uint32_t> as_uint32(const Field& f) {
     if (f.wire_type != 0) return make_error(ErrorCode::kMalformed, "expected a varint field");
-    if (f.value > 0xffffffffu) return make_error(ErrorCode::kMalformed, "uint32 field out of range");
+    if (f.value > 0xffffffffu)
+        return make_error(ErrorCode::kMalformed, "uint32 field out of range");
     return static_cast<std::uint32_t>(f.value);
 }
 

@@ -16,7 +16,7 @@ namespace pp::protocol::proto {
 // Wipes its buffer when destroyed, since serialized session state contains keys; call
 // `reserve` with a good estimate so growth does not leave copies behind in freed memory.
 class Writer {
-public:
+  public:
     Writer() = default;
     Writer(const Writer&) = delete;
     Writer& operator=(const Writer&) = delete;
@@ -29,7 +29,7 @@ public:
     Bytes& bytes() { return out_; }
     Bytes take() { return std::move(out_); }
 
-private:
+  private:
     void varint(std::uint64_t v);
     Bytes out_;
 };
@@ -43,13 +43,13 @@ struct Field {
 };
 
 class Reader {
-public:
+  public:
     explicit Reader(ByteView in) : in_(in) {}
     bool done() const { return pos_ >= in_.size(); }
     // Reads the next field; fixed32/fixed64 fields are returned with wire_type 5/1 and skipped.
     Result<Field> next();
 
-private:
+  private:
     Result<std::uint64_t> varint();
     ByteView in_;
     std::size_t pos_ = 0;

@@ -53,12 +53,14 @@ Result<MessageKeys> message_keys_for(ReceiverChain& chain, std::uint32_t counter
 
 // Decrypts with one session state, mutating it; the caller discards it on failure.
 Result<Bytes> decrypt_with_state(SessionState& s, const SignalMessage& m) {
-    if (s.version != kCurrentVersion) return make_error(ErrorCode::kInvalidVersion, "session version");
+    if (s.version != kCurrentVersion)
+        return make_error(ErrorCode::kInvalidVersion, "session version");
     PP_TRY(chain, receiver_chain_for(s, m.ratchet_key));
     PP_TRY(keys, message_keys_for(*chain, m.counter));
     if (!m.verify_mac(keys.mac_key.view(), s.remote_identity, s.local_identity))
         return make_error(ErrorCode::kBadMac, "message MAC does not verify");
-    PP_TRY(plaintext, crypto::aes256_cbc_decrypt(keys.cipher_key.view(), keys.iv.view(), m.ciphertext));
+    PP_TRY(plaintext,
+           crypto::aes256_cbc_decrypt(keys.cipher_key.view(), keys.iv.view(), m.ciphertext));
     s.pending_prekey.reset();  // the peer has our session: stop repeating the X3DH header
     return plaintext;
 }
@@ -99,16 +101,20 @@ Result<void> process_prekey_bundle(SessionRecord& record, const IdentityKeyPair&
                                    std::uint32_t our_registration_id, const PreKeyBundle& bundle,
                                    const std::optional<crypto::PublicKey>& trusted_identity) {
     if (trusted_identity && *trusted_identity != bundle.identity_key)
-        return make_error(ErrorCode::kUntrustedIdentity, "bundle identity differs from the trusted one");
-    if (!verify_signed_prekey(bundle.identity_key, bundle.signed_prekey, bundle.signed_prekey_signature))
+        return make_error(ErrorCode::kUntrustedIdentity,
+                          "bundle identity differs from the trusted one");
+    if (!verify_signed_prekey(bundle.identity_key, bundle.signed_prekey,
+                              bundle.signed_prekey_signature))
         return make_error(ErrorCode::kInvalidSignature, "signed prekey signature does not verify");
     if (bundle.prekey.has_value() != bundle.prekey_id.has_value())
         return make_error(ErrorCode::kMalformed, "one-time prekey without its id, or the reverse");
 
     crypto::KeyPair base_key = crypto::KeyPair::generate();
-    PP_TRY(state, initialize_alice_session(AliceParameters{our_identity, base_key, bundle.identity_key,
-                                                           bundle.signed_prekey, bundle.prekey}));
-    state.pending_prekey = PendingPreKey{bundle.prekey_id, bundle.signed_prekey_id, base_key.public_key};
+    PP_TRY(state,
+           initialize_alice_session(AliceParameters{our_identity, base_key, bundle.identity_key,
+                                                    bundle.signed_prekey, bundle.prekey}));
+    state.pending_prekey =
+        PendingPreKey{bundle.prekey_id, bundle.signed_prekey_id, base_key.public_key};
     state.local_registration_id = our_registration_id;
     state.remote_registration_id = bundle.registration_id;
     state.alice_base_key = base_key.public_key;
@@ -131,8 +137,9 @@ Result<CiphertextMessage> encrypt(SessionRecord& record, ByteView plaintext) {
     CiphertextMessage out{MessageType::kSignal, {}};
     if (s->pending_prekey) {
         const PendingPreKey& p = *s->pending_prekey;
-        auto pm = PreKeySignalMessage::build(s->local_registration_id, p.prekey_id, p.signed_prekey_id,
-                                             p.base_key, s->local_identity, std::move(m));
+        auto pm =
+            PreKeySignalMessage::build(s->local_registration_id, p.prekey_id, p.signed_prekey_id,
+                                       p.base_key, s->local_identity, std::move(m));
         out = {MessageType::kPreKey, std::move(pm.serialized)};
     } else {
         out.bytes = std::move(m.serialized);
@@ -151,7 +158,8 @@ Result<PreKeyDecryption> decrypt_prekey_message(
     const std::optional<crypto::PublicKey>& trusted_identity) {
     PP_TRY(m, PreKeySignalMessage::parse(serialized));
     if (trusted_identity && *trusted_identity != m.identity_key)
-        return make_error(ErrorCode::kUntrustedIdentity, "sender identity differs from the trusted one");
+        return make_error(ErrorCode::kUntrustedIdentity,
+                          "sender identity differs from the trusted one");
 
     SessionRecord working = record;
     PreKeyDecryption out;
@@ -162,11 +170,13 @@ Result<PreKeyDecryption> decrypt_prekey_message(
         const PreKeyRecord* opk = nullptr;
         if (m.prekey_id) {
             opk = keys.prekey(*m.prekey_id);
-            if (!opk) return make_error(ErrorCode::kInvalidPreKeyId, "unknown or used one-time prekey id");
+            if (!opk)
+                return make_error(ErrorCode::kInvalidPreKeyId,
+                                  "unknown or used one-time prekey id");
         }
-        PP_TRY(state, initialize_bob_session(BobParameters{
-                          keys.identity(), spk->key_pair, opk ? &opk->key_pair : nullptr,
-                          m.identity_key, m.base_key}));
+        PP_TRY(state, initialize_bob_session(BobParameters{keys.identity(), spk->key_pair,
+                                                           opk ? &opk->key_pair : nullptr,
+                                                           m.identity_key, m.base_key}));
         state.local_registration_id = keys.registration_id();
         state.remote_registration_id = m.registration_id;
         state.alice_base_key = m.base_key;

@@ -15,7 +15,7 @@ namespace pp::protocol {
 
 // The keys a responder needs to answer a PreKeySignalMessage; the caller's store behind it.
 class LocalPreKeys {
-public:
+  public:
     virtual ~LocalPreKeys() = default;
     virtual const IdentityKeyPair& identity() const = 0;
     virtual std::uint32_t registration_id() const = 0;

@@ -13,12 +13,25 @@ namespace {
 constexpr std::uint8_t kFormatVersion = 1;
 
 enum StateField : std::uint32_t {
-    kVersion = 1, kLocalIdentity, kRemoteIdentity, kLocalRegistration, kRemoteRegistration,
-    kAliceBaseKey, kRootKey, kPreviousCounter, kSenderRatchetPrivate, kSenderRatchetPublic,
-    kSenderChainKey, kSenderChainIndex, kReceiverChain, kPendingPreKey,
+    kVersion = 1,
+    kLocalIdentity,
+    kRemoteIdentity,
+    kLocalRegistration,
+    kRemoteRegistration,
+    kAliceBaseKey,
+    kRootKey,
+    kPreviousCounter,
+    kSenderRatchetPrivate,
+    kSenderRatchetPublic,
+    kSenderChainKey,
+    kSenderChainIndex,
+    kReceiverChain,
+    kPendingPreKey,
 };
 
-Error malformed(std::string_view what) { return make_error(ErrorCode::kMalformed, what); }
+Error malformed(std::string_view what) {
+    return make_error(ErrorCode::kMalformed, what);
+}
 
 std::size_t estimate_size(const SessionState& s) {
     std::size_t n = 512;
@@ -90,11 +103,28 @@ Result<MessageKeys> read_message_keys(ByteView bytes) {
     while (!r.done()) {
         PP_TRY(f, r.next());
         switch (f.number) {
-            case 1: { PP_TRY(v, proto::as_uint32(f)); k.counter = v; break; }
-            case 2: { PP_TRY(b, fixed_bytes(f, 32)); k.cipher_key = SecretArray<32>(b); break; }
-            case 3: { PP_TRY(b, fixed_bytes(f, 32)); k.mac_key = SecretArray<32>(b); break; }
-            case 4: { PP_TRY(b, fixed_bytes(f, 16)); k.iv = SecretArray<16>(b); break; }
-            default: return malformed("unknown field in message keys");
+            case 1: {
+                PP_TRY(v, proto::as_uint32(f));
+                k.counter = v;
+                break;
+            }
+            case 2: {
+                PP_TRY(b, fixed_bytes(f, 32));
+                k.cipher_key = SecretArray<32>(b);
+                break;
+            }
+            case 3: {
+                PP_TRY(b, fixed_bytes(f, 32));
+                k.mac_key = SecretArray<32>(b);
+                break;
+            }
+            case 4: {
+                PP_TRY(b, fixed_bytes(f, 16));
+                k.iv = SecretArray<16>(b);
+                break;
+            }
+            default:
+                return malformed("unknown field in message keys");
         }
         seen.set(f.number);
     }
@@ -111,17 +141,31 @@ Result<ReceiverChain> read_chain(ByteView bytes) {
     while (!r.done()) {
         PP_TRY(f, r.next());
         switch (f.number) {
-            case 1: { PP_TRY(k, public_key(f)); c.sender_ratchet_key = k; break; }
-            case 2: { PP_TRY(b, fixed_bytes(f, 32)); key = b; break; }
-            case 3: { PP_TRY(v, proto::as_uint32(f)); index = v; break; }
+            case 1: {
+                PP_TRY(k, public_key(f));
+                c.sender_ratchet_key = k;
+                break;
+            }
+            case 2: {
+                PP_TRY(b, fixed_bytes(f, 32));
+                key = b;
+                break;
+            }
+            case 3: {
+                PP_TRY(v, proto::as_uint32(f));
+                index = v;
+                break;
+            }
             case 4: {
-                if (c.skipped.size() >= kMaxSkippedMessageKeys) return malformed("too many skipped keys");
+                if (c.skipped.size() >= kMaxSkippedMessageKeys)
+                    return malformed("too many skipped keys");
                 PP_TRY(b, proto::as_bytes(f));
                 PP_TRY(k, read_message_keys(b));
                 c.skipped.push_back(std::move(k));
                 continue;
             }
-            default: return malformed("unknown field in receiver chain");
+            default:
+                return malformed("unknown field in receiver chain");
         }
         seen.set(f.number);
     }
@@ -137,10 +181,25 @@ Result<PendingPreKey> read_pending(ByteView bytes) {
     while (!r.done()) {
         PP_TRY(f, r.next());
         switch (f.number) {
-            case 1: { PP_TRY(v, proto::as_uint32(f)); p.prekey_id = v; break; }
-            case 2: { PP_TRY(v, proto::as_uint32(f)); p.signed_prekey_id = v; has_spk = true; break; }
-            case 3: { PP_TRY(k, public_key(f)); p.base_key = k; has_base = true; break; }
-            default: return malformed("unknown field in pending prekey");
+            case 1: {
+                PP_TRY(v, proto::as_uint32(f));
+                p.prekey_id = v;
+                break;
+            }
+            case 2: {
+                PP_TRY(v, proto::as_uint32(f));
+                p.signed_prekey_id = v;
+                has_spk = true;
+                break;
+            }
+            case 3: {
+                PP_TRY(k, public_key(f));
+                p.base_key = k;
+                has_base = true;
+                break;
+            }
+            default:
+                return malformed("unknown field in pending prekey");
         }
     }
     if (!has_spk || !has_base) return malformed("pending prekey lacks a field");
@@ -156,20 +215,69 @@ Result<SessionState> read_state(ByteView bytes) {
     while (!r.done()) {
         PP_TRY(f, r.next());
         switch (f.number) {
-            case kVersion: { PP_TRY(v, proto::as_uint32(f)); s.version = v; break; }
-            case kLocalIdentity: { PP_TRY(k, public_key(f)); s.local_identity = k; break; }
-            case kRemoteIdentity: { PP_TRY(k, public_key(f)); s.remote_identity = k; break; }
-            case kLocalRegistration: { PP_TRY(v, proto::as_uint32(f)); s.local_registration_id = v; break; }
-            case kRemoteRegistration: { PP_TRY(v, proto::as_uint32(f)); s.remote_registration_id = v; break; }
-            case kAliceBaseKey: { PP_TRY(k, public_key(f)); s.alice_base_key = k; break; }
-            case kRootKey: { PP_TRY(b, fixed_bytes(f, 32)); s.root_key = RootKey(b); break; }
-            case kPreviousCounter: { PP_TRY(v, proto::as_uint32(f)); s.previous_counter = v; break; }
-            case kSenderRatchetPrivate: { PP_TRY(b, fixed_bytes(f, 32)); ratchet_private = b; break; }
-            case kSenderRatchetPublic: { PP_TRY(k, public_key(f)); s.sender_ratchet.public_key = k; break; }
-            case kSenderChainKey: { PP_TRY(b, fixed_bytes(f, 32)); sender_chain_key = b; break; }
-            case kSenderChainIndex: { PP_TRY(v, proto::as_uint32(f)); sender_chain_index = v; break; }
+            case kVersion: {
+                PP_TRY(v, proto::as_uint32(f));
+                s.version = v;
+                break;
+            }
+            case kLocalIdentity: {
+                PP_TRY(k, public_key(f));
+                s.local_identity = k;
+                break;
+            }
+            case kRemoteIdentity: {
+                PP_TRY(k, public_key(f));
+                s.remote_identity = k;
+                break;
+            }
+            case kLocalRegistration: {
+                PP_TRY(v, proto::as_uint32(f));
+                s.local_registration_id = v;
+                break;
+            }
+            case kRemoteRegistration: {
+                PP_TRY(v, proto::as_uint32(f));
+                s.remote_registration_id = v;
+                break;
+            }
+            case kAliceBaseKey: {
+                PP_TRY(k, public_key(f));
+                s.alice_base_key = k;
+                break;
+            }
+            case kRootKey: {
+                PP_TRY(b, fixed_bytes(f, 32));
+                s.root_key = RootKey(b);
+                break;
+            }
+            case kPreviousCounter: {
+                PP_TRY(v, proto::as_uint32(f));
+                s.previous_counter = v;
+                break;
+            }
+            case kSenderRatchetPrivate: {
+                PP_TRY(b, fixed_bytes(f, 32));
+                ratchet_private = b;
+                break;
+            }
+            case kSenderRatchetPublic: {
+                PP_TRY(k, public_key(f));
+                s.sender_ratchet.public_key = k;
+                break;
+            }
+            case kSenderChainKey: {
+                PP_TRY(b, fixed_bytes(f, 32));
+                sender_chain_key = b;
+                break;
+            }
+            case kSenderChainIndex: {
+                PP_TRY(v, proto::as_uint32(f));
+                sender_chain_index = v;
+                break;
+            }
             case kReceiverChain: {
-                if (s.receiver_chains.size() >= kMaxReceiverChains) return malformed("too many receiver chains");
+                if (s.receiver_chains.size() >= kMaxReceiverChains)
+                    return malformed("too many receiver chains");
                 PP_TRY(b, proto::as_bytes(f));
                 PP_TRY(c, read_chain(b));
                 s.receiver_chains.push_back(std::move(c));
@@ -181,14 +289,15 @@ Result<SessionState> read_state(ByteView bytes) {
                 s.pending_prekey = std::move(p);
                 break;
             }
-            default: return malformed("unknown field in session state");
+            default:
+                return malformed("unknown field in session state");
         }
         seen.set(f.number);
     }
-    for (std::uint32_t required : {kVersion, kLocalIdentity, kRemoteIdentity, kLocalRegistration,
-                                   kRemoteRegistration, kAliceBaseKey, kRootKey, kPreviousCounter,
-                                   kSenderRatchetPrivate, kSenderRatchetPublic, kSenderChainKey,
-                                   kSenderChainIndex})
+    for (std::uint32_t required :
+         {kVersion, kLocalIdentity, kRemoteIdentity, kLocalRegistration, kRemoteRegistration,
+          kAliceBaseKey, kRootKey, kPreviousCounter, kSenderRatchetPrivate, kSenderRatchetPublic,
+          kSenderChainKey, kSenderChainIndex})
         if (!seen[required]) return malformed("session state lacks a required field");
     auto priv = crypto::PrivateKey::from_raw(ratchet_private);
     if (!priv) return malformed("bad ratchet private key");
@@ -216,7 +325,8 @@ SecretBytes SessionRecord::serialize() const {
 
 Result<SessionRecord> SessionRecord::deserialize(ByteView bytes) {
     if (bytes.empty()) return malformed("empty session record");
-    if (bytes[0] != kFormatVersion) return make_error(ErrorCode::kInvalidVersion, "unknown session record format");
+    if (bytes[0] != kFormatVersion)
+        return make_error(ErrorCode::kInvalidVersion, "unknown session record format");
     SessionRecord rec;
     std::optional<std::uint32_t> count;
     proto::Reader r(bytes.subspan(1));
@@ -232,14 +342,20 @@ Result<SessionRecord> SessionRecord::deserialize(ByteView bytes) {
                 break;
             }
             case 2: {
-                if (rec.previous_.size() >= kMaxArchivedSessions) return malformed("too many archived sessions");
+                if (rec.previous_.size() >= kMaxArchivedSessions)
+                    return malformed("too many archived sessions");
                 PP_TRY(b, proto::as_bytes(f));
                 PP_TRY(s, read_state(b));
                 rec.previous_.push_back(std::move(s));
                 break;
             }
-            case 3: { PP_TRY(v, proto::as_uint32(f)); count = v; break; }
-            default: return malformed("unknown field in session record");
+            case 3: {
+                PP_TRY(v, proto::as_uint32(f));
+                count = v;
+                break;
+            }
+            default:
+                return malformed("unknown field in session record");
         }
     }
     if (!count || *count != rec.previous_.size()) return malformed("session record is truncated");

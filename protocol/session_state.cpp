@@ -9,7 +9,8 @@ ReceiverChain* SessionState::find_receiver_chain(const crypto::PublicKey& sender
 }
 
 void SessionState::add_receiver_chain(const crypto::PublicKey& sender_ratchet_key, ChainKey chain) {
-    receiver_chains.insert(receiver_chains.begin(), ReceiverChain{sender_ratchet_key, std::move(chain), {}});
+    receiver_chains.insert(receiver_chains.begin(),
+                           ReceiverChain{sender_ratchet_key, std::move(chain), {}});
     if (receiver_chains.size() > kMaxReceiverChains) receiver_chains.resize(kMaxReceiverChains);
 }
 

@@ -53,7 +53,7 @@ struct SessionState {
 };
 
 class SessionRecord {
-public:
+  public:
     bool has_current() const { return current_.has_value(); }
     SessionState* current() { return current_ ? &*current_ : nullptr; }
     const SessionState* current() const { return current_ ? &*current_ : nullptr; }
@@ -72,7 +72,7 @@ public:
     SecretBytes serialize() const;
     static Result<SessionRecord> deserialize(ByteView bytes);
 
-private:
+  private:
     std::optional<SessionState> current_;
     std::deque<SessionState> previous_;  // newest first
 };

@@ -12,8 +12,11 @@ struct DerivedKeys {
 
 // Concatenates the DH outputs after the 32 0xFF bytes that separate X3DH from XEdDSA inputs.
 class MasterSecret {
-public:
-    MasterSecret() { secret_.resize(32); std::fill_n(secret_.data(), 32, 0xff); }
+  public:
+    MasterSecret() {
+        secret_.resize(32);
+        std::fill_n(secret_.data(), 32, 0xff);
+    }
     Result<void> add(const crypto::PrivateKey& ours, const crypto::PublicKey& theirs) {
         PP_TRY(dh, crypto::agree(ours, theirs));
         secret_.append(dh.view());
@@ -26,7 +29,7 @@ public:
         return {RootKey(okm.view().subspan(0, 32)), ChainKey(okm.view().subspan(32, 32), 0)};
     }
 
-private:
+  private:
     SecretBytes secret_;
 };
 

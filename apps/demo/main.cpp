@@ -19,7 +19,7 @@ using namespace pp::protocol;
 
 // One person's device: identity, published prekeys, and a session per contact.
 class Person : public LocalPreKeys {
-public:
+  public:
     explicit Person(std::string name)
         : name_(std::move(name)),
           identity_(crypto::KeyPair::generate()),
@@ -77,7 +77,7 @@ public:
     SenderKeyRecord own_group_key;
     std::map<std::string, SenderKeyRecord> group_keys;  // one per other member
 
-private:
+  private:
     std::string name_;
     IdentityKeyPair identity_;
     std::uint32_t registration_id_;
@@ -108,7 +108,8 @@ int run(int messages) {
     Person alice("alice"), bob("bob"), carol("carol");
     std::printf("Paperplane protocol demo: X3DH, Double Ratchet, Sender Keys, safety numbers\n\n");
     std::printf("Bob's identity key: %s\n", to_hex(bob.identity().public_key.serialize()).c_str());
-    std::printf("\n1:1 session (Alice fetched Bob's bundle and checked it against his contact link)\n");
+    std::printf(
+        "\n1:1 session (Alice fetched Bob's bundle and checked it against his contact link)\n");
     if (!alice.start_session(bob)) return 1;
     if (!deliver(alice, bob, "Hi Bob, this is Alice.")) return 1;
     if (!deliver(bob, alice, "Hi Alice! Nobody else can read this.")) return 1;
@@ -122,12 +123,15 @@ int run(int messages) {
     auto tampered = m;
     tampered.bytes[tampered.bytes.size() / 2] ^= 1;
     auto bad = bob.receive(alice, tampered);
-    std::printf("  tampered: %s\n", bad ? "ACCEPTED (bug!)" : std::string(to_string(bad.error().code)).c_str());
+    std::printf("  tampered: %s\n",
+                bad ? "ACCEPTED (bug!)" : std::string(to_string(bad.error().code)).c_str());
     auto good = bob.receive(alice, m);
     std::printf("  original: %s\n", good ? "decrypted" : "FAILED");
     if (bad || !good) return 1;
 
-    std::printf("\nGroup \"friends\" with Sender Keys (distribution messages travel inside 1:1 sessions)\n");
+    std::printf(
+        "\nGroup \"friends\" with Sender Keys (distribution messages travel inside 1:1 "
+        "sessions)\n");
     std::vector<Person*> members = {&alice, &bob, &carol};
     if (!carol.start_session(alice) || !carol.start_session(bob) || !deliver(carol, alice, "hi") ||
         !deliver(carol, bob, "hi"))
@@ -147,15 +151,17 @@ int run(int messages) {
             if (other == sender) continue;
             auto p = group_decrypt(other->group_keys[sender->name()], *c);
             if (!p) return 1;
-            std::printf("           %-5s reads \"%.*s\"\n", other->name().c_str(), static_cast<int>(p->size()),
-                        reinterpret_cast<const char*>(p->data()));
+            std::printf("           %-5s reads \"%.*s\"\n", other->name().c_str(),
+                        static_cast<int>(p->size()), reinterpret_cast<const char*>(p->data()));
         }
     }
 
     std::printf("\nSafety number for Alice and Bob (compare in person, or scan the QR code):\n");
     FingerprintGenerator gen;
-    auto at_alice = gen.create("alice", alice.identity().public_key, "bob", bob.identity().public_key);
-    auto at_bob = gen.create("bob", bob.identity().public_key, "alice", alice.identity().public_key);
+    auto at_alice =
+        gen.create("alice", alice.identity().public_key, "bob", bob.identity().public_key);
+    auto at_bob =
+        gen.create("bob", bob.identity().public_key, "alice", alice.identity().public_key);
     std::printf("  Alice sees: %s\n", group_digits(at_alice->displayable.text()).c_str());
     std::printf("  Bob sees:   %s\n", group_digits(at_bob->displayable.text()).c_str());
     bool same = at_alice->displayable.text() == at_bob->displayable.text() &&

@@ -51,7 +51,8 @@ TEST(XEdDsa, AgreesWithLibsodiumEdwardsToMontgomery) {
         crypto_sign_ed25519_sk_to_curve25519(x_sk, ed_sk);
         auto priv = PrivateKey::from_raw(ByteView(x_sk, 32));
         ASSERT_TRUE(priv.ok());
-        EXPECT_EQ(priv->public_key().raw(), PublicKey::from_raw(std::span<const std::uint8_t, 32>(x_pk, 32)).raw());
+        EXPECT_EQ(priv->public_key().raw(),
+                  PublicKey::from_raw(std::span<const std::uint8_t, 32>(x_pk, 32)).raw());
         Bytes msg = {42};
         EXPECT_TRUE(xeddsa_verify(priv->public_key(), msg, xeddsa_sign(*priv, msg)));
     }

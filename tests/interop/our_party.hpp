@@ -11,7 +11,9 @@
 
 namespace pp::interop {
 
-inline ref::Bytes to_ref(ByteView v) { return ref::Bytes(v.begin(), v.end()); }
+inline ref::Bytes to_ref(ByteView v) {
+    return ref::Bytes(v.begin(), v.end());
+}
 
 inline crypto::PublicKey key_from_ref(const ref::Bytes& b) {
     auto k = crypto::PublicKey::deserialize(b);
@@ -47,8 +49,10 @@ inline ref::Bundle bundle_to_ref(const protocol::PreKeyBundle& b) {
 }
 
 class OurParty : public protocol::LocalPreKeys {
-public:
-    OurParty() : identity_(crypto::KeyPair::generate()), registration_id_(protocol::generate_registration_id()) {}
+  public:
+    OurParty()
+        : identity_(crypto::KeyPair::generate()),
+          registration_id_(protocol::generate_registration_id()) {}
 
     const protocol::IdentityKeyPair& identity() const override { return identity_; }
     std::uint32_t registration_id() const override { return registration_id_; }
@@ -82,8 +86,8 @@ public:
     }
 
     Result<void> process_bundle(const std::string& peer, const protocol::PreKeyBundle& bundle) {
-        auto r = protocol::process_prekey_bundle(sessions_[peer], identity_, registration_id_, bundle,
-                                                 trusted(peer));
+        auto r = protocol::process_prekey_bundle(sessions_[peer], identity_, registration_id_,
+                                                 bundle, trusted(peer));
         if (r) identities_[peer] = bundle.identity_key;
         return r;
     }
@@ -96,7 +100,8 @@ public:
 
     Result<Bytes> decrypt(const std::string& peer, const ref::Ciphertext& c) {
         if (c.type == ref::kCiphertextPreKey) {
-            auto r = protocol::decrypt_prekey_message(sessions_[peer], *this, c.bytes, trusted(peer));
+            auto r =
+                protocol::decrypt_prekey_message(sessions_[peer], *this, c.bytes, trusted(peer));
             if (!r) return r.error();
             if (r->consumed_prekey_id) prekeys_.erase(*r->consumed_prekey_id);
             identities_[peer] = r->remote_identity;
@@ -105,10 +110,12 @@ public:
         return protocol::decrypt_signal_message(sessions_[peer], c.bytes);
     }
 
-    void trust_identity(const std::string& peer, const crypto::PublicKey& key) { identities_[peer] = key; }
+    void trust_identity(const std::string& peer, const crypto::PublicKey& key) {
+        identities_[peer] = key;
+    }
     protocol::SessionRecord& session(const std::string& peer) { return sessions_[peer]; }
 
-private:
+  private:
     std::optional<crypto::PublicKey> trusted(const std::string& peer) const {
         auto it = identities_.find(peer);
         if (it == identities_.end()) return std::nullopt;

@@ -20,7 +20,7 @@ struct Outcome {
 
 // One user of either implementation, behind the same small interface.
 class Endpoint {
-public:
+  public:
     virtual ~Endpoint() = default;
     virtual bool is_ours() const = 0;
     virtual ref::Bytes identity() const = 0;
@@ -32,13 +32,14 @@ public:
 };
 
 class OurEndpoint : public Endpoint {
-public:
+  public:
     bool is_ours() const override { return true; }
     ref::Bytes identity() const override { return party.identity_public(); }
     ref::Bundle bundle(bool opk) override { return bundle_to_ref(party.make_bundle(opk)); }
     Outcome process_bundle(const std::string& peer, const ref::Bundle& b) override {
         auto r = party.process_bundle(peer, bundle_from_ref(b));
-        return r ? Outcome{true, {}, {}} : Outcome{false, {}, std::string(to_string(r.error().code))};
+        return r ? Outcome{true, {}, {}}
+                 : Outcome{false, {}, std::string(to_string(r.error().code))};
     }
     ref::Ciphertext encrypt(const std::string& peer, const Bytes& plaintext) override {
         auto r = party.encrypt(peer, plaintext);
@@ -57,19 +58,21 @@ public:
 };
 
 class RefEndpoint : public Endpoint {
-public:
+  public:
     explicit RefEndpoint(std::string name) : party(std::move(name)) {}
     bool is_ours() const override { return false; }
     ref::Bytes identity() const override { return party.identity_public(); }
     ref::Bundle bundle(bool opk) override { return party.make_bundle(opk); }
     Outcome process_bundle(const std::string& peer, const ref::Bundle& b) override {
         int rc = party.process_bundle(peer, b);
-        return rc == ref::kSuccess ? Outcome{true, {}, {}} : Outcome{false, {}, ref::error_name(rc)};
+        return rc == ref::kSuccess ? Outcome{true, {}, {}}
+                                   : Outcome{false, {}, ref::error_name(rc)};
     }
     ref::Ciphertext encrypt(const std::string& peer, const Bytes& plaintext) override {
         ref::Ciphertext c;
         int rc = party.encrypt(peer, plaintext, c);
-        if (rc != ref::kSuccess) throw std::runtime_error("reference encrypt failed: " + ref::error_name(rc));
+        if (rc != ref::kSuccess)
+            throw std::runtime_error("reference encrypt failed: " + ref::error_name(rc));
         return c;
     }
     Outcome decrypt(const std::string& peer, const ref::Ciphertext& c) override {
@@ -84,7 +87,9 @@ public:
     ref::RefParty party;
 };
 
-Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
+Bytes text(const std::string& s) {
+    return Bytes(s.begin(), s.end());
+}
 
 struct Setup {
     bool ours_is_alice;
@@ -97,7 +102,7 @@ std::string setup_name(const ::testing::TestParamInfo<Setup>& info) {
 }
 
 class SessionInterop : public ::testing::TestWithParam<Setup> {
-protected:
+  protected:
     void SetUp() override {
         if (GetParam().ours_is_alice) {
             alice = std::make_unique<OurEndpoint>();
@@ -115,8 +120,8 @@ protected:
         send(*alice, "alice", *bob, "bob", "first message", ref::kCiphertextPreKey);
     }
 
-    void send(Endpoint& from, const std::string& from_name, Endpoint& to, const std::string& to_name,
-              const std::string& msg, int expected_type = 0) {
+    void send(Endpoint& from, const std::string& from_name, Endpoint& to,
+              const std::string& to_name, const std::string& msg, int expected_type = 0) {
         auto c = from.encrypt(to_name, text(msg));
         if (expected_type) {
             EXPECT_EQ(c.type, expected_type);
@@ -173,9 +178,11 @@ TEST_P(SessionInterop, OutOfOrderSkippedAndDuplicates) {
     for (auto* dir : {&alice, &bob}) {
         Endpoint& from = **dir;
         Endpoint& to = dir == &alice ? *bob : *alice;
-        std::string fname = dir == &alice ? "alice" : "bob", tname = dir == &alice ? "bob" : "alice";
+        std::string fname = dir == &alice ? "alice" : "bob",
+                    tname = dir == &alice ? "bob" : "alice";
         std::vector<ref::Ciphertext> batch;
-        for (int i = 0; i < 40; ++i) batch.push_back(from.encrypt(tname, text("m" + std::to_string(i))));
+        for (int i = 0; i < 40; ++i)
+            batch.push_back(from.encrypt(tname, text("m" + std::to_string(i))));
         std::vector<std::size_t> order(batch.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
         std::shuffle(order.begin(), order.end(), std::mt19937(7));
@@ -190,7 +197,8 @@ TEST_P(SessionInterop, OutOfOrderSkippedAndDuplicates) {
             EXPECT_EQ(r.plaintext, text("m" + std::to_string(order[k])));
         }
         for (std::size_t i = 0; i < batch.size(); i += 9)
-            expect_error(to, to.decrypt(fname, batch[i]), "duplicate message", {"SG_ERR_DUPLICATE_MESSAGE"});
+            expect_error(to, to.decrypt(fname, batch[i]), "duplicate message",
+                         {"SG_ERR_DUPLICATE_MESSAGE"});
     }
 }
 
@@ -200,7 +208,8 @@ TEST_P(SessionInterop, PastTheSkipBoundRejectedThenSessionStillWorks) {
     auto early = alice->encrypt("bob", text("early"));
     for (int i = 0; i < 2001; ++i) (void)alice->encrypt("bob", text("dropped"));
     auto far = alice->encrypt("bob", text("too far"));
-    expect_error(*bob, bob->decrypt("alice", far), "too far in the future", {"SG_ERR_INVALID_MESSAGE"});
+    expect_error(*bob, bob->decrypt("alice", far), "too far in the future",
+                 {"SG_ERR_INVALID_MESSAGE"});
     // Nothing was committed: an in-window message still decrypts and Bob can still reply.
     auto r = bob->decrypt("alice", early);
     ASSERT_TRUE(r.ok) << r.error;
@@ -256,7 +265,8 @@ TEST_P(SessionInterop, WrongIdentityRefused) {
     bob->trust("alice", someone_else.identity_public());
     ASSERT_TRUE(alice->process_bundle("bob", bob->bundle(GetParam().one_time_prekey)).ok);
     auto c = alice->encrypt("bob", text("hi"));
-    expect_error(*bob, bob->decrypt("alice", c), "untrusted identity", {"SG_ERR_UNTRUSTED_IDENTITY"});
+    expect_error(*bob, bob->decrypt("alice", c), "untrusted identity",
+                 {"SG_ERR_UNTRUSTED_IDENTITY"});
 }
 
 TEST_P(SessionInterop, SubstitutedSignedPrekeyRefused) {
@@ -276,12 +286,13 @@ TEST_P(SessionInterop, RetransmittedFirstMessage) {
     auto again = bob->decrypt("alice", first);
     ASSERT_TRUE(again.ok) << again.error;
     EXPECT_EQ(again.plaintext, text("one"));
-    expect_error(*bob, bob->decrypt("alice", first), "duplicate message", {"SG_ERR_DUPLICATE_MESSAGE"});
+    expect_error(*bob, bob->decrypt("alice", first), "duplicate message",
+                 {"SG_ERR_DUPLICATE_MESSAGE"});
 }
 
 INSTANTIATE_TEST_SUITE_P(AllRoles, SessionInterop,
-                         ::testing::Values(Setup{true, true}, Setup{true, false}, Setup{false, true},
-                                           Setup{false, false}),
+                         ::testing::Values(Setup{true, true}, Setup{true, false},
+                                           Setup{false, true}, Setup{false, false}),
                          setup_name);
 
 }  // namespace

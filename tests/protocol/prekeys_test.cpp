@@ -9,8 +9,8 @@ TEST(PreKeys, SignedPrekeyVerifiesUnderItsIdentityOnly) {
     auto identity = crypto::KeyPair::generate();
     auto spk = generate_signed_prekey(identity, 5, 1234);
     EXPECT_TRUE(verify_signed_prekey(identity.public_key, spk.key_pair.public_key, spk.signature));
-    EXPECT_FALSE(verify_signed_prekey(crypto::KeyPair::generate().public_key, spk.key_pair.public_key,
-                                      spk.signature));
+    EXPECT_FALSE(verify_signed_prekey(crypto::KeyPair::generate().public_key,
+                                      spk.key_pair.public_key, spk.signature));
     EXPECT_FALSE(verify_signed_prekey(identity.public_key, crypto::KeyPair::generate().public_key,
                                       spk.signature));
 }
@@ -56,7 +56,8 @@ TEST(PreKeyRecords, RoundTrip) {
     EXPECT_EQ(spk2->id, 9u);
     EXPECT_EQ(spk2->timestamp_ms, 1700000000000u);
     EXPECT_EQ(spk2->signature, spk.signature);
-    EXPECT_TRUE(verify_signed_prekey(identity.public_key, spk2->key_pair.public_key, spk2->signature));
+    EXPECT_TRUE(
+        verify_signed_prekey(identity.public_key, spk2->key_pair.public_key, spk2->signature));
 }
 
 TEST(PreKeyRecords, RejectTruncationCorruptionAndMismatchedKeys) {

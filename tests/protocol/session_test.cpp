@@ -10,8 +10,9 @@ namespace {
 
 // A device with its prekeys in memory, answering LocalPreKeys for the responder side.
 class Device : public LocalPreKeys {
-public:
-    Device() : identity_(crypto::KeyPair::generate()), registration_id_(generate_registration_id()) {
+  public:
+    Device()
+        : identity_(crypto::KeyPair::generate()), registration_id_(generate_registration_id()) {
         spk_ = generate_signed_prekey(identity_, 7, 0);
         for (auto& pk : generate_prekeys(100, 3)) prekeys_[pk.id] = std::move(pk);
     }
@@ -42,14 +43,16 @@ public:
 
     SessionRecord session;
 
-private:
+  private:
     IdentityKeyPair identity_;
     std::uint32_t registration_id_;
     SignedPreKeyRecord spk_;
     std::map<std::uint32_t, PreKeyRecord> prekeys_;
 };
 
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes text(std::string_view s) {
+    return Bytes(s.begin(), s.end());
+}
 
 Result<Bytes> receive(Device& to, const CiphertextMessage& m) {
     if (m.type == MessageType::kPreKey) {
@@ -134,12 +137,14 @@ TEST(Session, SkippedAcrossRatchetTurns) {
 
 TEST(Session, TooFarInFutureRejectedStateUntouched) {
     Pair p;
-    for (std::uint32_t i = 0; i < kMaxForwardJump + 1; ++i) (void)encrypt(p.alice.session, text("skip"));
+    for (std::uint32_t i = 0; i < kMaxForwardJump + 1; ++i)
+        (void)encrypt(p.alice.session, text("skip"));
     auto far = *encrypt(p.alice.session, text("far"));
     auto before = p.bob.session.serialize();
     EXPECT_EQ(receive(p.bob, far).error().code, ErrorCode::kTooFarInFuture);
     auto after = p.bob.session.serialize();
-    EXPECT_TRUE(std::equal(before.view().begin(), before.view().end(), after.view().begin(), after.view().end()));
+    EXPECT_TRUE(std::equal(before.view().begin(), before.view().end(), after.view().begin(),
+                           after.view().end()));
 }
 
 TEST(Session, TamperedMessageRejectedStateUntouched) {
@@ -156,7 +161,8 @@ TEST(Session, TamperedMessageRejectedStateUntouched) {
         }
     }
     auto after = p.bob.session.serialize();
-    EXPECT_TRUE(std::equal(before.view().begin(), before.view().end(), after.view().begin(), after.view().end()));
+    EXPECT_TRUE(std::equal(before.view().begin(), before.view().end(), after.view().begin(),
+                           after.view().end()));
     auto ok = receive(p.bob, m);
     ASSERT_TRUE(ok);
     EXPECT_EQ(*ok, text("important"));
@@ -173,8 +179,8 @@ TEST(Session, MacCoversBothIdentities) {
 TEST(Session, UntrustedIdentityRefused) {
     Device alice, bob, mallory;
     auto bundle = bob.bundle(true);
-    EXPECT_EQ(process_prekey_bundle(alice.session, alice.identity(), alice.registration_id(), bundle,
-                                    mallory.identity().public_key)
+    EXPECT_EQ(process_prekey_bundle(alice.session, alice.identity(), alice.registration_id(),
+                                    bundle, mallory.identity().public_key)
                   .error()
                   .code,
               ErrorCode::kUntrustedIdentity);
@@ -182,8 +188,8 @@ TEST(Session, UntrustedIdentityRefused) {
 
     // A server substituting the signed prekey cannot forge the identity's signature.
     bundle.signed_prekey = crypto::KeyPair::generate().public_key;
-    EXPECT_EQ(process_prekey_bundle(alice.session, alice.identity(), alice.registration_id(), bundle,
-                                    std::nullopt)
+    EXPECT_EQ(process_prekey_bundle(alice.session, alice.identity(), alice.registration_id(),
+                                    bundle, std::nullopt)
                   .error()
                   .code,
               ErrorCode::kInvalidSignature);
@@ -226,7 +232,8 @@ TEST(Session, SerializationRoundTrip) {
     auto restored = SessionRecord::deserialize(bytes.view());
     ASSERT_TRUE(restored) << to_string(restored.error().code);
     auto again = restored->serialize();
-    EXPECT_TRUE(std::equal(bytes.view().begin(), bytes.view().end(), again.view().begin(), again.view().end()));
+    EXPECT_TRUE(std::equal(bytes.view().begin(), bytes.view().end(), again.view().begin(),
+                           again.view().end()));
     p.bob.session = std::move(*restored);
     auto r = receive(p.bob, m);
     ASSERT_TRUE(r);
