@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -23,12 +24,14 @@ inline void append(Bytes& out, ByteView in) {
     out.insert(out.end(), in.begin(), in.end());
 }
 
-// Fixed-size secret: zeroed on destruction and on move-from.
+// Fixed-size secret, zeroed on destruction. Built from exactly N bytes.
 template <std::size_t N>
 class SecretArray {
   public:
     SecretArray() { data_.fill(0); }
     explicit SecretArray(ByteView v) {
+        assert(v.size() ==
+               N);  // a silent pad or cut would put one key on the wire, another in state
         data_.fill(0);
         for (std::size_t i = 0; i < N && i < v.size(); ++i) data_[i] = v[i];
     }
@@ -78,7 +81,6 @@ class SecretBytes {
     std::size_t size() const { return data_.size(); }
     bool empty() const { return data_.empty(); }
     ByteView view() const { return {data_.data(), data_.size()}; }
-    void resize(std::size_t n) { data_.resize(n, 0); }
     void append(ByteView v) {
         // Grow into a fresh buffer so the old allocation is wiped rather than left behind.
         Bytes bigger;

@@ -30,6 +30,7 @@ EVP_CIPHER_CTX* thread_ctx() {
 Bytes aes256_cbc_encrypt(ByteView key32, ByteView iv16, ByteView plaintext) {
     assert(key32.size() == 32 && iv16.size() == 16);
     EVP_CIPHER_CTX* ctx = thread_ctx();
+    if (!ctx || !aes256_cbc()) return {};
     Bytes out(plaintext.size() + 16);
     int n1 = 0, n2 = 0;
     if (EVP_EncryptInit_ex2(ctx, aes256_cbc(), key32.data(), iv16.data(), nullptr) != 1 ||
@@ -49,6 +50,8 @@ Result<Bytes> aes256_cbc_decrypt(ByteView key32, ByteView iv16, ByteView ciphert
     if (ciphertext.empty() || ciphertext.size() % 16 != 0)
         return make_error(ErrorCode::kMalformed, "ciphertext is not a whole number of AES blocks");
     EVP_CIPHER_CTX* ctx = thread_ctx();
+    if (!ctx || !aes256_cbc())
+        return make_error(ErrorCode::kInternal, "OpenSSL cipher unavailable");
     Bytes out(ciphertext.size());
     int n1 = 0, n2 = 0;
     bool ok = EVP_DecryptInit_ex2(ctx, aes256_cbc(), key32.data(), iv16.data(), nullptr) == 1 &&

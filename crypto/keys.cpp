@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "crypto/init.hpp"
 #include "crypto/random.hpp"
 
 namespace pp::crypto {
@@ -52,6 +53,7 @@ Result<PrivateKey> PrivateKey::from_raw(ByteView raw) {
 }
 
 PublicKey PrivateKey::public_key() const {
+    ensure_initialized();
     std::array<std::uint8_t, kKeySize> pub{};
     crypto_scalarmult_curve25519_base(pub.data(), key_.data());
     return PublicKey::from_raw(pub);
@@ -69,6 +71,7 @@ KeyPair KeyPair::from_private(PrivateKey priv) {
 }
 
 Result<SharedSecret> agree(const PrivateKey& ours, const PublicKey& theirs) {
+    ensure_initialized();
     SharedSecret out;
     if (crypto_scalarmult_curve25519(out.data(), ours.secret().data(), theirs.raw().data()) != 0)
         return make_error(ErrorCode::kInvalidKey, "X25519 produced the all-zero secret");

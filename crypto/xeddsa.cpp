@@ -7,6 +7,7 @@
 #include <cassert>
 #include <memory>
 
+#include "crypto/init.hpp"
 #include "crypto/random.hpp"
 
 namespace pp::crypto {
@@ -72,8 +73,9 @@ Signature xeddsa_sign(const PrivateKey& key, ByteView message) {
     return s;
 }
 
-Signature xeddsa_sign(const PrivateKey& key, ByteView message, ByteView random64) {
-    assert(random64.size() == 64);
+Signature xeddsa_sign(const PrivateKey& key, ByteView message,
+                      std::span<const std::uint8_t, 64> random64) {
+    ensure_initialized();
     // calculate_key_pair(k): E = kB; A = E with its sign bit cleared; a = -k if E's sign bit set.
     std::uint8_t k_wide[64] = {};
     std::copy_n(key.secret().data(), 32, k_wide);
@@ -131,6 +133,7 @@ Signature xeddsa_sign(const PrivateKey& key, ByteView message, ByteView random64
 
 bool xeddsa_verify(const PublicKey& key, ByteView message, ByteView signature) {
     if (signature.size() != 64) return false;
+    ensure_initialized();
     std::uint8_t edwards[32];
     if (!montgomery_u_to_edwards_y(key.raw().data(), edwards)) return false;
     std::uint8_t sig[64];

@@ -17,7 +17,8 @@ using Signature = std::array<std::uint8_t, 64>;
 
 Signature xeddsa_sign(const PrivateKey& key, ByteView message);
 // `random64` is the 64-byte nonce input Z; exposed so tests can make signatures reproducible.
-Signature xeddsa_sign(const PrivateKey& key, ByteView message, ByteView random64);
+Signature xeddsa_sign(const PrivateKey& key, ByteView message,
+                      std::span<const std::uint8_t, 64> random64);
 bool xeddsa_verify(const PublicKey& key, ByteView message, ByteView signature);
 
 }  // namespace pp::crypto
