@@ -17,9 +17,7 @@ constexpr std::uint32_t kLogicalIdentifier = 2;
 
 constexpr std::uint32_t kDigitModulus = 100000;  // 10^kFingerprintDigitGroup
 
-Error malformed(std::string_view detail) {
-    return make_error(ErrorCode::kMalformed, detail);
-}
+using proto::malformed;
 
 bool has_nul(std::string_view s) {
     return s.find('\0') != std::string_view::npos;

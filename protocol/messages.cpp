@@ -17,11 +17,6 @@ Result<void> check_version(ByteView bytes, std::size_t min_size) {
     return {};
 }
 
-Result<crypto::PublicKey> key_field(const proto::Field& f) {
-    PP_TRY(b, proto::as_bytes(f));
-    return crypto::PublicKey::deserialize(b);
-}
-
 Bytes with_version(proto::Writer& w) {
     Bytes out;
     out.reserve(1 + w.bytes().size() + kSignatureLength);
@@ -48,7 +43,7 @@ Result<SignalMessage> SignalMessage::parse(ByteView bytes) {
         PP_TRY(f, r.next());
         switch (f.number) {
             case 1: {
-                PP_TRY(k, key_field(f));
+                PP_TRY(k, proto::public_key(f));
                 m.ratchet_key = k;
                 has_key = true;
                 break;
@@ -134,13 +129,13 @@ Result<PreKeySignalMessage> PreKeySignalMessage::parse(ByteView bytes) {
                 break;
             }
             case 2: {
-                PP_TRY(k, key_field(f));
+                PP_TRY(k, proto::public_key(f));
                 m.base_key = k;
                 has_base = true;
                 break;
             }
             case 3: {
-                PP_TRY(k, key_field(f));
+                PP_TRY(k, proto::public_key(f));
                 m.identity_key = k;
                 has_identity = true;
                 break;
@@ -274,7 +269,7 @@ Result<SenderKeyDistributionMessage> SenderKeyDistributionMessage::parse(ByteVie
                 break;
             }
             case 4: {
-                PP_TRY(k, key_field(f));
+                PP_TRY(k, proto::public_key(f));
                 m.signing_key = k;
                 has_signing = true;
                 break;
@@ -286,7 +281,8 @@ Result<SenderKeyDistributionMessage> SenderKeyDistributionMessage::parse(ByteVie
     if (!has_id || !has_iteration || !has_chain || !has_signing)
         return make_error(ErrorCode::kMalformed,
                           "SenderKeyDistributionMessage lacks a required field");
-    m.serialized.assign(bytes.begin(), bytes.end());
+    // `serialized` stays empty: it would be an unwiped copy of the chain key, and nothing
+    // needs the received bytes (this message carries no MAC or signature).
     return m;
 }
 

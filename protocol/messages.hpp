@@ -81,7 +81,7 @@ struct SenderKeyDistributionMessage {
     std::uint32_t iteration = 0;
     SecretArray<32> chain_key;
     crypto::PublicKey signing_key;
-    Bytes serialized;
+    Bytes serialized;  // set by build() only; send it inside a pairwise session, never in clear
 
     static Result<SenderKeyDistributionMessage> parse(ByteView bytes);
     static SenderKeyDistributionMessage build(std::uint32_t key_id, std::uint32_t iteration,

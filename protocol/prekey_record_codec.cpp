@@ -12,15 +12,10 @@ namespace {
 
 constexpr std::uint8_t kFormatVersion = 1;
 
-Error malformed(std::string_view what) {
-    return make_error(ErrorCode::kMalformed, what);
-}
+using proto::malformed;
 
-SecretBytes finish(proto::Writer& w) {
-    SecretBytes out(1 + w.bytes().size());
-    out.data()[0] = kFormatVersion;
-    std::copy(w.bytes().begin(), w.bytes().end(), out.data() + 1);
-    return out;
+SecretBytes finish(const proto::Writer& w) {
+    return proto::with_format_byte(kFormatVersion, w);
 }
 
 void write_key_pair(proto::Writer& w, const crypto::KeyPair& kp) {

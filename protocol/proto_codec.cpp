@@ -1,5 +1,7 @@
 #include "protocol/proto_codec.hpp"
 
+#include <algorithm>
+
 namespace pp::protocol::proto {
 
 void Writer::varint(std::uint64_t v) {
@@ -77,6 +79,30 @@ Result<std::uint32_t> as_uint32(const Field& f) {
 Result<ByteView> as_bytes(const Field& f) {
     if (f.wire_type != 2) return make_error(ErrorCode::kMalformed, "expected a bytes field");
     return f.data;
+}
+
+Result<ByteView> exact_bytes(const Field& f, std::size_t size) {
+    PP_TRY(b, as_bytes(f));
+    if (b.size() != size) return malformed("field has the wrong size");
+    return b;
+}
+
+Result<crypto::PublicKey> public_key(const Field& f) {
+    PP_TRY(b, as_bytes(f));
+    auto k = crypto::PublicKey::deserialize(b);
+    if (!k) return malformed("bad public key");
+    return k.value();
+}
+
+Error malformed(std::string_view detail) {
+    return make_error(ErrorCode::kMalformed, detail);
+}
+
+SecretBytes with_format_byte(std::uint8_t format, const Writer& w) {
+    SecretBytes out(1 + w.bytes().size());
+    out.data()[0] = format;
+    std::copy(w.bytes().begin(), w.bytes().end(), out.data() + 1);
+    return out;
 }
 
 }  // namespace pp::protocol::proto

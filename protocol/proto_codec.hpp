@@ -10,6 +10,7 @@
 
 #include "base/bytes.hpp"
 #include "base/result.hpp"
+#include "crypto/keys.hpp"
 
 namespace pp::protocol::proto {
 
@@ -27,6 +28,7 @@ class Writer {
     void varint_field(std::uint32_t field, std::uint64_t value);
     void bytes_field(std::uint32_t field, ByteView value);
     Bytes& bytes() { return out_; }
+    const Bytes& bytes() const { return out_; }
     Bytes take() { return std::move(out_); }
 
   private:
@@ -55,8 +57,16 @@ class Reader {
     std::size_t pos_ = 0;
 };
 
-// Convenience checks used by every message parser.
+// Convenience checks shared by every message and record parser.
 Result<std::uint32_t> as_uint32(const Field& f);
 Result<ByteView> as_bytes(const Field& f);
+// A length-delimited field of exactly `size` bytes.
+Result<ByteView> exact_bytes(const Field& f, std::size_t size);
+// A 33-byte serialized Curve25519 public key (0x05 type byte).
+Result<crypto::PublicKey> public_key(const Field& f);
+Error malformed(std::string_view detail);
+
+// The persisted record formats: a format version byte, then the writer's fields.
+SecretBytes with_format_byte(std::uint8_t format, const Writer& w);
 
 }  // namespace pp::protocol::proto

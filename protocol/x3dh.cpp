@@ -13,19 +13,15 @@ struct DerivedKeys {
 // Concatenates the DH outputs after the 32 0xFF bytes that separate X3DH from XEdDSA inputs.
 class MasterSecret {
   public:
-    MasterSecret() {
-        secret_.resize(32);
-        std::fill_n(secret_.data(), 32, 0xff);
-    }
+    MasterSecret() : secret_(32) { std::fill_n(secret_.data(), 32, 0xff); }
     Result<void> add(const crypto::PrivateKey& ours, const crypto::PublicKey& theirs) {
         PP_TRY(dh, crypto::agree(ours, theirs));
         secret_.append(dh.view());
         return {};
     }
     DerivedKeys derive() const {
-        static const std::uint8_t kZeroSalt[32] = {};
-        SecretBytes okm = crypto::hkdf_sha256(secret_.view(), ByteView(kZeroSalt, 32),
-                                              as_bytes("WhisperText"), 64);
+        // An empty salt is HKDF's HashLen zero bytes, the salt X3DH specifies.
+        SecretBytes okm = crypto::hkdf_sha256(secret_.view(), {}, as_bytes("WhisperText"), 64);
         return {RootKey(okm.view().subspan(0, 32)), ChainKey(okm.view().subspan(32, 32), 0)};
     }
 
