@@ -2,6 +2,10 @@
 //   record  = format version byte (1) || fields: 1 current state, 2 archived state (repeated),
 //             3 archived count (last, so truncation is always detected)
 //   state   = protobuf-style fields below; every key field has a fixed, checked size.
+// Parsing is as strict as the other record formats: unknown or repeated singular fields, keys
+// of the wrong size, more entries than the protocol's bounds, and stored message keys that are
+// duplicated, unordered or not behind their chain are all kMalformed. The sender ratchet's
+// public key is derived from its private key on load rather than trusted from the bytes.
 #include <bitset>
 
 #include "protocol/proto_codec.hpp"
@@ -9,6 +13,8 @@
 
 namespace pp::protocol {
 namespace {
+
+using proto::malformed;
 
 constexpr std::uint8_t kFormatVersion = 1;
 
@@ -22,16 +28,26 @@ enum StateField : std::uint32_t {
     kRootKey,
     kPreviousCounter,
     kSenderRatchetPrivate,
-    kSenderRatchetPublic,
-    kSenderChainKey,
+    kSenderChainKey = 11,  // 10 was the sender ratchet's public key; it is derived now
     kSenderChainIndex,
     kReceiverChain,
     kPendingPreKey,
 };
 
-Error malformed(std::string_view what) {
-    return make_error(ErrorCode::kMalformed, what);
-}
+// Records which singular fields were seen, refusing a second occurrence.
+class SeenFields {
+  public:
+    Result<void> mark(std::uint32_t field) {
+        if (field >= seen_.size()) return malformed("unknown field");
+        if (seen_[field]) return malformed("repeated field");
+        seen_.set(field);
+        return {};
+    }
+    bool has(std::uint32_t field) const { return field < seen_.size() && seen_[field]; }
+
+  private:
+    std::bitset<16> seen_;
+};
 
 std::size_t estimate_size(const SessionState& s) {
     std::size_t n = 512;
@@ -69,7 +85,6 @@ void write_state(proto::Writer& w, std::uint32_t field, const SessionState& s) {
     st.bytes_field(kRootKey, s.root_key.key().view());
     st.varint_field(kPreviousCounter, s.previous_counter);
     st.bytes_field(kSenderRatchetPrivate, s.sender_ratchet.private_key.secret().view());
-    st.bytes_field(kSenderRatchetPublic, s.sender_ratchet.public_key.serialize());
     st.bytes_field(kSenderChainKey, s.sender_chain.key().view());
     st.varint_field(kSenderChainIndex, s.sender_chain.index());
     for (const auto& c : s.receiver_chains) write_chain(st, c);
@@ -83,25 +98,13 @@ void write_state(proto::Writer& w, std::uint32_t field, const SessionState& s) {
     w.bytes_field(field, st.bytes());
 }
 
-Result<ByteView> fixed_bytes(const proto::Field& f, std::size_t size) {
-    PP_TRY(b, proto::as_bytes(f));
-    if (b.size() != size) return malformed("key field has the wrong size");
-    return b;
-}
-
-Result<crypto::PublicKey> public_key(const proto::Field& f) {
-    PP_TRY(b, proto::as_bytes(f));
-    auto k = crypto::PublicKey::deserialize(b);
-    if (!k) return malformed("bad public key in session state");
-    return k.value();
-}
-
 Result<MessageKeys> read_message_keys(ByteView bytes) {
     MessageKeys k;
-    std::bitset<5> seen;
+    SeenFields seen;
     proto::Reader r(bytes);
     while (!r.done()) {
         PP_TRY(f, r.next());
+        PP_TRY_VOID(seen.mark(f.number));
         switch (f.number) {
             case 1: {
                 PP_TRY(v, proto::as_uint32(f));
@@ -109,26 +112,26 @@ Result<MessageKeys> read_message_keys(ByteView bytes) {
                 break;
             }
             case 2: {
-                PP_TRY(b, fixed_bytes(f, 32));
+                PP_TRY(b, proto::exact_bytes(f, 32));
                 k.cipher_key = SecretArray<32>(b);
                 break;
             }
             case 3: {
-                PP_TRY(b, fixed_bytes(f, 32));
+                PP_TRY(b, proto::exact_bytes(f, 32));
                 k.mac_key = SecretArray<32>(b);
                 break;
             }
             case 4: {
-                PP_TRY(b, fixed_bytes(f, 16));
+                PP_TRY(b, proto::exact_bytes(f, 16));
                 k.iv = SecretArray<16>(b);
                 break;
             }
             default:
                 return malformed("unknown field in message keys");
         }
-        seen.set(f.number);
     }
-    if (seen.count() != 4) return malformed("message keys lack a field");
+    for (std::uint32_t required : {1u, 2u, 3u, 4u})
+        if (!seen.has(required)) return malformed("message keys lack a field");
     return k;
 }
 
@@ -136,18 +139,29 @@ Result<ReceiverChain> read_chain(ByteView bytes) {
     ReceiverChain c;
     ByteView key;
     std::uint32_t index = 0;
-    std::bitset<4> seen;
+    SeenFields seen;
     proto::Reader r(bytes);
     while (!r.done()) {
         PP_TRY(f, r.next());
+        if (f.number == 4) {  // repeated: stored keys of skipped messages, oldest first
+            if (c.skipped.size() >= kMaxSkippedMessageKeys)
+                return malformed("too many skipped keys");
+            PP_TRY(b, proto::as_bytes(f));
+            PP_TRY(k, read_message_keys(b));
+            if (!c.skipped.empty() && k.counter <= c.skipped.back().counter)
+                return malformed("skipped keys out of order or repeated");
+            c.skipped.push_back(std::move(k));
+            continue;
+        }
+        PP_TRY_VOID(seen.mark(f.number));
         switch (f.number) {
             case 1: {
-                PP_TRY(k, public_key(f));
+                PP_TRY(k, proto::public_key(f));
                 c.sender_ratchet_key = k;
                 break;
             }
             case 2: {
-                PP_TRY(b, fixed_bytes(f, 32));
+                PP_TRY(b, proto::exact_bytes(f, 32));
                 key = b;
                 break;
             }
@@ -156,30 +170,25 @@ Result<ReceiverChain> read_chain(ByteView bytes) {
                 index = v;
                 break;
             }
-            case 4: {
-                if (c.skipped.size() >= kMaxSkippedMessageKeys)
-                    return malformed("too many skipped keys");
-                PP_TRY(b, proto::as_bytes(f));
-                PP_TRY(k, read_message_keys(b));
-                c.skipped.push_back(std::move(k));
-                continue;
-            }
             default:
                 return malformed("unknown field in receiver chain");
         }
-        seen.set(f.number);
     }
-    if (!seen[1] || !seen[2] || !seen[3]) return malformed("receiver chain lacks a field");
+    if (!seen.has(1) || !seen.has(2) || !seen.has(3))
+        return malformed("receiver chain lacks a field");
+    if (!c.skipped.empty() && c.skipped.back().counter >= index)
+        return malformed("skipped key not behind its chain");
     c.chain_key = ChainKey(key, index);
     return c;
 }
 
 Result<PendingPreKey> read_pending(ByteView bytes) {
     PendingPreKey p;
-    bool has_spk = false, has_base = false;
+    SeenFields seen;
     proto::Reader r(bytes);
     while (!r.done()) {
         PP_TRY(f, r.next());
+        PP_TRY_VOID(seen.mark(f.number));
         switch (f.number) {
             case 1: {
                 PP_TRY(v, proto::as_uint32(f));
@@ -189,31 +198,40 @@ Result<PendingPreKey> read_pending(ByteView bytes) {
             case 2: {
                 PP_TRY(v, proto::as_uint32(f));
                 p.signed_prekey_id = v;
-                has_spk = true;
                 break;
             }
             case 3: {
-                PP_TRY(k, public_key(f));
+                PP_TRY(k, proto::public_key(f));
                 p.base_key = k;
-                has_base = true;
                 break;
             }
             default:
                 return malformed("unknown field in pending prekey");
         }
     }
-    if (!has_spk || !has_base) return malformed("pending prekey lacks a field");
+    if (!seen.has(2) || !seen.has(3)) return malformed("pending prekey lacks a field");
     return p;
 }
 
 Result<SessionState> read_state(ByteView bytes) {
     SessionState s;
-    std::bitset<16> seen;
+    SeenFields seen;
     ByteView ratchet_private, sender_chain_key;
     std::uint32_t sender_chain_index = 0;
     proto::Reader r(bytes);
     while (!r.done()) {
         PP_TRY(f, r.next());
+        if (f.number == kReceiverChain) {  // repeated, newest first
+            if (s.receiver_chains.size() >= kMaxReceiverChains)
+                return malformed("too many receiver chains");
+            PP_TRY(b, proto::as_bytes(f));
+            PP_TRY(c, read_chain(b));
+            if (s.find_receiver_chain(c.sender_ratchet_key))
+                return malformed("two receiver chains for one ratchet key");
+            s.receiver_chains.push_back(std::move(c));
+            continue;
+        }
+        PP_TRY_VOID(seen.mark(f.number));
         switch (f.number) {
             case kVersion: {
                 PP_TRY(v, proto::as_uint32(f));
@@ -221,12 +239,12 @@ Result<SessionState> read_state(ByteView bytes) {
                 break;
             }
             case kLocalIdentity: {
-                PP_TRY(k, public_key(f));
+                PP_TRY(k, proto::public_key(f));
                 s.local_identity = k;
                 break;
             }
             case kRemoteIdentity: {
-                PP_TRY(k, public_key(f));
+                PP_TRY(k, proto::public_key(f));
                 s.remote_identity = k;
                 break;
             }
@@ -241,12 +259,12 @@ Result<SessionState> read_state(ByteView bytes) {
                 break;
             }
             case kAliceBaseKey: {
-                PP_TRY(k, public_key(f));
+                PP_TRY(k, proto::public_key(f));
                 s.alice_base_key = k;
                 break;
             }
             case kRootKey: {
-                PP_TRY(b, fixed_bytes(f, 32));
+                PP_TRY(b, proto::exact_bytes(f, 32));
                 s.root_key = RootKey(b);
                 break;
             }
@@ -256,31 +274,18 @@ Result<SessionState> read_state(ByteView bytes) {
                 break;
             }
             case kSenderRatchetPrivate: {
-                PP_TRY(b, fixed_bytes(f, 32));
+                PP_TRY(b, proto::exact_bytes(f, crypto::kKeySize));
                 ratchet_private = b;
                 break;
             }
-            case kSenderRatchetPublic: {
-                PP_TRY(k, public_key(f));
-                s.sender_ratchet.public_key = k;
-                break;
-            }
             case kSenderChainKey: {
-                PP_TRY(b, fixed_bytes(f, 32));
+                PP_TRY(b, proto::exact_bytes(f, 32));
                 sender_chain_key = b;
                 break;
             }
             case kSenderChainIndex: {
                 PP_TRY(v, proto::as_uint32(f));
                 sender_chain_index = v;
-                break;
-            }
-            case kReceiverChain: {
-                if (s.receiver_chains.size() >= kMaxReceiverChains)
-                    return malformed("too many receiver chains");
-                PP_TRY(b, proto::as_bytes(f));
-                PP_TRY(c, read_chain(b));
-                s.receiver_chains.push_back(std::move(c));
                 break;
             }
             case kPendingPreKey: {
@@ -292,16 +297,14 @@ Result<SessionState> read_state(ByteView bytes) {
             default:
                 return malformed("unknown field in session state");
         }
-        seen.set(f.number);
     }
-    for (std::uint32_t required :
-         {kVersion, kLocalIdentity, kRemoteIdentity, kLocalRegistration, kRemoteRegistration,
-          kAliceBaseKey, kRootKey, kPreviousCounter, kSenderRatchetPrivate, kSenderRatchetPublic,
-          kSenderChainKey, kSenderChainIndex})
-        if (!seen[required]) return malformed("session state lacks a required field");
+    for (std::uint32_t required : {kVersion, kLocalIdentity, kRemoteIdentity, kLocalRegistration,
+                                   kRemoteRegistration, kAliceBaseKey, kRootKey, kPreviousCounter,
+                                   kSenderRatchetPrivate, kSenderChainKey, kSenderChainIndex})
+        if (!seen.has(required)) return malformed("session state lacks a required field");
     auto priv = crypto::PrivateKey::from_raw(ratchet_private);
     if (!priv) return malformed("bad ratchet private key");
-    s.sender_ratchet.private_key = std::move(priv.value());
+    s.sender_ratchet = crypto::KeyPair::from_private(std::move(priv.value()));
     s.sender_chain = ChainKey(sender_chain_key, sender_chain_index);
     return s;
 }
@@ -317,10 +320,7 @@ SecretBytes SessionRecord::serialize() const {
     if (current_) write_state(w, 1, *current_);
     for (const auto& s : previous_) write_state(w, 2, s);
     w.varint_field(3, previous_.size());
-    SecretBytes out(1 + w.bytes().size());
-    out.data()[0] = kFormatVersion;
-    std::copy(w.bytes().begin(), w.bytes().end(), out.data() + 1);
-    return out;
+    return proto::with_format_byte(kFormatVersion, w);
 }
 
 Result<SessionRecord> SessionRecord::deserialize(ByteView bytes) {

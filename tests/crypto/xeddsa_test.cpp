@@ -37,7 +37,9 @@ TEST(XEdDsa, RejectsWrongMessageKeyOrSignature) {
 
 TEST(XEdDsa, DeterministicForFixedNonce) {
     auto kp = KeyPair::generate();
-    Bytes z(64, 7), msg = {9, 9};
+    std::array<std::uint8_t, 64> z{};
+    z.fill(7);
+    Bytes msg = {9, 9};
     EXPECT_EQ(xeddsa_sign(kp.private_key, msg, z), xeddsa_sign(kp.private_key, msg, z));
 }
 
@@ -56,6 +58,30 @@ TEST(XEdDsa, AgreesWithLibsodiumEdwardsToMontgomery) {
         Bytes msg = {42};
         EXPECT_TRUE(xeddsa_verify(priv->public_key(), msg, xeddsa_sign(*priv, msg)));
     }
+}
+
+// An Ed25519 signature made by libsodium is a valid XEdDSA signature for the Montgomery form of
+// its key once the Edwards sign bit travels in bit 7 of the last byte (the form libsignal uses).
+// This checks our Montgomery-to-Edwards conversion against an independent implementation.
+TEST(XEdDsa, VerifiesLibsodiumEd25519SignaturesOfTheSameKey) {
+    int with_sign_bit = 0;
+    for (int i = 0; i < 64; ++i) {
+        unsigned char ed_pk[32], ed_sk[64], x_pk[32];
+        crypto_sign_keypair(ed_pk, ed_sk);
+        ASSERT_EQ(crypto_sign_ed25519_pk_to_curve25519(x_pk, ed_pk), 0);
+        Bytes msg = {static_cast<std::uint8_t>(i), 1, 2, 3};
+        std::array<std::uint8_t, 64> sig{};
+        crypto_sign_detached(sig.data(), nullptr, msg.data(), msg.size(), ed_sk);
+        const bool sign_bit = (ed_pk[31] & 0x80) != 0;
+        with_sign_bit += sign_bit;
+        sig[63] = static_cast<std::uint8_t>(sig[63] | (sign_bit ? 0x80 : 0));
+        auto pub = PublicKey::from_raw(std::span<const std::uint8_t, 32>(x_pk, 32));
+        EXPECT_TRUE(xeddsa_verify(pub, msg, sig)) << "key " << i;
+        sig[63] ^= 0x80;  // the wrong sign bit names the other Edwards point
+        EXPECT_FALSE(xeddsa_verify(pub, msg, sig)) << "key " << i;
+    }
+    EXPECT_GT(with_sign_bit, 0);
+    EXPECT_LT(with_sign_bit, 64);
 }
 
 TEST(X25519, RejectsLowOrderPoint) {

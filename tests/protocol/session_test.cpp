@@ -224,6 +224,87 @@ TEST(Session, UnknownPreKeyIdRejected) {
     EXPECT_EQ(receive(bob, m).error().code, ErrorCode::kInvalidPreKeyId);
 }
 
+// Both start a session at once (each fetched the other's bundle): each side archives one
+// session, and messages on either keep decrypting until they settle on one.
+TEST(Session, SimultaneousInitiationUsesArchivedSessions) {
+    Device alice, bob;
+    ASSERT_TRUE(process_prekey_bundle(alice.session, alice.identity(), alice.registration_id(),
+                                      bob.bundle(true), std::nullopt));
+    ASSERT_TRUE(process_prekey_bundle(bob.session, bob.identity(), bob.registration_id(),
+                                      alice.bundle(true), std::nullopt));
+    auto from_alice = *encrypt(alice.session, text("alice first"));
+    auto from_bob = *encrypt(bob.session, text("bob first"));
+    ASSERT_TRUE(receive(bob, from_alice));
+    ASSERT_TRUE(receive(alice, from_bob));
+    // Each now has the other's session current and its own initiated one archived.
+    EXPECT_EQ(alice.session.previous().size(), 1u);
+    EXPECT_EQ(bob.session.previous().size(), 1u);
+
+    // Alice's current session is the one Bob started, Bob's the one Alice started. Alice's next
+    // message fails on Bob's current session and decrypts on his archived one, which becomes
+    // current again.
+    const auto base_before = bob.session.current()->alice_base_key;
+    auto crossing = *encrypt(alice.session, text("on the session you started"));
+    EXPECT_EQ(crossing.type, MessageType::kSignal);
+    auto r = receive(bob, crossing);
+    ASSERT_TRUE(r) << to_string(r.error().code);
+    EXPECT_EQ(*r, text("on the session you started"));
+    EXPECT_NE(bob.session.current()->alice_base_key, base_before);
+    EXPECT_EQ(bob.session.previous().size(), 1u);
+
+    // From here on the two converge: replies go both ways on the current sessions.
+    for (int i = 0; i < 6; ++i) {
+        Device& from = i % 2 ? alice : bob;
+        Device& to = i % 2 ? bob : alice;
+        auto m = *encrypt(from.session, text("settle " + std::to_string(i)));
+        auto got = receive(to, m);
+        ASSERT_TRUE(got) << i << ": " << to_string(got.error().code);
+    }
+}
+
+TEST(Session, FailureAcrossArchivedSessionsChangesNothing) {
+    Pair p;
+    // Give Bob an archived session too.
+    Device carol_as_alice;
+    SessionRecord spare;
+    ASSERT_TRUE(process_prekey_bundle(spare, carol_as_alice.identity(), 1, p.alice.bundle(true),
+                                      std::nullopt));
+    p.bob.session.promote(*spare.current());
+    auto before = p.bob.session.serialize();
+    auto m = *encrypt(p.alice.session, text("x"));
+    m.bytes.back() ^= 1;
+    EXPECT_FALSE(receive(p.bob, m));
+    auto after = p.bob.session.serialize();
+    EXPECT_TRUE(std::equal(before.view().begin(), before.view().end(), after.view().begin(),
+                           after.view().end()));
+}
+
+TEST(Session, CountersNeverWrap) {
+    Pair p;
+    auto* s = p.alice.session.current();
+    s->sender_chain = ChainKey(s->sender_chain.key().view(), UINT32_MAX);
+    EXPECT_EQ(encrypt(p.alice.session, text("x")).error().code, ErrorCode::kLimitExceeded);
+}
+
+TEST(Session, DeserializeRejectsInconsistentRecords) {
+    Pair p;
+    for (int i = 0; i < 3; ++i) (void)encrypt(p.alice.session, text("skipped"));
+    ASSERT_TRUE(receive(p.bob, *encrypt(p.alice.session, text("after"))));
+    ASSERT_EQ(p.bob.session.current()->receiver_chains.front().skipped.size(), 3u);
+
+    // Skipped keys stored twice, or not behind their chain, are refused on load.
+    SessionRecord dup = p.bob.session;
+    auto& chain = dup.current()->receiver_chains.front();
+    chain.skipped.push_back(chain.skipped.front());
+    EXPECT_EQ(SessionRecord::deserialize(dup.serialize().view()).error().code,
+              ErrorCode::kMalformed);
+    SessionRecord ahead = p.bob.session;
+    auto& chain2 = ahead.current()->receiver_chains.front();
+    chain2.chain_key = ChainKey(chain2.chain_key.key().view(), 1);
+    EXPECT_EQ(SessionRecord::deserialize(ahead.serialize().view()).error().code,
+              ErrorCode::kMalformed);
+}
+
 TEST(Session, SerializationRoundTrip) {
     Pair p;
     for (int i = 0; i < 5; ++i) (void)encrypt(p.alice.session, text("skipped"));
