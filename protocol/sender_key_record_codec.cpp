@@ -7,8 +7,6 @@
 //     6 (repeated) skipped key:  1 iteration (varint), 2 seed (32 bytes); oldest first
 // Parsing is strict: every field at most once (except the repeated ones), no unknown fields,
 // exact sizes, the bounds enforced, and the invariants the code relies on checked.
-#include <sodium.h>
-
 #include "protocol/proto_codec.hpp"
 #include "protocol/sender_keys.hpp"
 
@@ -31,47 +29,30 @@ constexpr std::size_t kSkippedEncodedMax = 2 + (1 + 5) + (2 + 32);
 constexpr std::size_t kStateFixedEncodedMax = (1 + 5) + (1 + 5) + (2 + 32) + (2 + 33) + (2 + 32);
 constexpr std::size_t kFieldHeaderMax = 1 + 5;
 
-Error malformed(std::string_view detail) {
-    return make_error(ErrorCode::kMalformed, detail);
-}
-
-// A proto::Writer whose buffer is reserved up front and wiped when done.
-class SecretWriter {
-  public:
-    explicit SecretWriter(std::size_t capacity) { w_.bytes().reserve(capacity); }
-    SecretWriter(const SecretWriter&) = delete;
-    SecretWriter& operator=(const SecretWriter&) = delete;
-    ~SecretWriter() {
-        Bytes& b = w_.bytes();
-        if (!b.empty()) sodium_memzero(b.data(), b.size());
-    }
-    proto::Writer* operator->() { return &w_; }
-    proto::Writer& writer() { return w_; }
-    ByteView view() { return w_.bytes(); }
-
-  private:
-    proto::Writer w_;
-};
+using proto::exact_bytes;
+using proto::malformed;
 
 std::size_t state_encoded_max(const SenderKeyState& s) {
     return kStateFixedEncodedMax + s.skipped_keys().size() * (kFieldHeaderMax + kSkippedEncodedMax);
 }
 
 void write_state(proto::Writer& out, const SenderKeyState& s) {
-    SecretWriter w(state_encoded_max(s));
-    w->varint_field(kStateKeyId, s.key_id());
-    w->varint_field(kStateIteration, s.chain_key().iteration());
-    w->bytes_field(kStateChainKey, s.chain_key().key().view());
-    w->bytes_field(kStateSigningPublic, s.signing_public().serialize());
+    proto::Writer w;
+    w.reserve(state_encoded_max(s));
+    w.varint_field(kStateKeyId, s.key_id());
+    w.varint_field(kStateIteration, s.chain_key().iteration());
+    w.bytes_field(kStateChainKey, s.chain_key().key().view());
+    w.bytes_field(kStateSigningPublic, s.signing_public().serialize());
     if (s.signing_private())
-        w->bytes_field(kStateSigningPrivate, s.signing_private()->secret().view());
+        w.bytes_field(kStateSigningPrivate, s.signing_private()->secret().view());
     for (const auto& k : s.skipped_keys()) {
-        SecretWriter sk(kSkippedEncodedMax);
-        sk->varint_field(kSkippedIteration, k.iteration);
-        sk->bytes_field(kSkippedSeed, k.seed.view());
-        w->bytes_field(kStateSkipped, sk.view());
+        proto::Writer sk;
+        sk.reserve(kSkippedEncodedMax);
+        sk.varint_field(kSkippedIteration, k.iteration);
+        sk.bytes_field(kSkippedSeed, k.seed.view());
+        w.bytes_field(kStateSkipped, sk.bytes());
     }
-    out.bytes_field(kRecordState, w.view());
+    out.bytes_field(kRecordState, w.bytes());
 }
 
 // Singular fields may appear once; a repeat would make "which one wins" a parser detail.
@@ -79,12 +60,6 @@ Result<void> once(bool& seen) {
     if (seen) return malformed("repeated singular field");
     seen = true;
     return {};
-}
-
-Result<ByteView> exact_bytes(const proto::Field& f, std::size_t size) {
-    PP_TRY(b, proto::as_bytes(f));
-    if (b.size() != size) return malformed("field has the wrong size");
-    return b;
 }
 
 Result<SkippedSenderKey> parse_skipped(ByteView in) {
@@ -151,10 +126,8 @@ Result<ParsedState> parse_state_fields(ByteView in) {
             }
             case kStateSigningPublic: {
                 PP_TRY_VOID(once(has_public));
-                PP_TRY(b, exact_bytes(f, crypto::kSerializedPublicKeySize));
-                auto key = crypto::PublicKey::deserialize(b);
-                if (!key) return malformed("bad signing public key");
-                p.signing_public = *key;
+                PP_TRY(key, proto::public_key(f));
+                p.signing_public = key;
                 break;
             }
             case kStateSigningPrivate: {
@@ -198,12 +171,12 @@ Result<ParsedState> parse_state(ByteView in) {
 }  // namespace
 
 SecretBytes SenderKeyRecord::serialize() const {
-    std::size_t capacity = 1;
+    std::size_t capacity = 0;
     for (const auto& s : states_) capacity += kFieldHeaderMax + state_encoded_max(s);
-    SecretWriter w(capacity);
-    w->bytes().push_back(kSenderKeyRecordFormat);
-    for (const auto& s : states_) write_state(w.writer(), s);
-    return SecretBytes(w.view());
+    proto::Writer w;
+    w.reserve(capacity);
+    for (const auto& s : states_) write_state(w, s);
+    return proto::with_format_byte(kSenderKeyRecordFormat, w);
 }
 
 Result<SenderKeyRecord> SenderKeyRecord::deserialize(ByteView bytes) {

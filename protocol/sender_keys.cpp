@@ -43,10 +43,10 @@ Result<Bytes> decrypt_with(const SenderMessageKey& key, ByteView ciphertext) {
 // --- Chain and message keys ---
 
 SenderMessageKey SenderMessageKey::derive(std::uint32_t iteration, ByteView seed) {
-    // The reference passes 32 zero bytes as salt, which RFC 5869 treats like no salt.
-    static constexpr std::uint8_t kZeroSalt[32] = {};
-    SecretBytes okm = crypto::hkdf_sha256(seed, ByteView(kZeroSalt, sizeof kZeroSalt),
-                                          as_bytes("WhisperGroup"), kSenderMessageKeyMaterial);
+    // The reference passes 32 zero bytes as salt; hkdf_sha256 maps an empty salt to exactly
+    // that (RFC 5869).
+    SecretBytes okm =
+        crypto::hkdf_sha256(seed, {}, as_bytes("WhisperGroup"), kSenderMessageKeyMaterial);
     SenderMessageKey k;
     k.iteration_ = iteration;
     k.iv_ = SecretArray<16>(okm.view().subspan(0, 16));
@@ -94,13 +94,16 @@ void SenderKeyState::add_skipped_keys(std::vector<SkippedSenderKey> keys) {
                     std::make_move_iterator(keys.end()));
 }
 
-std::optional<SenderMessageKey> SenderKeyState::take_skipped_key(std::uint32_t iteration) {
+Result<Bytes> SenderKeyState::decrypt_with_skipped_key(std::uint32_t iteration,
+                                                       ByteView ciphertext) {
     auto it = std::find_if(skipped_.begin(), skipped_.end(),
                            [&](const SkippedSenderKey& k) { return k.iteration == iteration; });
-    if (it == skipped_.end()) return std::nullopt;
-    auto key = SenderMessageKey::derive(iteration, it->seed.view());
+    if (it == skipped_.end())
+        return make_error(ErrorCode::kDuplicateMessage, "sender key message already received");
+    PP_TRY(plaintext,
+           decrypt_with(SenderMessageKey::derive(iteration, it->seed.view()), ciphertext));
     skipped_.erase(it);
-    return key;
+    return plaintext;
 }
 
 // --- Record ---
@@ -210,14 +213,7 @@ Result<Bytes> group_decrypt(SenderKeyRecord& theirs, ByteView serialized) {
 
     if (target < chain.iteration()) {
         // A late message: its key must still be stored; otherwise it was used already.
-        auto it = std::find_if(state->skipped_keys().begin(), state->skipped_keys().end(),
-                               [&](const SkippedSenderKey& k) { return k.iteration == target; });
-        if (it == state->skipped_keys().end())
-            return make_error(ErrorCode::kDuplicateMessage, "sender key message already received");
-        auto key = SenderMessageKey::derive(target, it->seed.view());
-        PP_TRY(plaintext, decrypt_with(key, message.ciphertext));
-        (void)state->take_skipped_key(target);
-        return plaintext;
+        return state->decrypt_with_skipped_key(target, message.ciphertext);
     }
 
     // Accepting the last iteration would wrap the chain back to 0 (the reference lets it wrap).

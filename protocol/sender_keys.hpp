@@ -98,7 +98,10 @@ class SenderKeyState {
     bool has_skipped_key(std::uint32_t iteration) const;
     // Appends keys of increasing iteration and drops the oldest beyond kMaxSenderMessageKeys.
     void add_skipped_keys(std::vector<SkippedSenderKey> keys);
-    std::optional<SenderMessageKey> take_skipped_key(std::uint32_t iteration);
+    // Decrypts a late message with the key stored for `iteration`, deriving it once, and
+    // removes that key only if the message decrypts. kDuplicateMessage if no key is stored
+    // (it was used already, or dropped).
+    Result<Bytes> decrypt_with_skipped_key(std::uint32_t iteration, ByteView ciphertext);
 
   private:
     friend class SenderKeyRecord;  // deserialization fills skipped_ after validating it

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/hex.hpp"
+#include "crypto/aes_cbc.hpp"
 #include "crypto/kdf.hpp"
 #include "protocol/proto_codec.hpp"
 
@@ -225,15 +226,94 @@ TEST(SenderKeys, TamperingIsDetectedAndLeavesStateUnchanged) {
     EXPECT_EQ(*pt, text("attack at dawn"));
 }
 
+// The message key a receiver's current state derives for `iteration`.
+SenderMessageKey message_key_at(const SenderKeyRecord& rec, std::uint32_t iteration) {
+    SenderChainKey chain = rec.current()->chain_key();
+    while (chain.iteration() < iteration) chain = chain.next();
+    return chain.message_key();
+}
+
+// A ciphertext under the real message key whose padding is invalid for certain: a whole block
+// of plaintext gets a final block of sixteen 0x10 bytes; flipping bit 0 of the previous
+// ciphertext block turns the last padding byte into 0x11, which no PKCS#7 padding can be.
+Bytes bad_padding_ciphertext(const SenderMessageKey& key) {
+    Bytes ct =
+        crypto::aes256_cbc_encrypt(key.cipher_key().view(), key.iv().view(), Bytes(16, 0x61));
+    EXPECT_EQ(ct.size(), 32u);
+    ct[15] ^= 0x01;
+    return ct;
+}
+
 TEST(SenderKeys, ValidSignatureBadPaddingLeavesStateUnchanged) {
     Group g;
-    // Signed with the real key, but the ciphertext is not what the message key encrypts.
-    auto bad = SenderKeyMessage::build(g.alice.current()->key_id(), 3, Bytes(32, 0x42),
-                                       *g.alice.current()->signing_private());
+    const auto& signer = *g.alice.current()->signing_private();
+    const std::uint32_t id = g.alice.current()->key_id();
+    // Signed with the real key, but the ciphertext does not decrypt under the message key.
+    auto bad_padding =
+        SenderKeyMessage::build(id, 3, bad_padding_ciphertext(message_key_at(g.bob, 3)), signer);
+    auto not_blocks = SenderKeyMessage::build(id, 3, Bytes(33, 0x42), signer);
     std::string before = hex_of(g.bob);
-    auto r = group_decrypt(g.bob, bad.serialized);
-    ASSERT_FALSE(r.ok());
+    for (const auto* bad : {&bad_padding, &not_blocks}) {
+        auto r = group_decrypt(g.bob, bad->serialized);
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error().code, ErrorCode::kMalformed);
+        EXPECT_EQ(hex_of(g.bob), before);
+    }
+
+    // The same for a late message, whose stored key must survive the failure.
+    std::vector<Bytes> cts;
+    for (int i = 0; i < 4; ++i) cts.push_back(g.send(numbered("m", i)));
+    ASSERT_TRUE(group_decrypt(g.bob, cts[3]).ok());  // Bob stores keys 0..2
+    auto late_key = SenderMessageKey::derive(1, g.bob.current()->skipped_keys()[1].seed.view());
+    auto late_bad = SenderKeyMessage::build(id, 1, bad_padding_ciphertext(late_key), signer);
+    before = hex_of(g.bob);
+    EXPECT_EQ(code_of(group_decrypt(g.bob, late_bad.serialized)), ErrorCode::kMalformed);
     EXPECT_EQ(hex_of(g.bob), before);
+    EXPECT_EQ(*group_decrypt(g.bob, cts[1]), text("m1"));
+    EXPECT_EQ(g.bob.current()->skipped_keys().size(), 2u);
+    EXPECT_EQ(code_of(group_decrypt(g.bob, cts[1])), ErrorCode::kDuplicateMessage);
+}
+
+TEST(SenderKeys, ChainStopsBeforeIterationWraps) {
+    constexpr std::uint32_t kLast = 0xffffffff;
+    SecretArray<32> chain_key;
+    chain_key.span()[0] = 1;
+    auto signing = crypto::KeyPair::generate();
+    SenderKeyRecord alice;
+    alice.set_state(SenderKeyState(42, SenderChainKey(kLast - 1, chain_key.view()),
+                                   signing.public_key, std::move(signing.private_key)));
+    auto skdm = create_sender_key_distribution(alice);
+    ASSERT_TRUE(skdm.ok());
+    EXPECT_EQ(skdm->iteration, kLast - 1);
+    SenderKeyRecord bob, carol;
+    ASSERT_TRUE(process_sender_key_distribution(bob, *skdm).ok());
+    ASSERT_TRUE(process_sender_key_distribution(carol, *skdm).ok());
+
+    // The sender uses iteration 2^32 - 2, then refuses: 2^32 - 1 would step the chain to 0.
+    auto last = group_encrypt(alice, text("last"));
+    ASSERT_TRUE(last.ok());
+    EXPECT_EQ(alice.current()->chain_key().iteration(), kLast);
+    std::string alice_before = hex_of(alice);
+    EXPECT_EQ(code_of(group_encrypt(alice, text("wrap"))), ErrorCode::kLimitExceeded);
+    EXPECT_EQ(hex_of(alice), alice_before);
+    // Also after a round trip through the record format.
+    auto restored = SenderKeyRecord::deserialize(alice.serialize().view());
+    ASSERT_TRUE(restored.ok());
+    EXPECT_EQ(restored->current()->chain_key().iteration(), kLast);
+    EXPECT_EQ(code_of(group_encrypt(*restored, text("wrap"))), ErrorCode::kLimitExceeded);
+
+    // Receivers refuse a (validly signed) message at iteration 2^32 - 1, whether their chain
+    // is there already or one behind.
+    EXPECT_EQ(*group_decrypt(bob, *last), text("last"));
+    EXPECT_EQ(bob.current()->chain_key().iteration(), kLast);
+    auto wrap =
+        SenderKeyMessage::build(42, kLast, Bytes(16, 0), *alice.current()->signing_private());
+    for (SenderKeyRecord* rec : {&bob, &carol}) {
+        std::string before = hex_of(*rec);
+        EXPECT_EQ(code_of(group_decrypt(*rec, wrap.serialized)), ErrorCode::kLimitExceeded);
+        EXPECT_EQ(hex_of(*rec), before);
+    }
+    EXPECT_EQ(*group_decrypt(carol, *last), text("last"));
 }
 
 TEST(SenderKeys, GarbageMessages) {
