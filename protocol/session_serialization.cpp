@@ -4,8 +4,11 @@
 //   state   = protobuf-style fields below; every key field has a fixed, checked size.
 // Parsing is as strict as the other record formats: unknown or repeated singular fields, keys
 // of the wrong size, more entries than the protocol's bounds, and stored message keys that are
-// duplicated, unordered or not behind their chain are all kMalformed. The sender ratchet's
-// public key is derived from its private key on load rather than trusted from the bytes.
+// duplicated, unordered or not behind their chain are all kMalformed.
+// The sender ratchet's public key is stored beside its private key and not re-derived on load:
+// that would cost a scalar multiplication per record load on the hot path (clients load a
+// record per message), and records live inside authenticated encryption at rest, which is
+// what detects corruption.
 #include <bitset>
 
 #include "protocol/proto_codec.hpp"
@@ -28,7 +31,8 @@ enum StateField : std::uint32_t {
     kRootKey,
     kPreviousCounter,
     kSenderRatchetPrivate,
-    kSenderChainKey = 11,  // 10 was the sender ratchet's public key; it is derived now
+    kSenderRatchetPublic,
+    kSenderChainKey,
     kSenderChainIndex,
     kReceiverChain,
     kPendingPreKey,
@@ -85,6 +89,7 @@ void write_state(proto::Writer& w, std::uint32_t field, const SessionState& s) {
     st.bytes_field(kRootKey, s.root_key.key().view());
     st.varint_field(kPreviousCounter, s.previous_counter);
     st.bytes_field(kSenderRatchetPrivate, s.sender_ratchet.private_key.secret().view());
+    st.bytes_field(kSenderRatchetPublic, s.sender_ratchet.public_key.serialize());
     st.bytes_field(kSenderChainKey, s.sender_chain.key().view());
     st.varint_field(kSenderChainIndex, s.sender_chain.index());
     for (const auto& c : s.receiver_chains) write_chain(st, c);
@@ -278,6 +283,11 @@ Result<SessionState> read_state(ByteView bytes) {
                 ratchet_private = b;
                 break;
             }
+            case kSenderRatchetPublic: {
+                PP_TRY(k, proto::public_key(f));
+                s.sender_ratchet.public_key = k;
+                break;
+            }
             case kSenderChainKey: {
                 PP_TRY(b, proto::exact_bytes(f, 32));
                 sender_chain_key = b;
@@ -298,13 +308,14 @@ Result<SessionState> read_state(ByteView bytes) {
                 return malformed("unknown field in session state");
         }
     }
-    for (std::uint32_t required : {kVersion, kLocalIdentity, kRemoteIdentity, kLocalRegistration,
-                                   kRemoteRegistration, kAliceBaseKey, kRootKey, kPreviousCounter,
-                                   kSenderRatchetPrivate, kSenderChainKey, kSenderChainIndex})
+    for (std::uint32_t required :
+         {kVersion, kLocalIdentity, kRemoteIdentity, kLocalRegistration, kRemoteRegistration,
+          kAliceBaseKey, kRootKey, kPreviousCounter, kSenderRatchetPrivate, kSenderRatchetPublic,
+          kSenderChainKey, kSenderChainIndex})
         if (!seen.has(required)) return malformed("session state lacks a required field");
     auto priv = crypto::PrivateKey::from_raw(ratchet_private);
     if (!priv) return malformed("bad ratchet private key");
-    s.sender_ratchet = crypto::KeyPair::from_private(std::move(priv.value()));
+    s.sender_ratchet.private_key = std::move(priv.value());
     s.sender_chain = ChainKey(sender_chain_key, sender_chain_index);
     return s;
 }
