@@ -1,0 +1,64 @@
+#pragma once
+// The embedded Store backend: one SQLite file in WAL mode, zero setup.
+//
+// Durability: synchronous=FULL, so a send is acknowledged only after its commit is fsynced;
+// commit_sends writes a whole batch in one transaction, so one fsync covers hundreds of sends.
+// Concurrency: one writer connection and one reader connection, each behind its own mutex.
+// WAL lets reads (pending, account, stats) run while a commit waits on the disk. Another
+// process may open the same file: writes take the lock with BEGIN IMMEDIATE and wait for it.
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/store.hpp"
+
+namespace pp::store {
+
+namespace sqlite {
+class Connection;
+}
+
+class SqliteStore final : public Store {
+  public:
+    // Opens or creates the database file at `path` (a new file is created 0600) and migrates
+    // its schema. kInvalidVersion for a file written by newer code; kMalformed for a file that
+    // is not a database, is corrupt, or belongs to another program.
+    static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                     StoreLimits limits = {});
+    ~SqliteStore() override;
+    SqliteStore(const SqliteStore&) = delete;
+    SqliteStore& operator=(const SqliteStore&) = delete;
+
+    Result<void> create_account(const NewAccount& a) override;
+    Result<Account> account(const AccountId& id) override;
+    Result<AccountId> account_by_username(const std::string& name) override;
+    Result<void> set_signed_prekey(const DeviceAddress& d, const SignedPreKey& k) override;
+    Result<void> add_prekeys(const DeviceAddress& d, const std::vector<OneTimePreKey>& k) override;
+    Result<std::size_t> count_prekeys(const DeviceAddress& d) override;
+    Result<std::vector<Bundle>> take_bundles(const AccountId& id) override;
+
+    Result<std::vector<SendOutcome>> commit_sends(const std::vector<Send>& sends) override;
+    Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d, std::uint64_t after_seq,
+                                               std::size_t limit, std::int64_t now_ms) override;
+    Result<void> acknowledge(const DeviceAddress& d, const MessageId& id) override;
+    Result<void> acknowledge_many(const DeviceAddress& d,
+                                  const std::vector<MessageId>& ids) override;
+    Result<std::size_t> queue_depth(const DeviceAddress& d) override;
+    Result<std::size_t> expire(std::int64_t now_ms) override;
+
+    Result<void> add_invite(const std::string& code, std::int64_t now_ms) override;
+
+    Result<Stats> stats() override;
+
+  private:
+    SqliteStore(std::unique_ptr<sqlite::Connection> writer,
+                std::unique_ptr<sqlite::Connection> reader, StoreLimits limits);
+
+    StoreLimits limits_;
+    std::mutex write_mu_;
+    std::unique_ptr<sqlite::Connection> writer_;  // guarded by write_mu_
+    std::mutex read_mu_;
+    std::unique_ptr<sqlite::Connection> reader_;  // guarded by read_mu_; query_only
+};
+
+}  // namespace pp::store

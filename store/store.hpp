@@ -1,0 +1,169 @@
+#pragma once
+// The server's storage interface. The server keeps only what delivery needs: public keys,
+// opaque ciphertext queued per device, and counters; never plaintext, never private keys.
+// Backends: sqlite/ (embedded default). A PostgreSQL backend comes later, so nothing here
+// assumes a single process or a local file.
+//
+// Every method is synchronous and thread-safe; callers run them off the network threads.
+// Errors are values (`Result`), never exceptions.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/bytes.hpp"
+#include "base/result.hpp"
+
+namespace pp::store {
+
+using AccountId = std::array<std::uint8_t, 16>;  // random, assigned at registration
+using MessageId = std::array<std::uint8_t, 16>;  // chosen by the sending client; retries reuse it
+using DeviceId = std::uint32_t;
+
+// create_account registers the account's first device under this id (Signal's convention).
+inline constexpr DeviceId kPrimaryDevice = 1;
+
+struct DeviceAddress {
+    AccountId account{};
+    DeviceId device = 0;
+    friend bool operator==(const DeviceAddress&, const DeviceAddress&) = default;
+};
+
+struct SignedPreKey {
+    std::uint32_t id = 0;
+    Bytes public_key;  // 33 bytes, 0x05 || X25519
+    Bytes signature;   // 64 bytes, XEdDSA by the identity key
+};
+
+struct OneTimePreKey {
+    std::uint32_t id = 0;
+    Bytes public_key;  // 33 bytes
+};
+
+struct NewAccount {
+    AccountId account{};
+    Bytes identity_key;  // 33 bytes
+    std::uint32_t registration_id = 0;
+    std::optional<std::string> username;
+    SignedPreKey signed_prekey;
+    std::vector<OneTimePreKey> prekeys;
+    std::optional<std::string> invite_code;  // consumed atomically with the registration
+    std::int64_t now_ms = 0;
+};
+
+struct Device {
+    DeviceId id = 0;
+    std::uint32_t registration_id = 0;
+};
+
+struct Account {
+    AccountId id{};
+    Bytes identity_key;
+    std::optional<std::string> username;
+    std::vector<Device> devices;
+};
+
+struct Bundle {
+    DeviceId device = 0;
+    std::uint32_t registration_id = 0;
+    Bytes identity_key;
+    SignedPreKey signed_prekey;
+    std::optional<OneTimePreKey> prekey;  // handed out once, then deleted
+};
+
+// One message for one device. `content` may be shared by many rows (a group send): the
+// backend stores it once.
+struct QueuedMessage {
+    std::uint64_t seq = 0;  // per-device order, assigned by the store
+    MessageId id{};
+    DeviceAddress sender;
+    std::uint32_t type = 0;  // ciphertext type as the client labelled it
+    Bytes content;           // opaque ciphertext
+    std::int64_t server_time_ms = 0;
+};
+
+// One send: the same message id to one or more devices; content per device or shared.
+// Every `content_index` must be < contents.size(); a batch where one is not is refused whole
+// (kMalformed) before anything is written, since only a server bug can produce it.
+struct Send {
+    MessageId id{};
+    DeviceAddress sender;
+    std::int64_t now_ms = 0;
+    // Absolute: the message is gone once now_ms >= expires_ms. The (sender, id) pair is also
+    // remembered until then, so that is the window in which a retry is recognised.
+    std::int64_t expires_ms = 0;
+    struct Delivery {
+        DeviceAddress to;
+        std::uint32_t type = 0;
+        std::size_t content_index = 0;  // into `contents`
+    };
+    std::vector<Bytes> contents;
+    std::vector<Delivery> deliveries;
+};
+
+enum class SendOutcome : std::uint8_t {
+    kStored,         // committed durably to every recipient queue
+    kDuplicate,      // this sender already sent this id: nothing stored again (idempotent retry)
+    kQueueFull,      // a recipient queue is at its cap: nothing stored
+    kUnknownDevice,  // a recipient device does not exist (stale device list): nothing stored
+};
+
+struct StoreLimits {
+    std::size_t max_queue_messages = 10'000;     // per device
+    std::size_t max_prekeys_per_device = 1'000;  // one-time prekeys held per device
+};
+
+struct Stats {
+    std::uint64_t accounts = 0;
+    std::uint64_t devices = 0;
+    std::uint64_t queued_messages = 0;
+    std::uint64_t stored_contents = 0;
+    std::uint64_t invites_open = 0;
+};
+
+class Store {
+  public:
+    virtual ~Store() = default;
+
+    // Accounts and keys. kLimitExceeded when the username is taken, the account id exists or the
+    // invite is not open; nothing is stored then. The first device is kPrimaryDevice.
+    // Usernames are compared byte for byte: the server normalises them before they get here.
+    // Methods taking a DeviceAddress return kNoSession when that device does not exist.
+    virtual Result<void> create_account(const NewAccount& a) = 0;
+    virtual Result<Account> account(const AccountId& id) = 0;  // kNoSession if unknown
+    virtual Result<AccountId> account_by_username(const std::string& name) = 0;
+    virtual Result<void> set_signed_prekey(const DeviceAddress& d, const SignedPreKey& k) = 0;
+    // An id already held is replaced. kLimitExceeded (nothing stored) past max_prekeys_per_device.
+    virtual Result<void> add_prekeys(const DeviceAddress& d,
+                                     const std::vector<OneTimePreKey>& k) = 0;
+    virtual Result<std::size_t> count_prekeys(const DeviceAddress& d) = 0;
+    // Takes one one-time prekey per device atomically: concurrent fetches never share one.
+    virtual Result<std::vector<Bundle>> take_bundles(const AccountId& id) = 0;
+
+    // Delivery. `commit_sends` writes many sends in ONE transaction (group commit) and returns
+    // an outcome per send, in order; it returns only after the transaction is durable.
+    virtual Result<std::vector<SendOutcome>> commit_sends(const std::vector<Send>& sends) = 0;
+    // Oldest first, at most `limit`, with seq > after_seq; expired messages are not returned.
+    virtual Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d,
+                                                       std::uint64_t after_seq, std::size_t limit,
+                                                       std::int64_t now_ms) = 0;
+    // Deletes an acknowledged message (every queued row with this id) from the device's queue.
+    // Unknown ids are fine.
+    virtual Result<void> acknowledge(const DeviceAddress& d, const MessageId& id) = 0;
+    // The same for many ids in one transaction: one fsync for a whole window of acks instead
+    // of one each, which matters because every delivered message is acknowledged.
+    virtual Result<void> acknowledge_many(const DeviceAddress& d,
+                                          const std::vector<MessageId>& ids) = 0;
+    virtual Result<std::size_t> queue_depth(const DeviceAddress& d) = 0;
+    // Drops expired messages and unreferenced contents; returns how many messages went.
+    virtual Result<std::size_t> expire(std::int64_t now_ms) = 0;
+
+    // Invites (registration policy "invite"). kLimitExceeded if the code already exists.
+    virtual Result<void> add_invite(const std::string& code, std::int64_t now_ms) = 0;
+
+    virtual Result<Stats> stats() = 0;
+};
+
+}  // namespace pp::store

@@ -1,0 +1,309 @@
+// Delivery queues: order, acknowledgement, idempotency, caps, shared group contents, expiry,
+// and a rough figure for group-commit throughput.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "tests/store/store_fixture.hpp"
+
+namespace pp::store::testing {
+namespace {
+
+class SqliteQueue : public StoreTest {
+  protected:
+    std::unique_ptr<SqliteStore> open_with_accounts(std::uint8_t n, StoreLimits limits = {}) {
+        auto store = open(limits);
+        for (std::uint8_t i = 1; store && i <= n; ++i) {
+            EXPECT_TRUE(store->create_account(new_account(i)).ok());
+        }
+        return store;
+    }
+};
+
+TEST_F(SqliteQueue, PendingInOrderAndAcknowledgeDeletes) {
+    auto store = open_with_accounts(2);
+    ASSERT_TRUE(store);
+    std::vector<Send> batch;
+    for (std::uint32_t i = 1; i <= 5; ++i) {
+        batch.push_back(direct(i, 1, 2, bytes(10, static_cast<std::uint8_t>(i)), 100 + i));
+    }
+    auto out = store->commit_sends(batch);
+    ASSERT_TRUE(out.ok());
+    ASSERT_EQ(out->size(), 5u);
+    for (SendOutcome o : *out) EXPECT_EQ(o, SendOutcome::kStored);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 5u);
+
+    auto msgs = store->pending(primary(2), 0, 100, 200);
+    ASSERT_TRUE(msgs.ok());
+    ASSERT_EQ(msgs->size(), 5u);
+    for (std::size_t i = 0; i < 5; ++i) {
+        const QueuedMessage& m = (*msgs)[i];
+        EXPECT_EQ(m.id, message_id(static_cast<std::uint32_t>(i + 1)));
+        EXPECT_EQ(m.content, bytes(10, static_cast<std::uint8_t>(i + 1)));
+        EXPECT_EQ(m.sender, primary(1));
+        EXPECT_EQ(m.type, 1u);
+        EXPECT_EQ(m.server_time_ms, static_cast<std::int64_t>(101 + i));
+        if (i > 0) {
+            EXPECT_GT(m.seq, (*msgs)[i - 1].seq);
+        }
+    }
+    // Paging by seq and limit.
+    auto page = store->pending(primary(2), (*msgs)[1].seq, 2, 200);
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->size(), 2u);
+    EXPECT_EQ((*page)[0].id, message_id(3));
+    EXPECT_EQ((*page)[1].id, message_id(4));
+
+    ASSERT_TRUE(store->acknowledge(primary(2), message_id(2)).ok());
+    ASSERT_TRUE(store->acknowledge(primary(2), message_id(99)).ok());  // unknown: fine
+    auto rest = store->pending(primary(2), 0, 100, 200);
+    ASSERT_EQ(rest->size(), 4u);
+    EXPECT_EQ((*rest)[1].id, message_id(3));
+    EXPECT_EQ(*store->queue_depth(primary(2)), 4u);
+    EXPECT_EQ(store->stats()->stored_contents, 4u);
+    EXPECT_TRUE(store->pending(primary(1), 0, 100, 200)->empty());
+
+    // New messages after acknowledged ones still get higher seqs.
+    const std::uint64_t last = (*rest)[3].seq;
+    ASSERT_TRUE(store->acknowledge(primary(2), message_id(5)).ok());
+    ASSERT_TRUE(store->commit_sends({direct(6, 1, 2, bytes(3, 6))}).ok());
+    auto after = store->pending(primary(2), last, 100, 200);
+    ASSERT_EQ(after->size(), 1u);
+    EXPECT_EQ((*after)[0].id, message_id(6));
+
+    EXPECT_EQ(store->pending(primary(9), 0, 10, 0).error().code, ErrorCode::kNoSession);
+    EXPECT_EQ(store->acknowledge(primary(9), message_id(1)).error().code, ErrorCode::kNoSession);
+    EXPECT_EQ(store->queue_depth(primary(9)).error().code, ErrorCode::kNoSession);
+}
+
+TEST_F(SqliteQueue, DuplicateIdStoresNothing) {
+    auto store = open_with_accounts(3);
+    ASSERT_TRUE(store);
+    auto out = store->commit_sends(
+        {direct(1, 1, 2, bytes(8, 1)), direct(1, 1, 2, bytes(8, 2)), direct(1, 3, 2, bytes(8, 3))});
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ((*out)[0], SendOutcome::kStored);
+    EXPECT_EQ((*out)[1], SendOutcome::kDuplicate);  // same sender, same id, same batch
+    EXPECT_EQ((*out)[2], SendOutcome::kStored);     // same id from another sender is its own
+    // A retry after the recipient acknowledged is still a duplicate.
+    ASSERT_TRUE(store->acknowledge(primary(2), message_id(1)).ok());
+    auto retry = store->commit_sends({direct(1, 1, 2, bytes(8, 1))});
+    ASSERT_TRUE(retry.ok());
+    EXPECT_EQ((*retry)[0], SendOutcome::kDuplicate);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 0u);
+    auto st = store->stats();
+    EXPECT_EQ(st->queued_messages, 0u);
+    EXPECT_EQ(st->stored_contents, 0u);
+}
+
+TEST_F(SqliteQueue, QueueCapRefusesOnlyTheSendThatDoesNotFit) {
+    StoreLimits limits;
+    limits.max_queue_messages = 3;
+    auto store = open_with_accounts(3, limits);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(
+        store->commit_sends({direct(1, 1, 2, bytes(4, 1)), direct(2, 1, 2, bytes(4, 2))}).ok());
+
+    // A group send to 2 (one slot left) twice over and 3: refused whole; the others go on.
+    Send group;
+    group.id = message_id(10);
+    group.sender = primary(1);
+    group.expires_ms = 1'000'000;
+    group.contents = {bytes(4, 10)};
+    group.deliveries = {{primary(3), 1, 0}, {primary(2), 1, 0}, {primary(2), 1, 0}};
+    auto out = store->commit_sends({direct(3, 1, 2, bytes(4, 3)), direct(4, 1, 2, bytes(4, 4)),
+                                    direct(5, 1, 3, bytes(4, 5)), group});
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ((*out)[0], SendOutcome::kStored);     // fills 2 to the cap
+    EXPECT_EQ((*out)[1], SendOutcome::kQueueFull);  // counts the batch's own earlier sends
+    EXPECT_EQ((*out)[2], SendOutcome::kStored);
+    EXPECT_EQ((*out)[3], SendOutcome::kQueueFull);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 3u);
+    EXPECT_EQ(*store->queue_depth(primary(3)), 1u);  // nothing of the refused group send
+    EXPECT_EQ(store->stats()->stored_contents, 4u);
+
+    // Not remembered as sent: the retry succeeds once the queue drains.
+    ASSERT_TRUE(store->acknowledge(primary(2), message_id(1)).ok());
+    auto retry = store->commit_sends({direct(4, 1, 2, bytes(4, 4))});
+    EXPECT_EQ((*retry)[0], SendOutcome::kStored);
+    // A retry of a stored send on a full queue is a duplicate, not "full".
+    auto dup = store->commit_sends({direct(3, 1, 2, bytes(4, 3))});
+    EXPECT_EQ((*dup)[0], SendOutcome::kDuplicate);
+}
+
+TEST_F(SqliteQueue, UnknownRecipientAndMalformedBatch) {
+    auto store = open_with_accounts(2);
+    ASSERT_TRUE(store);
+    auto out = store->commit_sends({direct(1, 1, 9, bytes(4, 1)), direct(2, 1, 2, bytes(4, 2))});
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ((*out)[0], SendOutcome::kUnknownDevice);
+    EXPECT_EQ((*out)[1], SendOutcome::kStored);
+
+    Send bad = direct(3, 1, 2, bytes(4, 3));
+    bad.deliveries[0].content_index = 1;
+    auto refused = store->commit_sends({direct(4, 1, 2, bytes(4, 4)), bad});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::kMalformed);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 1u);
+    EXPECT_TRUE(store->commit_sends({})->empty());
+}
+
+TEST_F(SqliteQueue, GroupSendStoresContentOnce) {
+    auto store = open_with_accounts(10);
+    ASSERT_TRUE(store);
+    Send group;
+    group.id = message_id(1);
+    group.sender = primary(1);
+    group.now_ms = 500;
+    group.expires_ms = 1'000'000;
+    group.contents = {bytes(1000, 0xAB), bytes(5, 0xEE)};  // the second is never used
+    for (std::uint8_t i = 2; i <= 10; ++i) group.deliveries.push_back({primary(i), 3, 0});
+    auto out = store->commit_sends({group});
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ((*out)[0], SendOutcome::kStored);
+    auto st = store->stats();
+    EXPECT_EQ(st->queued_messages, 9u);
+    EXPECT_EQ(st->stored_contents, 1u);
+
+    for (std::uint8_t i = 2; i <= 10; ++i) {
+        auto m = store->pending(primary(i), 0, 10, 600);
+        ASSERT_EQ(m->size(), 1u);
+        EXPECT_EQ((*m)[0].content, bytes(1000, 0xAB));
+        EXPECT_EQ((*m)[0].type, 3u);
+    }
+    EXPECT_TRUE(store->acknowledge_many(primary(2), {}).ok());
+    // The content goes only with its last reference.
+    for (std::uint8_t i = 2; i <= 9; ++i)
+        ASSERT_TRUE(store->acknowledge(primary(i), group.id).ok());
+    EXPECT_EQ(store->stats()->stored_contents, 1u);
+    ASSERT_TRUE(store->acknowledge(primary(10), group.id).ok());
+    EXPECT_EQ(store->stats()->stored_contents, 0u);
+    EXPECT_EQ(store->stats()->queued_messages, 0u);
+}
+
+TEST_F(SqliteQueue, ExpiredMessagesAreHiddenThenDropped) {
+    auto store = open_with_accounts(4);
+    ASSERT_TRUE(store);
+    Send group;
+    group.id = message_id(1);
+    group.sender = primary(1);
+    group.expires_ms = 5'000;
+    group.contents = {bytes(20, 1)};
+    group.deliveries = {{primary(2), 1, 0}, {primary(3), 1, 0}};
+    ASSERT_TRUE(store->commit_sends({group, direct(2, 1, 2, bytes(20, 2), 1'000, 50'000)}).ok());
+
+    EXPECT_EQ(store->pending(primary(2), 0, 10, 4'999)->size(), 2u);
+    auto later = store->pending(primary(2), 0, 10, 5'000);
+    ASSERT_EQ(later->size(), 1u);
+    EXPECT_EQ((*later)[0].id, message_id(2));
+    EXPECT_TRUE(store->pending(primary(3), 0, 10, 5'000)->empty());
+
+    auto gone = store->expire(5'000);
+    ASSERT_TRUE(gone.ok());
+    EXPECT_EQ(*gone, 2u);
+    auto st = store->stats();
+    EXPECT_EQ(st->queued_messages, 1u);
+    EXPECT_EQ(st->stored_contents, 1u);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 1u);
+    EXPECT_EQ(*store->queue_depth(primary(3)), 0u);
+    EXPECT_EQ(*store->expire(5'000), 0u);
+
+    // Past its expiry the id is forgotten, so the same id may be used again.
+    auto reuse = store->commit_sends({group});
+    EXPECT_EQ((*reuse)[0], SendOutcome::kStored);
+}
+
+// Not an assertion: prints how many 1:1 messages per second group commit sustains here.
+TEST_F(SqliteQueue, CommitThroughputFigure) {
+    constexpr int kSenders = 50;
+    auto store = open_with_accounts(kSenders + 1, StoreLimits{1'000'000, 1'000});
+    ASSERT_TRUE(store);
+    constexpr std::uint32_t kBatch = 256;
+    constexpr std::uint32_t kBatches = 40;
+    std::uint32_t next = 1;
+    auto batch_of = [&] {
+        std::vector<Send> b;
+        for (std::uint32_t i = 0; i < kBatch; ++i, ++next) {
+            auto from = static_cast<std::uint8_t>(1 + next % kSenders);
+            auto to = static_cast<std::uint8_t>(1 + (next + 7) % (kSenders + 1));
+            b.push_back(direct(next, from, to, bytes(200, 0x42), 1'000, 1'000'000));
+        }
+        return b;
+    };
+    std::vector<std::vector<Send>> batches;
+    for (std::uint32_t i = 0; i < kBatches; ++i) batches.push_back(batch_of());
+
+    const auto start = std::chrono::steady_clock::now();
+    for (const auto& b : batches) {
+        auto out = store->commit_sends(b);
+        ASSERT_TRUE(out.ok());
+    }
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf(
+        "[ figure   ] commit_sends: %u batches of %u 1:1 sends (200 B) in %.3f s = %.0f "
+        "messages/s, %.2f ms per batch\n",
+        kBatches, kBatch, s, kBatches * kBatch / s, 1000.0 * s / kBatches);
+
+    // A group of 100 recipients per send: deliveries per second.
+    std::vector<Send> groups;
+    for (std::uint32_t g = 0; g < 20; ++g, ++next) {
+        Send grp;
+        grp.id = message_id(next);
+        grp.sender = primary(1);
+        grp.expires_ms = 1'000'000;
+        grp.contents = {bytes(200, 0x43)};
+        for (std::uint8_t i = 1; i <= kSenders; ++i) grp.deliveries.push_back({primary(i), 1, 0});
+        groups.push_back(std::move(grp));
+    }
+    const auto gstart = std::chrono::steady_clock::now();
+    ASSERT_TRUE(store->commit_sends(groups).ok());
+    const double gs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - gstart).count();
+    std::printf(
+        "[ figure   ] commit_sends: 20 group sends x %d recipients in one batch: %.3f s = "
+        "%.0f deliveries/s\n",
+        kSenders, gs, 20.0 * kSenders / gs);
+
+    const auto astart = std::chrono::steady_clock::now();
+    constexpr std::uint32_t kAcks = 200;
+    for (std::uint32_t i = 1; i <= kAcks; ++i) {
+        auto to = static_cast<std::uint8_t>(1 + (i + 7) % (kSenders + 1));
+        ASSERT_TRUE(store->acknowledge(primary(to), message_id(i)).ok());
+    }
+    const double as =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - astart).count();
+    std::printf("[ figure   ] acknowledge: %u single acks in %.3f s = %.0f acks/s\n", kAcks, as,
+                kAcks / as);
+
+    // The rest acknowledged in windows of 256 ids per device.
+    std::map<std::uint8_t, std::vector<MessageId>> by_device;
+    for (std::uint32_t i = kAcks + 1; i <= kBatches * kBatch; ++i) {
+        by_device[static_cast<std::uint8_t>(1 + (i + 7) % (kSenders + 1))].push_back(message_id(i));
+    }
+    std::size_t acked = 0;
+    const auto mstart = std::chrono::steady_clock::now();
+    for (auto& [to, ids] : by_device) {
+        for (std::size_t at = 0; at < ids.size(); at += 256) {
+            std::vector<MessageId> window(
+                ids.begin() + static_cast<std::ptrdiff_t>(at),
+                ids.begin() + static_cast<std::ptrdiff_t>(std::min(at + 256, ids.size())));
+            ASSERT_TRUE(store->acknowledge_many(primary(to), window).ok());
+            acked += window.size();
+        }
+    }
+    const double ms =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - mstart).count();
+    std::printf(
+        "[ figure   ] acknowledge_many: %zu acks in windows of <= 256 in %.3f s = %.0f "
+        "acks/s\n",
+        acked, ms, static_cast<double>(acked) / ms);
+    auto st = store->stats();
+    EXPECT_EQ(st->queued_messages, 20u * kSenders);  // only the group messages are left
+    EXPECT_EQ(st->stored_contents, 20u);
+}
+
+}  // namespace
+}  // namespace pp::store::testing
