@@ -7,6 +7,7 @@
 
 #include "fuzz/fuzz_session.hpp"
 #include "protocol/sender_keys.hpp"
+#include "wire/frame_codec.hpp"
 
 namespace fs = std::filesystem;
 
@@ -54,5 +55,24 @@ int main(int argc, char** argv) {
     write(dir, "key_records", 1, serialize_prekey(generate_prekeys(7, 1).front()).view());
     write(dir, "key_records", 2,
           serialize_signed_prekey(generate_signed_prekey(alice.identity(), 3, 99)).view());
+
+    // Client frames of each request kind the server parses.
+    namespace v1 = pp::wire::v1;
+    v1::Frame f;
+    f.set_version(pp::wire::kProtocolVersion);
+    auto* req = f.mutable_request();
+    req->set_id(7);
+    auto* reg = req->mutable_register_();
+    reg->set_identity_key(std::string(33, '\x05'));
+    reg->mutable_signed_prekey()->set_id(1);
+    reg->add_prekeys()->set_id(2);
+    write(dir, "frame", 0, pp::wire::encode_frame(f));
+    req->mutable_send()->set_message_id(std::string(16, 'm'));
+    req->mutable_send()->add_messages()->set_content("ciphertext");
+    write(dir, "frame", 1, pp::wire::encode_frame(f));
+    req->mutable_ack()->add_message_ids(std::string(16, 'm'));
+    write(dir, "frame", 2, pp::wire::encode_frame(f));
+    req->mutable_authenticate()->set_signature(std::string(64, 's'));
+    write(dir, "frame", 3, pp::wire::encode_frame(f));
     return 0;
 }
