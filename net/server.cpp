@@ -1,0 +1,206 @@
+#include "net/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <future>
+#include <optional>
+#include <thread>
+
+#include "net/session.hpp"
+
+namespace pp::net {
+
+Connection::~Connection() = default;
+Handler::~Handler() = default;
+
+namespace detail {
+
+void ServerCore::add(std::uint64_t id, const std::shared_ptr<Session>& s) {
+    std::lock_guard lock(mu_);
+    live_.emplace(id, s);
+}
+
+void ServerCore::remove(std::uint64_t id) {
+    std::lock_guard lock(mu_);
+    live_.erase(id);
+    if (live_.empty()) cv_.notify_all();
+}
+
+std::vector<std::shared_ptr<Session>> ServerCore::snapshot() {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<Session>> out;
+    out.reserve(live_.size());
+    for (auto& [id, weak] : live_) {
+        if (auto s = weak.lock()) out.push_back(std::move(s));
+    }
+    return out;
+}
+
+bool ServerCore::wait_all_closed(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return live_.empty(); });
+}
+
+}  // namespace detail
+
+namespace {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+// Each shutdown step waits at most this long; together they bound shutdown() well under a
+// supervisor's stop timeout.
+constexpr std::chrono::milliseconds kShutdownGrace{500};
+}  // namespace
+
+struct Server::Impl {
+    Impl(ServerOptions o, TlsIdentity t, Handler& h, HttpRoute r)
+        : core(std::make_shared<detail::ServerCore>(std::move(o), std::move(t), h, std::move(r))),
+          ioc(static_cast<int>(std::max(1u, core->opts.threads))),
+          acceptor(asio::make_strand(ioc)) {}
+
+    asio::awaitable<void> accept_loop();
+    void run_thread();
+
+    std::shared_ptr<detail::ServerCore> core;
+    asio::io_context ioc;
+    tcp::acceptor acceptor;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::vector<std::thread> threads;
+    std::atomic<std::uint64_t> next_id{1};
+    std::uint16_t bound_port = 0;
+    bool started = false;
+    bool stopped = false;
+};
+
+asio::awaitable<void> Server::Impl::accept_loop() {
+    auto& counters = core->counters;
+    for (;;) {
+        // Each socket gets its own strand: its session's handlers never run concurrently, yet
+        // sessions spread over all io threads.
+        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTok);
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        if (ec) {
+            // Out of descriptors or memory: back off instead of spinning on the error.
+            asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+            co_await pause.async_wait(kTok);
+            continue;
+        }
+        if (counters.connections_open.load() >= core->opts.max_connections) {
+            counters.rejected_over_limit.fetch_add(1);
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        try {
+            const auto id = next_id.fetch_add(1);
+            auto session = std::make_shared<detail::Session>(core, std::move(socket), id);
+            counters.connections_open.fetch_add(1);
+            counters.connections_total.fetch_add(1);
+            core->add(id, session);
+            detail::Session::launch(session);
+        } catch (...) {
+            // Allocation failure for one connection must not end the accept loop.
+        }
+    }
+}
+
+void Server::Impl::run_thread() {
+    for (;;) {
+        try {
+            ioc.run();
+            return;
+        } catch (...) {
+            // Coroutines catch their own exceptions; this only guards the thread itself.
+        }
+    }
+}
+
+Server::Server(ServerOptions options, TlsIdentity tls, Handler& handler, HttpRoute route)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(tls), handler, std::move(route))) {
+}
+
+Server::~Server() {
+    shutdown();
+}
+
+Result<void> Server::start() {
+    auto& im = *impl_;
+    if (im.started) return make_error(ErrorCode::kInternal, "server already started");
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(im.core->opts.host, ec);
+    if (ec) return make_error(ErrorCode::kMalformed, "host is not an IP address");
+    tcp::endpoint ep(addr, im.core->opts.port);
+    im.acceptor.open(ep.protocol(), ec);
+    if (!ec) im.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) im.acceptor.bind(ep, ec);
+    if (!ec) im.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        boost::system::error_code ignored;
+        im.acceptor.close(ignored);
+        return make_error(ErrorCode::kInternal, "cannot listen on host:port");
+    }
+    im.bound_port = im.acceptor.local_endpoint(ec).port();
+    im.started = true;
+    asio::co_spawn(im.acceptor.get_executor(), im.accept_loop(), [](const std::exception_ptr&) {});
+    im.work.emplace(im.ioc.get_executor());
+    const unsigned n = std::max(1u, im.core->opts.threads);
+    for (unsigned i = 0; i < n; ++i) im.threads.emplace_back([&im] { im.run_thread(); });
+    return {};
+}
+
+std::uint16_t Server::port() const {
+    return impl_->bound_port;
+}
+
+void Server::stop_accepting() {
+    auto& im = *impl_;
+    if (!im.started) return;
+    // The acceptor lives on its strand; closing it there cancels the pending accept.
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    asio::post(im.acceptor.get_executor(), [&im, done] {
+        boost::system::error_code ignored;
+        im.acceptor.close(ignored);
+        done->set_value();
+    });
+    fut.wait_for(kShutdownGrace);
+}
+
+void Server::shutdown() {
+    auto& im = *impl_;
+    if (!im.started || im.stopped) return;
+    im.stopped = true;
+    stop_accepting();
+    // Politely first (close 1001 going away), then drop whatever has not finished.
+    for (auto& s : im.core->snapshot()) s->close_with(detail::websocket::close_code::going_away);
+    if (!im.core->wait_all_closed(kShutdownGrace)) {
+        for (auto& s : im.core->snapshot()) s->abort();
+        im.core->wait_all_closed(kShutdownGrace);
+    }
+    im.work.reset();
+    im.ioc.stop();
+    for (auto& t : im.threads) t.join();
+    im.threads.clear();
+}
+
+Server::Counters Server::counters() const {
+    const auto& c = impl_->core->counters;
+    Counters out;
+    out.connections_open = c.connections_open.load();
+    out.connections_total = c.connections_total.load();
+    out.handshake_failures = c.handshake_failures.load();
+    out.frames_in = c.frames_in.load();
+    out.frames_out = c.frames_out.load();
+    out.bytes_in = c.bytes_in.load();
+    out.bytes_out = c.bytes_out.load();
+    out.rejected_over_limit = c.rejected_over_limit.load();
+    return out;
+}
+
+}  // namespace pp::net

@@ -1,0 +1,198 @@
+#include "net/session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "net/tls_impl.hpp"
+
+namespace pp::net::detail {
+
+namespace {
+constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+// A read buffer that grew for one large message is given back, so a connection that once
+// received 256 KiB does not keep holding it while idle.
+constexpr std::size_t kKeepReadCapacity = 8 * 1024;
+
+std::string endpoint_string(const asio::ip::tcp::socket& s) {
+    boost::system::error_code ec;
+    auto ep = s.remote_endpoint(ec);
+    if (ec) return "?";
+    auto addr = ep.address();
+    auto port = std::to_string(ep.port());
+    return addr.is_v6() ? "[" + addr.to_string() + "]:" + port : addr.to_string() + ":" + port;
+}
+}  // namespace
+
+Session::Session(std::shared_ptr<ServerCore> core, asio::ip::tcp::socket socket, std::uint64_t id)
+    : core_(std::move(core)),
+      ws_(beast::tcp_stream(std::move(socket)), core_->tls.impl().ctx),
+      id_(id),
+      peer_(endpoint_string(beast::get_lowest_layer(ws_).socket())) {}
+
+void Session::launch(const std::shared_ptr<Session>& s) {
+    // run() catches everything it can; the handler only sees what escapes a bad_alloc in the
+    // coroutine machinery itself, and swallowing it keeps the io thread alive.
+    asio::co_spawn(s->ws_.get_executor(), s->run(), [](const std::exception_ptr&) {});
+}
+
+void Session::spawn(asio::awaitable<void> op) {
+    asio::co_spawn(ws_.get_executor(), std::move(op), [](const std::exception_ptr&) {});
+}
+
+template <typename F>
+bool Session::call_handler(F&& f) {
+    // Handler code is not ours: an exception from it must not unwind through Asio.
+    try {
+        f();
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+asio::awaitable<void> Session::run() {
+    auto self = shared_from_this();
+    bool upgraded = false;
+    try {
+        upgraded = co_await handshake();
+    } catch (...) {
+        upgraded = false;
+    }
+    if (upgraded) {
+        phase_ = Phase::kOpen;
+        std::shared_ptr<Connection> conn = self;
+        if (!call_handler([&] { core_->handler.on_open(conn); })) {
+            request_close(websocket::close_code::internal_error);
+        }
+        try {
+            co_await read_loop();
+        } catch (...) {
+        }
+        phase_ = Phase::kDone;
+        call_handler([&] { core_->handler.on_close(conn); });
+    }
+    phase_ = Phase::kDone;
+    queue_.clear();
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    core_->counters.connections_open.fetch_sub(1);
+    core_->remove(id_);
+}
+
+asio::awaitable<void> Session::read_loop() {
+    beast::flat_buffer buf;
+    std::shared_ptr<Connection> conn = shared_from_this();
+    for (;;) {
+        auto [ec, n] = co_await ws_.async_read(buf, kTok);
+        // Includes message_too_big (Beast has already sent close 1009), the idle timeout and
+        // the peer's close: all end the connection the same way.
+        if (ec) co_return;
+        if (close_requested_) {
+            buf.consume(buf.size());  // draining until the peer answers our close
+            continue;
+        }
+        if (!ws_.got_binary()) {
+            // Frames are protobuf bytes; text is a client bug. 1003: data type not accepted.
+            request_close(websocket::close_code::unknown_data);
+            buf.consume(buf.size());
+            continue;
+        }
+        core_->counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.bytes_in.fetch_add(n, std::memory_order_relaxed);
+        auto data = buf.data();
+        const auto* p = static_cast<const std::uint8_t*>(data.data());
+        Bytes frame(p, p + data.size());
+        buf.consume(buf.size());
+        if (buf.capacity() > kKeepReadCapacity) buf.shrink_to_fit();
+        if (!call_handler([&] { core_->handler.on_frame(conn, std::move(frame)); })) {
+            request_close(websocket::close_code::internal_error);
+        }
+    }
+}
+
+void Session::send(Bytes frame) {
+    const std::size_t size = frame.size();
+    // Counted before posting, so frames waiting in the io queue count against the bound too.
+    if (queued_bytes_.fetch_add(size) + size > core_->opts.max_send_queue_bytes) {
+        queued_bytes_.fetch_sub(size);
+        // The peer is not reading: a close frame would queue behind the backlog, so drop it.
+        abort();
+        return;
+    }
+    try {
+        asio::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+            self->enqueue(std::move(f));
+        });
+    } catch (...) {
+        queued_bytes_.fetch_sub(size);
+    }
+}
+
+void Session::enqueue(Bytes frame) {
+    if (phase_ != Phase::kOpen || close_requested_) {
+        queued_bytes_.fetch_sub(frame.size());
+        return;
+    }
+    queue_.push_back(std::move(frame));
+    if (!writing_) {
+        writing_ = true;
+        spawn(write_loop());
+    }
+}
+
+asio::awaitable<void> Session::write_loop() {
+    auto self = shared_from_this();
+    while (!queue_.empty() && phase_ == Phase::kOpen) {
+        Bytes frame = std::move(queue_.front());
+        queue_.pop_front();
+        auto [ec, n] = co_await ws_.async_write(asio::buffer(frame), kTok);
+        queued_bytes_.fetch_sub(frame.size());
+        if (ec) break;
+        core_->counters.frames_out.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.bytes_out.fetch_add(frame.size(), std::memory_order_relaxed);
+    }
+    for (auto& f : queue_) queued_bytes_.fetch_sub(f.size());
+    queue_.clear();
+    writing_ = false;
+    // A close asked for while writing goes out after the queued frames (an error frame, say).
+    if (close_requested_ && phase_ == Phase::kOpen) {
+        co_await ws_.async_close(close_code_, kTok);
+    }
+}
+
+void Session::request_close(websocket::close_code code) {
+    if (phase_ != Phase::kOpen || close_requested_) return;
+    close_requested_ = true;
+    close_code_ = code;
+    if (writing_) return;  // write_loop closes after flushing
+    auto self = shared_from_this();
+    spawn([](std::shared_ptr<Session> s, websocket::close_code c) -> asio::awaitable<void> {
+        // Bounded by the stream's handshake timeout; the pending read sees the close complete.
+        co_await s->ws_.async_close(c, kTok);
+    }(self, code));
+}
+
+void Session::close() {
+    close_with(websocket::close_code::normal);
+}
+
+void Session::close_with(websocket::close_code code) {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), code] {
+        if (self->phase_ == Phase::kHandshake) {
+            beast::get_lowest_layer(self->ws_).close();
+        } else {
+            self->request_close(code);
+        }
+    });
+}
+
+void Session::abort() {
+    asio::post(ws_.get_executor(),
+               [self = shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
+}
+
+}  // namespace pp::net::detail

@@ -1,0 +1,70 @@
+#pragma once
+// net/ internal: one accepted socket, from TLS handshake through HTTP or a WebSocket to close.
+// Every member runs on the session's strand (the socket's executor) except send(), close() and
+// abort(), which only post to it.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "net/server_core.hpp"
+
+namespace pp::net::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+
+class Session final : public Connection, public std::enable_shared_from_this<Session> {
+  public:
+    Session(std::shared_ptr<ServerCore> core, asio::ip::tcp::socket socket, std::uint64_t id);
+
+    // Spawns the session's coroutine on its strand; the coroutine keeps the session alive.
+    static void launch(const std::shared_ptr<Session>& s);
+
+    void send(Bytes frame) override;
+    void close() override;
+    std::uint64_t id() const override { return id_; }
+    std::string peer() const override { return peer_; }
+
+    void close_with(websocket::close_code code);  // thread-safe
+    void abort();                                 // thread-safe: drop the TCP socket now
+
+  private:
+    using Ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+    enum class Phase : std::uint8_t { kHandshake, kOpen, kDone };
+
+    asio::awaitable<void> run();
+    asio::awaitable<bool> handshake();  // session_http.cpp; true once upgraded to WebSocket
+    asio::awaitable<bool> accept_websocket(
+        const beast::http::request<beast::http::string_body>& req);
+    asio::awaitable<void> read_loop();
+    asio::awaitable<void> write_loop();
+    void enqueue(Bytes frame);
+    void request_close(websocket::close_code code);
+    void spawn(asio::awaitable<void> op);
+    template <typename F>
+    bool call_handler(F&& f);
+
+    std::shared_ptr<ServerCore> core_;
+    Ws ws_;
+    const std::uint64_t id_;
+    std::string peer_;
+    std::list<Bytes> queue_;  // std::list: an idle connection's empty queue allocates nothing
+    std::atomic<std::size_t> queued_bytes_{0};
+    Phase phase_ = Phase::kHandshake;
+    bool writing_ = false;
+    bool close_requested_ = false;
+    websocket::close_code close_code_ = websocket::close_code::normal;
+};
+
+}  // namespace pp::net::detail

@@ -1,0 +1,123 @@
+// The part of a session before any WebSocket exists: TLS handshake, HTTP requests, upgrade.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "net/session.hpp"
+
+namespace pp::net::detail {
+
+namespace http = beast::http;
+
+namespace {
+constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kWsPath = "/v1/ws";
+// GET needs no body; a small allowance lets a stray POST be read and answered 405.
+constexpr std::uint64_t kMaxBody = 4096;
+// Keep-alive serves a scraper's polling; the cap bounds what one socket can ask for.
+constexpr int kMaxRequestsPerConnection = 100;
+constexpr std::chrono::milliseconds kTlsShutdownGrace{2000};
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+Response respond(const ServerCore& core, const Request& req) {
+    Response res;
+    res.version(req.version());
+    res.keep_alive(req.keep_alive());
+    res.set(http::field::server, "paperplane");
+    if (req.target() == kWsPath) {
+        res.result(http::status::upgrade_required);
+        res.set(http::field::upgrade, "websocket");
+        res.set(http::field::connection, "Upgrade");
+        res.set(http::field::content_type, "text/plain; charset=utf-8");
+        res.body() = "websocket only\n";
+    } else if (req.method() != http::verb::get) {
+        res.result(http::status::method_not_allowed);
+        res.set(http::field::allow, "GET");
+        res.set(http::field::content_type, "text/plain; charset=utf-8");
+        res.body() = "method not allowed\n";
+    } else {
+        HttpReply reply{500, "text/plain; charset=utf-8", "internal error\n"};
+        try {
+            if (core.route) reply = core.route(std::string_view(req.target()));
+        } catch (...) {
+            reply = HttpReply{500, "text/plain; charset=utf-8", "internal error\n"};
+        }
+        res.result(static_cast<unsigned>(reply.status));
+        res.set(http::field::content_type, reply.content_type);
+        res.body() = std::move(reply.body);
+    }
+    // A HEAD response carries no body; Content-Length 0 keeps naive clients from waiting for one.
+    if (req.method() == http::verb::head) res.body().clear();
+    res.prepare_payload();
+    return res;
+}
+}  // namespace
+
+asio::awaitable<bool> Session::handshake() {
+    auto& tcp = beast::get_lowest_layer(ws_);
+    auto& tls = ws_.next_layer();
+    const auto& opts = core_->opts;
+    auto& counters = core_->counters;
+
+    // One deadline from accept through the first request: it is not renewed by progress, so a
+    // client trickling bytes gains nothing.
+    tcp.expires_after(opts.handshake_timeout);
+    auto [hs_ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTok);
+    if (hs_ec) {
+        counters.handshake_failures.fetch_add(1);
+        co_return false;
+    }
+
+    beast::flat_buffer buf(opts.max_http_header_bytes + kMaxBody);
+    for (int served = 0; served < kMaxRequestsPerConnection; ++served) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(opts.max_http_header_bytes));
+        parser.body_limit(kMaxBody);
+        auto [rd_ec, rd_n] = co_await http::async_read(tls, buf, parser, kTok);
+        if (rd_ec) {
+            // A keep-alive client that simply goes away after a response is not a failure.
+            if (served == 0) counters.handshake_failures.fetch_add(1);
+            co_return false;
+        }
+        Request req = parser.release();
+        if (req.target() == kWsPath && websocket::is_upgrade(req)) {
+            co_return co_await accept_websocket(req);
+        }
+        Response res = respond(*core_, req);
+        const bool keep = res.keep_alive();
+        auto [wr_ec, wr_n] = co_await http::async_write(tls, res, kTok);
+        if (wr_ec) co_return false;
+        if (!keep) break;
+        tcp.expires_after(opts.handshake_timeout);
+    }
+    tcp.expires_after(std::min(opts.handshake_timeout, kTlsShutdownGrace));
+    co_await tls.async_shutdown(kTok);
+    co_return false;
+}
+
+asio::awaitable<bool> Session::accept_websocket(const Request& req) {
+    const auto& opts = core_->opts;
+    // From here Beast's own timers apply; the TCP deadline would fight them.
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout t;
+    t.handshake_timeout = opts.handshake_timeout;  // upgrade reply and, later, the close handshake
+    t.idle_timeout = opts.idle_timeout;
+    t.keep_alive_pings = true;  // ping at idle/2; a peer that answers nothing is dropped at idle
+    ws_.set_option(t);
+    ws_.read_message_max(opts.max_frame_bytes);
+    ws_.binary(true);
+    auto [ec] = co_await ws_.async_accept(req, kTok);
+    if (ec) {
+        core_->counters.handshake_failures.fetch_add(1);
+        co_return false;
+    }
+    co_return true;
+}
+
+}  // namespace pp::net::detail

@@ -1,0 +1,137 @@
+// First-run certificate generation for servers without an operator-supplied certificate.
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <functional>
+#include <string>
+#include <system_error>
+
+#include "net/openssl_ptr.hpp"
+#include "net/tls.hpp"
+
+namespace pp::net {
+
+namespace {
+
+constexpr const char* kCertFile = "tls-cert.pem";
+constexpr const char* kKeyFile = "tls-key.pem";
+constexpr long kTenYearsDays = 3653;
+
+bool add_ext(X509* cert, int nid, const char* value) {
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, cert, cert, nullptr, nullptr, 0);
+    ossl::Ext ext(X509V3_EXT_conf_nid(nullptr, &v3, nid, value));
+    return ext && X509_add_ext(cert, ext.get(), -1) == 1;
+}
+
+Result<ossl::X509Ptr> self_signed(EVP_PKEY* key) {
+    const auto fail = make_error(ErrorCode::kInternal, "building the certificate failed");
+    ossl::X509Ptr cert(X509_new());
+    if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return fail;
+
+    // A random 127-bit serial: positive, unique enough that a regenerated certificate never
+    // collides with an earlier one in a client's cache.
+    ossl::Bn serial(BN_new());
+    if (!serial || BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+        BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) == nullptr) {
+        return fail;
+    }
+    // Backdated an hour so a client whose clock runs a little slow still accepts it.
+    if (X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) == nullptr ||
+        X509_time_adj_ex(X509_getm_notAfter(cert.get()), kTenYearsDays, 0, nullptr) == nullptr) {
+        return fail;
+    }
+    X509_NAME* name = X509_get_subject_name(cert.get());
+    const auto* cn = reinterpret_cast<const unsigned char*>("paperplane");
+    if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn, -1, -1, 0) != 1 ||
+        X509_set_issuer_name(cert.get(), name) != 1 || X509_set_pubkey(cert.get(), key) != 1) {
+        return fail;
+    }
+    if (!add_ext(cert.get(), NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1") ||
+        !add_ext(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
+        !add_ext(cert.get(), NID_key_usage, "critical,digitalSignature") ||
+        !add_ext(cert.get(), NID_ext_key_usage, "serverAuth") ||
+        !add_ext(cert.get(), NID_subject_key_identifier, "hash")) {
+        return fail;
+    }
+    if (X509_sign(cert.get(), key, EVP_sha256()) <= 0) return fail;
+    return cert;
+}
+
+Result<std::string> to_pem(const std::function<int(BIO*)>& write) {
+    ossl::Bio mem(BIO_new(BIO_s_mem()));
+    if (!mem || write(mem.get()) != 1)
+        return make_error(ErrorCode::kInternal, "PEM encoding failed");
+    char* data = nullptr;
+    long len = BIO_get_mem_data(mem.get(), &data);
+    return std::string(data, static_cast<std::size_t>(len));
+}
+
+// Written to a temporary name with its final mode from the start (the key is never readable by
+// others, not even for a moment), synced, then renamed into place so a crash leaves no torn file.
+Result<void> write_file(const std::filesystem::path& path, const std::string& content,
+                        mode_t mode) {
+    const auto tmp = std::filesystem::path(path.string() + ".tmp");
+    ::unlink(tmp.c_str());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) return make_error(ErrorCode::kInternal, "cannot create file in data dir");
+    bool ok = ::fchmod(fd, mode) == 0;
+    std::size_t done = 0;
+    while (ok && done < content.size()) {
+        ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        ok = n > 0;
+        if (ok) done += static_cast<std::size_t>(n);
+    }
+    ok = ok && ::fsync(fd) == 0;
+    ok = (::close(fd) == 0) && ok;
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        ::unlink(tmp.c_str());
+        return make_error(ErrorCode::kInternal, "cannot write file in data dir");
+    }
+    return {};
+}
+
+Result<void> generate(const std::filesystem::path& cert_path,
+                      const std::filesystem::path& key_path) {
+    ossl::Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    if (!key) return make_error(ErrorCode::kInternal, "P-256 key generation failed");
+    PP_TRY(cert, self_signed(key.get()));
+    PP_TRY(key_pem, to_pem([&](BIO* b) {
+               return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+           }));
+    PP_TRY(cert_pem, to_pem([&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); }));
+    // Key first: a key without a certificate is an interrupted first run (its pin was never
+    // printed) and is safely regenerated; the certificate's arrival marks the pair complete.
+    PP_TRY_VOID(write_file(key_path, key_pem, 0600));
+    return write_file(cert_path, cert_pem, 0644);
+}
+
+}  // namespace
+
+Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data_dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir, ec);
+    if (ec) return make_error(ErrorCode::kInternal, "cannot create data dir");
+    const auto cert_path = data_dir / kCertFile;
+    const auto key_path = data_dir / kKeyFile;
+    const bool have_cert = std::filesystem::exists(cert_path, ec);
+    const bool have_key = std::filesystem::exists(key_path, ec);
+    if (have_cert && !have_key) {
+        // Never mint a new key under a certificate an operator may have published.
+        return make_error(ErrorCode::kInvalidKey, "tls-cert.pem present without tls-key.pem");
+    }
+    if (!have_cert) {
+        auto made = generate(cert_path, key_path);
+        ERR_clear_error();
+        if (!made) return made.error();
+    }
+    return make_server_tls(cert_path, key_path);
+}
+
+}  // namespace pp::net

@@ -1,0 +1,143 @@
+// WebSocket traffic through the server: echo, several clients, sends from other threads,
+// shutdown with connections open.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "net/ws_client.hpp"
+#include "tests/net/test_server.hpp"
+
+namespace pp::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+Bytes msg(std::string_view s) {
+    return Bytes(s.begin(), s.end());
+}
+
+TEST(Server, EchoesBinaryFramesForSeveralClients) {
+    test::TestServer ts;
+    std::vector<WsClient> clients;
+    for (int i = 0; i < 5; ++i) {
+        auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+        ASSERT_TRUE(c.ok()) << c.error().detail;
+        clients.push_back(std::move(c).value());
+    }
+    ASSERT_TRUE(ts.handler.wait_opened(5));
+    for (int round = 0; round < 20; ++round) {
+        for (std::size_t i = 0; i < clients.size(); ++i) {
+            auto m = msg("client " + std::to_string(i) + " round " + std::to_string(round));
+            ASSERT_TRUE(clients[i].send(m).ok());
+        }
+        for (std::size_t i = 0; i < clients.size(); ++i) {
+            auto r = clients[i].receive(5s);
+            ASSERT_TRUE(r.ok()) << r.error().detail;
+            EXPECT_EQ(*r, msg("client " + std::to_string(i) + " round " + std::to_string(round)));
+        }
+    }
+    // A frame of exactly the limit passes, and the empty frame is a frame too.
+    Bytes big(ServerOptions{}.max_frame_bytes, 0x5a);
+    ASSERT_TRUE(clients[0].send(big).ok());
+    auto r = clients[0].receive(5s);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, big);
+    ASSERT_TRUE(clients[1].send(Bytes{}).ok());
+    auto e = clients[1].receive(5s);
+    ASSERT_TRUE(e.ok());
+    EXPECT_TRUE(e->empty());
+
+    auto c = ts.server->counters();
+    EXPECT_EQ(c.connections_open, 5u);
+    EXPECT_EQ(c.connections_total, 5u);
+    EXPECT_EQ(c.frames_in, 102u);
+    EXPECT_EQ(c.frames_out, 102u);
+    EXPECT_EQ(c.bytes_in, c.bytes_out);
+
+    for (auto& cl : clients) cl.close();
+    EXPECT_TRUE(ts.handler.wait_closed(5));
+}
+
+TEST(Server, SendFromAnotherThreadArrivesInOrder) {
+    test::TestServer ts;
+    ts.handler.echo = false;
+    auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(ts.handler.wait_opened(1));
+    auto conn = ts.handler.any_open();
+    ASSERT_NE(conn, nullptr);
+    EXPECT_NE(conn->peer().find("127.0.0.1:"), std::string::npos);
+    std::thread producer([conn] {
+        for (int i = 0; i < 200; ++i) conn->send(msg("push " + std::to_string(i)));
+    });
+    for (int i = 0; i < 200; ++i) {
+        auto r = c->receive(5s);
+        ASSERT_TRUE(r.ok()) << i << ": " << r.error().detail;
+        EXPECT_EQ(*r, msg("push " + std::to_string(i)));
+    }
+    producer.join();
+    // And the client can still talk back to a handler that does not echo.
+    ASSERT_TRUE(c->send(msg("up")).ok());
+    auto nothing = c->receive(200ms);
+    ASSERT_FALSE(nothing.ok());
+    EXPECT_EQ(nothing.error().code, ErrorCode::kLimitExceeded);  // timed out, still usable
+    conn->send(msg("late"));
+    auto late = c->receive(5s);
+    ASSERT_TRUE(late.ok());
+    EXPECT_EQ(*late, msg("late"));
+}
+
+TEST(Server, ServerSideCloseReachesClientAndHandler) {
+    test::TestServer ts;
+    auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(ts.handler.wait_opened(1));
+    auto conn = ts.handler.any_open();
+    conn->send(msg("bye"));
+    conn->close();  // queued frames go out first
+    auto r = c->receive(5s);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, msg("bye"));
+    auto end = c->receive(5s);
+    ASSERT_FALSE(end.ok());
+    EXPECT_EQ(end.error().code, ErrorCode::kNoSession);
+    EXPECT_EQ(c->close_code(), 1000);
+    EXPECT_TRUE(ts.handler.wait_closed(1));
+}
+
+TEST(Server, ShutdownWithOpenConnectionsIsPrompt) {
+    test::TestServer ts;
+    std::vector<WsClient> clients;
+    for (int i = 0; i < 3; ++i) {
+        auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+        ASSERT_TRUE(c.ok());
+        clients.push_back(std::move(c).value());
+    }
+    ASSERT_TRUE(ts.handler.wait_opened(3));
+    const auto t0 = std::chrono::steady_clock::now();
+    ts.server->shutdown();
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_LT(took, 1500ms);
+    EXPECT_EQ(ts.handler.closed(), 3u);  // on_close ran for every open connection
+    EXPECT_EQ(ts.server->counters().connections_open, 0u);
+    ts.server->shutdown();  // idempotent
+    // Clients see the end of the connection.
+    auto r = clients[0].receive(2s);
+    EXPECT_FALSE(r.ok());
+}
+
+TEST(Server, StopAcceptingKeepsOpenConnections) {
+    test::TestServer ts;
+    auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+    ASSERT_TRUE(c.ok());
+    ts.server->stop_accepting();
+    auto refused = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+    EXPECT_FALSE(refused.ok());
+    ASSERT_TRUE(c->send(msg("still here")).ok());
+    auto r = c->receive(5s);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, msg("still here"));
+}
+
+}  // namespace
+}  // namespace pp::net
