@@ -1,0 +1,72 @@
+#include "apps/server/config_file.hpp"
+
+#include <toml++/toml.h>
+
+namespace pp::apps {
+
+std::optional<std::string> parse_listen(const std::string& value, Settings& s) {
+    auto colon = value.rfind(':');
+    if (colon == std::string::npos || colon + 1 == value.size()) return "listen must be host:port";
+    std::string host = value.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    try {
+        unsigned long port = std::stoul(value.substr(colon + 1));
+        if (port > 65535) return "port out of range";
+        s.net.host = host;
+        s.net.port = static_cast<std::uint16_t>(port);
+    } catch (const std::exception&) {
+        return "listen must be host:port";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> parse_policy(const std::string& value, Settings& s) {
+    if (value == "open")
+        s.service.registration = server::RegistrationPolicy::kOpen;
+    else if (value == "invite")
+        s.service.registration = server::RegistrationPolicy::kInvite;
+    else if (value == "pow")
+        s.service.registration = server::RegistrationPolicy::kProofOfWork;
+    else
+        return "registration must be open, invite or pow";
+    return std::nullopt;
+}
+
+std::optional<std::string> load_toml(const std::string& path, Settings& s) {
+    // Debian's shared toml++ is built with exceptions: parse errors are thrown, not returned.
+    toml::table t;
+    try {
+        t = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        return "cannot read " + path + ": " + std::string(e.description());
+    }
+    if (auto v = t["listen"].value<std::string>())
+        if (auto err = parse_listen(*v, s)) return err;
+    if (auto v = t["data_dir"].value<std::string>()) s.data_dir = *v;
+    if (auto v = t["public_host"].value<std::string>()) s.public_host = *v;
+    if (auto v = t["tls"]["cert"].value<std::string>()) s.tls_cert = *v;
+    if (auto v = t["tls"]["key"].value<std::string>()) s.tls_key = *v;
+    if (auto v = t["registration"]["policy"].value<std::string>())
+        if (auto err = parse_policy(*v, s)) return err;
+    if (auto v = t["registration"]["pow_difficulty"].value<std::int64_t>())
+        s.service.pow_difficulty = static_cast<unsigned>(*v);
+    if (auto v = t["limits"]["max_connections"].value<std::int64_t>())
+        s.net.max_connections = static_cast<std::size_t>(*v);
+    if (auto v = t["limits"]["handshake_timeout_ms"].value<std::int64_t>())
+        s.net.handshake_timeout = std::chrono::milliseconds(*v);
+    if (auto v = t["limits"]["idle_timeout_ms"].value<std::int64_t>())
+        s.net.idle_timeout = std::chrono::milliseconds(*v);
+    if (auto v = t["limits"]["max_frame_bytes"].value<std::int64_t>())
+        s.net.max_frame_bytes = static_cast<std::size_t>(*v);
+    if (auto v = t["limits"]["requests_per_second"].value<double>())
+        s.service.requests_per_second = *v;
+    if (auto v = t["limits"]["request_burst"].value<double>()) s.service.request_burst = *v;
+    if (auto v = t["queues"]["max_messages"].value<std::int64_t>())
+        s.service.max_queue_messages = static_cast<std::size_t>(*v);
+    if (auto v = t["queues"]["ttl_hours"].value<std::int64_t>())
+        s.service.message_ttl = std::chrono::hours(*v);
+    return std::nullopt;
+}
+
+}  // namespace pp::apps

@@ -1,0 +1,37 @@
+#include "server/auth.hpp"
+
+#include <sodium.h>
+
+#include "crypto/xeddsa.hpp"
+
+namespace pp::server {
+
+Bytes auth_message(ByteView nonce, const store::AccountId& account, std::uint32_t device) {
+    Bytes m;
+    append(m, as_bytes("paperplane-auth-v1"));
+    append(m, nonce);
+    append(m, account);
+    for (int shift = 24; shift >= 0; shift -= 8)
+        m.push_back(static_cast<std::uint8_t>(device >> shift));
+    return m;
+}
+
+bool verify_auth_signature(const crypto::PublicKey& identity, ByteView nonce,
+                           const store::AccountId& account, std::uint32_t device,
+                           ByteView signature) {
+    return crypto::xeddsa_verify(identity, auth_message(nonce, account, device), signature);
+}
+
+bool pow_satisfied(ByteView challenge, ByteView nonce, unsigned difficulty) {
+    crypto_hash_sha256_state st;
+    std::uint8_t digest[32];
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, challenge.data(), challenge.size());
+    crypto_hash_sha256_update(&st, nonce.data(), nonce.size());
+    crypto_hash_sha256_final(&st, digest);
+    for (unsigned bit = 0; bit < difficulty && bit < 256; ++bit)
+        if (digest[bit / 8] & (0x80 >> (bit % 8))) return false;
+    return difficulty <= 256;
+}
+
+}  // namespace pp::server

@@ -1,0 +1,52 @@
+#pragma once
+// Group commit: sends from every connection queue here, and one thread writes whatever has
+// accumulated in a single transaction. Under load a transaction carries hundreds of sends, so
+// the fsync that makes an acknowledgement durable is paid once per batch, not once per message.
+// A send's callback runs only after its transaction is durable (or failed).
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "server/metrics.hpp"
+#include "store/store.hpp"
+
+namespace pp::server {
+
+class GroupCommitter {
+  public:
+    using Done = std::function<void(Result<store::SendOutcome>)>;
+    using Committed = std::function<void(const std::vector<store::DeviceAddress>&)>;
+
+    GroupCommitter(store::Store& store, Metrics& metrics, std::size_t max_batch,
+                   Committed on_committed);
+    ~GroupCommitter();
+    GroupCommitter(const GroupCommitter&) = delete;
+    GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+    void submit(store::Send send, Done done);
+    // Commits everything already submitted, then stops the thread. Later submits fail.
+    void stop();
+
+  private:
+    struct Pending {
+        store::Send send;
+        Done done;
+        std::chrono::steady_clock::time_point received;
+    };
+    void run();
+
+    store::Store& store_;
+    Metrics& metrics_;
+    std::size_t max_batch_;
+    Committed on_committed_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Pending> queue_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace pp::server

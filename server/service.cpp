@@ -1,0 +1,534 @@
+#include "server/service.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "crypto/compare.hpp"
+#include "crypto/random.hpp"
+#include "crypto/xeddsa.hpp"
+#include "server/auth.hpp"
+
+namespace pp::server {
+
+namespace v1 = wire::v1;
+using store::AccountId;
+using store::DeviceAddress;
+
+struct Service::Session {
+    explicit Session(std::shared_ptr<net::Connection> c, boost::asio::thread_pool& pool,
+                     const Config& cfg)
+        : conn(std::move(c)),
+          strand(boost::asio::make_strand(pool)),
+          bucket(cfg.requests_per_second, cfg.request_burst) {}
+
+    std::shared_ptr<net::Connection> conn;
+    boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
+    // Everything below is touched only on `strand`.
+    TokenBucket bucket;
+    Bytes nonce;  // the latest challenge on this connection
+    std::optional<DeviceAddress> device;
+    Bytes identity_key;
+    std::uint64_t last_pushed_seq = 0;
+    std::set<store::MessageId> in_flight;  // pushed, not yet acknowledged
+    bool queue_empty_owed = false;         // announce QueueEmpty once the backlog is pushed
+    bool closed = false;
+};
+
+namespace {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+v1::Frame error(std::uint64_t id, v1::Status status, std::string_view detail) {
+    return wire::make_response(id, status, detail);
+}
+
+std::optional<AccountId> account_id(const std::string& bytes) {
+    if (bytes.size() != AccountId{}.size()) return std::nullopt;
+    AccountId id{};
+    std::copy(bytes.begin(), bytes.end(), id.begin());
+    return id;
+}
+
+std::optional<store::MessageId> message_id(const std::string& bytes) {
+    if (bytes.size() != store::MessageId{}.size()) return std::nullopt;
+    store::MessageId id{};
+    std::copy(bytes.begin(), bytes.end(), id.begin());
+    return id;
+}
+
+Bytes to_bytes(const std::string& s) {
+    return Bytes(s.begin(), s.end());
+}
+std::string to_string_bytes(ByteView b) {
+    return std::string(b.begin(), b.end());
+}
+
+bool is_public_key(const std::string& b) {
+    return b.size() == crypto::kSerializedPublicKeySize &&
+           static_cast<std::uint8_t>(b[0]) == crypto::kDjbKeyType;
+}
+
+crypto::PublicKey public_key(const std::string& b) {
+    return *crypto::PublicKey::deserialize(as_bytes(b));
+}
+
+bool valid_signed_prekey(const v1::SignedPreKey& spk, const std::string& identity) {
+    return is_public_key(spk.public_key()) && spk.signature().size() == 64 &&
+           crypto::xeddsa_verify(public_key(identity), as_bytes(spk.public_key()),
+                                 as_bytes(spk.signature()));
+}
+
+bool valid_username(const std::string& u) {
+    if (u.size() < 3 || u.size() > 32) return false;
+    return std::all_of(u.begin(), u.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+    });
+}
+
+store::SignedPreKey to_store(const v1::SignedPreKey& k) {
+    return {k.id(), to_bytes(k.public_key()), to_bytes(k.signature())};
+}
+
+}  // namespace
+
+Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned worker_threads)
+    : store_(store), config_(config), metrics_(metrics), workers_(worker_threads) {
+    committer_ = std::make_unique<GroupCommitter>(
+        store_, metrics_, config_.max_batch,
+        [this](const std::vector<DeviceAddress>& devices) { wake(devices); });
+}
+
+Service::~Service() {
+    shutdown();
+}
+
+void Service::shutdown() {
+    if (committer_) committer_->stop();
+    stopped_ = true;
+    workers_.join();
+}
+
+void Service::on_open(const std::shared_ptr<net::Connection>& conn) {
+    auto s = std::make_shared<Session>(conn, workers_, config_);
+    metrics_.connections_total.fetch_add(1, std::memory_order_relaxed);
+    metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mutex_);
+    sessions_[conn->id()] = std::move(s);
+}
+
+void Service::on_close(const std::shared_ptr<net::Connection>& conn) {
+    SessionPtr s;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = sessions_.find(conn->id());
+        if (it == sessions_.end()) return;
+        s = std::move(it->second);
+        sessions_.erase(it);
+    }
+    metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+    // After shutdown the pool runs nothing more; a posted job would only hold the connection
+    // alive past the network layer. Nothing is left to clean up then.
+    if (stopped_) return;
+    boost::asio::post(s->strand, [this, s] {
+        s->closed = true;
+        if (!s->device) return;
+        metrics_.connections_authenticated.fetch_sub(1, std::memory_order_relaxed);
+        std::lock_guard lock(mutex_);
+        auto it = by_device_.find({s->device->account, s->device->device});
+        if (it != by_device_.end()) {
+            it->second.erase(s->conn->id());
+            if (it->second.empty()) by_device_.erase(it);
+        }
+    });
+}
+
+void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame) {
+    SessionPtr s;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = sessions_.find(conn->id());
+        if (it == sessions_.end()) return;
+        s = it->second;
+    }
+    metrics_.frames_in.fetch_add(1, std::memory_order_relaxed);
+    if (stopped_) return;  // shutting down: the frame is dropped, its connection is closing
+    boost::asio::post(s->strand,
+                      [this, s, f = std::move(frame)]() mutable { handle(s, std::move(f)); });
+}
+
+void Service::respond(const SessionPtr& s, const v1::Frame& frame) {
+    s->conn->send(wire::encode_frame(frame));
+}
+
+void Service::handle(const SessionPtr& s, Bytes bytes) {
+    // The strand is the boundary into the worker pool: nothing may escape it.
+    try {
+        if (s->closed) return;
+        const auto started = std::chrono::steady_clock::now();
+        auto frame = wire::decode_frame(bytes);
+        if (!frame || !frame->has_request()) {
+            metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+            const bool version = !frame && frame.error().code == ErrorCode::kInvalidVersion;
+            respond(s, error(0, version ? v1::UNSUPPORTED_VERSION : v1::BAD_REQUEST,
+                             frame ? "expected a request" : frame.error().detail));
+            return;
+        }
+        const v1::Request& req = frame->request();
+        if (!s->bucket.take(std::chrono::steady_clock::now())) {
+            metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+            respond(s, error(req.id(), v1::RATE_LIMITED, "slow down"));
+            return;
+        }
+        if (auto reply = dispatch(s, req)) respond(s, *reply);
+        metrics_.request_latency.observe(std::chrono::steady_clock::now() - started);
+    } catch (const std::exception&) {
+        metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        respond(s, error(0, v1::INTERNAL, "internal error"));
+    }
+}
+
+std::optional<v1::Frame> Service::dispatch(const SessionPtr& s, const v1::Request& req) {
+    switch (req.body_case()) {
+        case v1::Request::kRegister:
+            return on_register(s, req);
+        case v1::Request::kChallenge:
+            return on_challenge(s, req);
+        case v1::Request::kAuthenticate:
+            return on_authenticate(s, req);
+        case v1::Request::kLookupUsername:
+            return on_lookup_username(s, req);
+        default:
+            break;
+    }
+    if (!s->device) return error(req.id(), v1::UNAUTHENTICATED, "authenticate first");
+    switch (req.body_case()) {
+        case v1::Request::kUploadPrekeys:
+            return on_upload_prekeys(s, req);
+        case v1::Request::kFetchBundles:
+            return on_fetch_bundles(s, req);
+        case v1::Request::kPrekeyCount:
+            return on_prekey_count(s, req);
+        case v1::Request::kAck:
+            return on_ack(s, req);
+        case v1::Request::kSend:
+            return on_send(s, req);
+        case v1::Request::kDrain:
+            s->queue_empty_owed = true;
+            drain(s);
+            return wire::make_response(req.id(), v1::OK);
+        default:
+            return error(req.id(), v1::BAD_REQUEST, "unknown request");
+    }
+}
+
+v1::Frame Service::on_challenge(const SessionPtr& s, const v1::Request& req) {
+    s->nonce.assign(kNonceBytes, 0);
+    crypto::random_bytes(s->nonce);
+    auto f = wire::make_response(req.id(), v1::OK);
+    auto* c = f.mutable_response()->mutable_challenge();
+    c->set_nonce(to_string_bytes(s->nonce));
+    c->set_pow_difficulty(
+        config_.registration == RegistrationPolicy::kProofOfWork ? config_.pow_difficulty : 0);
+    return f;
+}
+
+v1::Frame Service::on_register(const SessionPtr& s, const v1::Request& req) {
+    const auto& r = req.register_();
+    if (!is_public_key(r.identity_key()) || !r.has_signed_prekey() ||
+        !valid_signed_prekey(r.signed_prekey(), r.identity_key()))
+        return error(req.id(), v1::BAD_REQUEST, "identity key or signed prekey invalid");
+    if (static_cast<std::size_t>(r.prekeys_size()) > config_.max_prekeys_per_upload)
+        return error(req.id(), v1::TOO_LARGE, "too many prekeys");
+    if (!r.username().empty() && !valid_username(r.username()))
+        return error(req.id(), v1::BAD_REQUEST, "username must be 3-32 of a-z 0-9 _ .");
+    switch (config_.registration) {
+        case RegistrationPolicy::kOpen:
+            break;
+        case RegistrationPolicy::kInvite:
+            if (r.invite_code().empty())
+                return error(req.id(), v1::FORBIDDEN, "an invite code is required");
+            break;
+        case RegistrationPolicy::kProofOfWork:
+            if (s->nonce.empty() ||
+                !crypto::constant_time_equal(as_bytes(r.pow_challenge()), s->nonce) ||
+                !pow_satisfied(s->nonce, as_bytes(r.pow_nonce()), config_.pow_difficulty))
+                return error(req.id(), v1::FORBIDDEN, "proof of work missing or wrong");
+            s->nonce.clear();  // one registration per solved challenge
+            break;
+    }
+    store::NewAccount a;
+    crypto::random_bytes(a.account);
+    a.identity_key = to_bytes(r.identity_key());
+    a.registration_id = r.registration_id();
+    if (!r.username().empty()) a.username = r.username();
+    a.signed_prekey = to_store(r.signed_prekey());
+    for (const auto& pk : r.prekeys()) {
+        if (!is_public_key(pk.public_key())) return error(req.id(), v1::BAD_REQUEST, "bad prekey");
+        a.prekeys.push_back({pk.id(), to_bytes(pk.public_key())});
+    }
+    if (config_.registration == RegistrationPolicy::kInvite) a.invite_code = r.invite_code();
+    a.now_ms = now_ms();
+    auto created = store_.create_account(a);
+    if (!created) {
+        if (created.error().code == ErrorCode::kLimitExceeded)
+            return error(
+                req.id(),
+                config_.registration == RegistrationPolicy::kInvite ? v1::FORBIDDEN : v1::CONFLICT,
+                "username taken or invite code not valid");
+        return error(req.id(), v1::INTERNAL, "could not store the account");
+    }
+    metrics_.registrations.fetch_add(1, std::memory_order_relaxed);
+    auto f = wire::make_response(req.id(), v1::OK);
+    auto* body = f.mutable_response()->mutable_register_();
+    body->set_account_id(to_string_bytes(a.account));
+    body->set_device_id(1);
+    return f;
+}
+
+std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1::Request& req) {
+    const auto& a = req.authenticate();
+    auto id = account_id(a.account_id());
+    const bool nonce_ok =
+        !s->nonce.empty() && crypto::constant_time_equal(as_bytes(a.nonce()), s->nonce);
+    if (!id || !nonce_ok) {
+        metrics_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        return error(req.id(), v1::FORBIDDEN, "request a challenge and sign its nonce");
+    }
+    auto account = store_.account(*id);
+    const bool device_known =
+        account && std::any_of(account->devices.begin(), account->devices.end(),
+                               [&](const store::Device& d) { return d.id == a.device_id(); });
+    if (!device_known ||
+        !verify_auth_signature(*crypto::PublicKey::deserialize(account->identity_key), s->nonce,
+                               *id, a.device_id(), as_bytes(a.signature()))) {
+        metrics_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        s->nonce.clear();
+        // One answer for unknown accounts and bad signatures: no account enumeration.
+        return error(req.id(), v1::FORBIDDEN, "authentication failed");
+    }
+    s->nonce.clear();
+    if (!s->device) metrics_.connections_authenticated.fetch_add(1, std::memory_order_relaxed);
+    s->device = DeviceAddress{*id, a.device_id()};
+    s->identity_key = account->identity_key;
+    {
+        std::lock_guard lock(mutex_);
+        by_device_[{*id, a.device_id()}].insert(s->conn->id());
+    }
+    // Answer first, then push the backlog, so the client sees them in that order.
+    respond(s, wire::make_response(req.id(), v1::OK));
+    s->queue_empty_owed = true;
+    drain(s);
+    return std::nullopt;
+}
+
+v1::Frame Service::on_upload_prekeys(const SessionPtr& s, const v1::Request& req) {
+    const auto& u = req.upload_prekeys();
+    if (static_cast<std::size_t>(u.prekeys_size()) > config_.max_prekeys_per_upload)
+        return error(req.id(), v1::TOO_LARGE, "too many prekeys");
+    if (u.has_signed_prekey()) {
+        if (!valid_signed_prekey(u.signed_prekey(), to_string_bytes(s->identity_key)))
+            return error(req.id(), v1::BAD_REQUEST, "signed prekey signature invalid");
+        if (!store_.set_signed_prekey(*s->device, to_store(u.signed_prekey())))
+            return error(req.id(), v1::INTERNAL, "could not store the signed prekey");
+    }
+    std::vector<store::OneTimePreKey> keys;
+    for (const auto& pk : u.prekeys()) {
+        if (!is_public_key(pk.public_key())) return error(req.id(), v1::BAD_REQUEST, "bad prekey");
+        keys.push_back({pk.id(), to_bytes(pk.public_key())});
+    }
+    if (!keys.empty() && !store_.add_prekeys(*s->device, keys))
+        return error(req.id(), v1::INTERNAL, "could not store prekeys");
+    return wire::make_response(req.id(), v1::OK);
+}
+
+v1::Frame Service::on_fetch_bundles(const SessionPtr&, const v1::Request& req) {
+    auto id = account_id(req.fetch_bundles().account_id());
+    if (!id) return error(req.id(), v1::BAD_REQUEST, "account id must be 16 bytes");
+    auto bundles = store_.take_bundles(*id);
+    if (!bundles || bundles->empty()) return error(req.id(), v1::NOT_FOUND, "no such account");
+    auto f = wire::make_response(req.id(), v1::OK);
+    auto* body = f.mutable_response()->mutable_fetch_bundles();
+    for (const auto& b : *bundles) {
+        auto* out = body->add_bundles();
+        out->set_device_id(b.device);
+        out->set_registration_id(b.registration_id);
+        out->set_identity_key(to_string_bytes(b.identity_key));
+        out->mutable_signed_prekey()->set_id(b.signed_prekey.id);
+        out->mutable_signed_prekey()->set_public_key(to_string_bytes(b.signed_prekey.public_key));
+        out->mutable_signed_prekey()->set_signature(to_string_bytes(b.signed_prekey.signature));
+        if (b.prekey) {
+            out->mutable_prekey()->set_id(b.prekey->id);
+            out->mutable_prekey()->set_public_key(to_string_bytes(b.prekey->public_key));
+        }
+    }
+    return f;
+}
+
+v1::Frame Service::on_prekey_count(const SessionPtr& s, const v1::Request& req) {
+    auto n = store_.count_prekeys(*s->device);
+    if (!n) return error(req.id(), v1::INTERNAL, "could not count prekeys");
+    auto f = wire::make_response(req.id(), v1::OK);
+    f.mutable_response()->mutable_prekey_count()->set_count(static_cast<std::uint32_t>(*n));
+    return f;
+}
+
+std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request& req) {
+    const auto& r = req.send();
+    auto id = message_id(r.message_id());
+    if (!id) return error(req.id(), v1::BAD_REQUEST, "message id must be 16 bytes");
+    store::Send send;
+    send.id = *id;
+    send.sender = *s->device;
+    send.now_ms = now_ms();
+    send.expires_ms =
+        send.now_ms +
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.message_ttl).count();
+
+    if (r.has_group()) {
+        const auto& g = r.group();
+        if (g.recipients_size() == 0 ||
+            static_cast<std::size_t>(g.recipients_size()) > config_.max_recipients_per_send)
+            return error(req.id(), v1::BAD_REQUEST, "a group send names 1 to max recipients");
+        send.contents.push_back(to_bytes(g.shared_content()));
+        for (const auto& rc : g.recipients()) {
+            auto to = account_id(rc.account_id());
+            if (!to)
+                return error(req.id(), v1::BAD_REQUEST, "recipient account id must be 16 bytes");
+            send.deliveries.push_back({DeviceAddress{*to, rc.device_id()}, g.type(), 0});
+        }
+    } else {
+        auto to = account_id(r.recipient());
+        if (!to || r.messages_size() == 0)
+            return error(req.id(), v1::BAD_REQUEST, "recipient and messages required");
+        auto account = store_.account(*to);
+        if (!account) return error(req.id(), v1::NOT_FOUND, "no such account");
+        std::set<store::DeviceId> named, current;
+        for (const auto& m : r.messages()) named.insert(m.device_id());
+        for (const auto& d : account->devices) current.insert(d.id);
+        if (named != current || static_cast<std::size_t>(r.messages_size()) != named.size()) {
+            auto f = error(req.id(), v1::STALE_DEVICES, "the recipient's device list changed");
+            for (auto d : current)
+                f.mutable_response()->mutable_stale_devices()->add_current_devices(d);
+            return f;
+        }
+        for (const auto& m : r.messages()) {
+            send.contents.push_back(to_bytes(m.content()));
+            send.deliveries.push_back(
+                {DeviceAddress{*to, m.device_id()}, m.type(), send.contents.size() - 1});
+        }
+    }
+    const std::uint64_t rid = req.id();
+    committer_->submit(std::move(send), [this, s, rid](Result<store::SendOutcome> outcome) {
+        if (!outcome) {
+            respond(s, error(rid, v1::INTERNAL, "not stored; retry with the same message id"));
+            return;
+        }
+        switch (*outcome) {
+            case store::SendOutcome::kStored:
+                metrics_.sends.fetch_add(1, std::memory_order_relaxed);
+                respond(s, wire::make_response(rid, v1::OK));
+                break;
+            case store::SendOutcome::kDuplicate: {
+                metrics_.sends_duplicate.fetch_add(1, std::memory_order_relaxed);
+                auto f = wire::make_response(rid, v1::OK);
+                f.mutable_response()->mutable_send()->set_duplicate(true);
+                respond(s, f);
+                break;
+            }
+            case store::SendOutcome::kQueueFull:
+                respond(s, error(rid, v1::QUEUE_FULL, "a recipient's queue is full"));
+                break;
+            case store::SendOutcome::kUnknownDevice:
+                // The device list changed between our check and the commit (or a group names
+                // a device that is gone): nothing was stored.
+                respond(s, error(rid, v1::STALE_DEVICES, "a recipient device does not exist"));
+                break;
+        }
+    });
+    return std::nullopt;
+}
+
+v1::Frame Service::on_ack(const SessionPtr& s, const v1::Request& req) {
+    std::vector<store::MessageId> ids;
+    ids.reserve(static_cast<std::size_t>(req.ack().message_ids_size()));
+    for (const auto& raw : req.ack().message_ids()) {
+        auto id = message_id(raw);
+        if (!id) return error(req.id(), v1::BAD_REQUEST, "message ids are 16 bytes");
+        ids.push_back(*id);
+    }
+    // One transaction (one fsync) for the whole window of acknowledgements.
+    if (!store_.acknowledge_many(*s->device, ids))
+        return error(req.id(), v1::INTERNAL, "ack not stored");
+    for (const auto& id : ids) s->in_flight.erase(id);
+    metrics_.acks.fetch_add(ids.size(), std::memory_order_relaxed);
+    drain(s);
+    return wire::make_response(req.id(), v1::OK);
+}
+
+v1::Frame Service::on_lookup_username(const SessionPtr&, const v1::Request& req) {
+    auto id = store_.account_by_username(req.lookup_username().username());
+    if (!id) return error(req.id(), v1::NOT_FOUND, "no such username");
+    auto f = wire::make_response(req.id(), v1::OK);
+    f.mutable_response()->mutable_lookup_username()->set_account_id(to_string_bytes(*id));
+    return f;
+}
+
+void Service::drain(const SessionPtr& s) {
+    if (!s->device || s->closed) return;
+    while (s->in_flight.size() < config_.push_window) {
+        const std::size_t room = config_.push_window - s->in_flight.size();
+        auto batch = store_.pending(*s->device, s->last_pushed_seq, room, now_ms());
+        if (!batch) return;  // transient store error: the next ack or wake retries
+        for (const auto& m : *batch) {
+            v1::Frame f;
+            f.set_version(wire::kProtocolVersion);
+            auto* e = f.mutable_push()->mutable_envelope();
+            e->set_message_id(to_string_bytes(m.id));
+            e->set_sender_account(to_string_bytes(m.sender.account));
+            e->set_sender_device(m.sender.device);
+            e->set_type(m.type);
+            e->set_content(to_string_bytes(m.content));
+            e->set_server_time_ms(static_cast<std::uint64_t>(m.server_time_ms));
+            respond(s, f);
+            s->last_pushed_seq = m.seq;
+            s->in_flight.insert(m.id);
+            metrics_.deliveries.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (batch->size() < room) {
+            if (s->queue_empty_owed) {
+                v1::Frame f;
+                f.set_version(wire::kProtocolVersion);
+                f.mutable_push()->mutable_queue_empty();
+                respond(s, f);
+                s->queue_empty_owed = false;
+            }
+            return;
+        }
+    }
+}
+
+void Service::wake(const std::vector<DeviceAddress>& devices) {
+    std::vector<SessionPtr> targets;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& d : devices) {
+            auto it = by_device_.find({d.account, d.device});
+            if (it == by_device_.end()) continue;
+            for (auto conn_id : it->second) {
+                auto s = sessions_.find(conn_id);
+                if (s != sessions_.end()) targets.push_back(s->second);
+            }
+        }
+    }
+    std::sort(targets.begin(), targets.end());
+    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+    for (auto& s : targets) boost::asio::post(s->strand, [this, s] { drain(s); });
+}
+
+}  // namespace pp::server

@@ -1,0 +1,77 @@
+#pragma once
+// The home server's behaviour: every frame a device sends, and every message it is owed.
+// Network callbacks only enqueue work; requests run on a small worker pool, serialised per
+// connection by a strand (so one device's requests are answered in order), and sends go
+// through the group committer. Nothing here blocks a network thread.
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <unordered_map>
+
+#include "net/server.hpp"
+#include "server/config.hpp"
+#include "server/group_committer.hpp"
+#include "server/metrics.hpp"
+#include "server/rate_limiter.hpp"
+#include "store/store.hpp"
+#include "wire/frame_codec.hpp"
+
+namespace pp::server {
+
+class Service : public net::Handler {
+  public:
+    Service(store::Store& store, Config config, Metrics& metrics, unsigned worker_threads = 2);
+    ~Service() override;
+
+    void on_open(const std::shared_ptr<net::Connection>& conn) override;
+    void on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame) override;
+    void on_close(const std::shared_ptr<net::Connection>& conn) override;
+
+    // Graceful stop: answers every request already received, commits every send already
+    // accepted, then stops the workers. Call after the network stopped accepting.
+    void shutdown();
+
+  private:
+    struct Session;
+    using SessionPtr = std::shared_ptr<Session>;
+    using DeviceKey = std::pair<store::AccountId, store::DeviceId>;
+
+    void handle(const SessionPtr& s, Bytes bytes);
+    void respond(const SessionPtr& s, const wire::v1::Frame& frame);
+    // nullopt when the handler answered itself (or will, from the group committer).
+    std::optional<wire::v1::Frame> dispatch(const SessionPtr& s, const wire::v1::Request& req);
+
+    wire::v1::Frame on_register(const SessionPtr& s, const wire::v1::Request& req);
+    wire::v1::Frame on_challenge(const SessionPtr& s, const wire::v1::Request& req);
+    std::optional<wire::v1::Frame> on_authenticate(const SessionPtr& s,
+                                                   const wire::v1::Request& req);
+    wire::v1::Frame on_upload_prekeys(const SessionPtr& s, const wire::v1::Request& req);
+    wire::v1::Frame on_fetch_bundles(const SessionPtr& s, const wire::v1::Request& req);
+    wire::v1::Frame on_prekey_count(const SessionPtr& s, const wire::v1::Request& req);
+    std::optional<wire::v1::Frame> on_send(const SessionPtr& s, const wire::v1::Request& req);
+    wire::v1::Frame on_ack(const SessionPtr& s, const wire::v1::Request& req);
+    wire::v1::Frame on_lookup_username(const SessionPtr& s, const wire::v1::Request& req);
+
+    // Pushes queued messages to the session's device, up to its window. On the session strand.
+    void drain(const SessionPtr& s);
+    // After a commit: wakes the sessions of every device that got mail.
+    void wake(const std::vector<store::DeviceAddress>& devices);
+
+    store::Store& store_;
+    Config config_;
+    Metrics& metrics_;
+    boost::asio::thread_pool workers_;
+    std::mutex mutex_;
+    std::unordered_map<std::uint64_t, SessionPtr> sessions_;
+    std::map<DeviceKey, std::set<std::uint64_t>> by_device_;  // connection ids
+    std::unique_ptr<GroupCommitter> committer_;
+    std::atomic<bool> stopped_{false};  // after shutdown(): no more work is posted
+};
+
+}  // namespace pp::server
