@@ -1,0 +1,232 @@
+// Registration, authentication and prekeys against the real server process.
+#include <set>
+#include <thread>
+
+#include "tests/integration/fixture.hpp"
+
+namespace pp::test {
+namespace {
+
+class AccountsTest : public ::testing::Test {
+  protected:
+    void SetUp() override { must(server.start(), "start server"); }
+    ServerProcess server;
+};
+
+TEST_F(AccountsTest, RegisterThenAuthenticate) {
+    auto c = connect_to(server);
+    auto reg = must(c.register_account(), "register");
+    ASSERT_TRUE(reg.ok()) << reg.response.detail();
+    EXPECT_EQ(reg.account_id.size(), 16u);
+    EXPECT_EQ(reg.response.register_().device_id(), 1u);
+
+    auto again = must(c.register_account(), "register a second account");
+    ASSERT_TRUE(again.ok());
+    EXPECT_NE(again.account_id, reg.account_id);
+
+    auto auth = must(c.authenticate(reg.account_id, reg.keys.identity()), "authenticate");
+    EXPECT_EQ(auth.status(), v1::OK) << auth.detail();
+    // Nothing queued yet: the backlog is just QueueEmpty.
+    auto p = must(c.next_push(5s), "backlog");
+    EXPECT_TRUE(p.has_queue_empty());
+    EXPECT_EQ(must(c.prekey_count(), "count").status(), v1::OK);
+}
+
+TEST_F(AccountsTest, RegistrationRefusesBadKeys) {
+    auto c = connect_to(server);
+    auto keys = DeviceKeys::generate(1);
+    auto other = DeviceKeys::generate(0);
+    // A signed prekey signed by some other identity.
+    v1::Request req;
+    auto* r = req.mutable_register_();
+    r->set_identity_key(public_bytes(keys.identity().public_key));
+    r->set_registration_id(keys.registration_id());
+    *r->mutable_signed_prekey() = to_wire(other.current_signed_prekey());
+    EXPECT_EQ(must(c.request(req), "register").status(), v1::BAD_REQUEST);
+    // No identity key at all.
+    r->clear_identity_key();
+    EXPECT_EQ(must(c.request(req), "register").status(), v1::BAD_REQUEST);
+}
+
+TEST_F(AccountsTest, AuthenticationFailuresAreForbidden) {
+    auto c = connect_to(server);
+    User alice = register_user(c);
+    User mallory = register_user(c);
+
+    // Wrong signature: signed with another identity key.
+    {
+        auto ch = must_ok(c.challenge(), "challenge");
+        const auto& nonce = ch.challenge().nonce();
+        EXPECT_EQ(nonce.size(), 32u);
+        auto r =
+            must(c.authenticate_raw(alice.account, 1, nonce,
+                                    sign_auth(mallory.keys.identity(), nonce, alice.account, 1)),
+                 "auth");
+        EXPECT_EQ(r.status(), v1::FORBIDDEN);
+    }
+    // Unknown account, correctly signed by "its" key: the same answer.
+    {
+        const std::string unknown = random_id();
+        auto ch = must_ok(c.challenge(), "challenge");
+        const auto& nonce = ch.challenge().nonce();
+        auto r = must(c.authenticate_raw(unknown, 1, nonce,
+                                         sign_auth(alice.keys.identity(), nonce, unknown, 1)),
+                      "auth");
+        EXPECT_EQ(r.status(), v1::FORBIDDEN);
+    }
+    // Right key, wrong device id.
+    {
+        auto ch = must_ok(c.challenge(), "challenge");
+        const auto& nonce = ch.challenge().nonce();
+        auto r = must(c.authenticate_raw(alice.account, 2, nonce,
+                                         sign_auth(alice.keys.identity(), nonce, alice.account, 2)),
+                      "auth");
+        EXPECT_EQ(r.status(), v1::FORBIDDEN);
+    }
+    // No challenge on this connection since the last attempt: the old nonce is gone.
+    {
+        auto ch = must_ok(c.challenge(), "challenge");
+        const std::string nonce = ch.challenge().nonce();
+        const std::string sig = sign_auth(mallory.keys.identity(), nonce, alice.account, 1);
+        EXPECT_EQ(must(c.authenticate_raw(alice.account, 1, nonce, sig), "auth").status(),
+                  v1::FORBIDDEN);
+        const std::string good = sign_auth(alice.keys.identity(), nonce, alice.account, 1);
+        EXPECT_EQ(must(c.authenticate_raw(alice.account, 1, nonce, good), "auth").status(),
+                  v1::FORBIDDEN)
+            << "a nonce used by a failed attempt must not be accepted again";
+    }
+    // Nonce reuse: a nonce that authenticated once is not valid again, on this connection or
+    // another one.
+    auto ch = must_ok(c.challenge(), "challenge");
+    const std::string nonce = ch.challenge().nonce();
+    const std::string sig = sign_auth(alice.keys.identity(), nonce, alice.account, 1);
+    EXPECT_EQ(must(c.authenticate_raw(alice.account, 1, nonce, sig), "auth").status(), v1::OK);
+    EXPECT_EQ(must(c.authenticate_raw(alice.account, 1, nonce, sig), "replay").status(),
+              v1::FORBIDDEN);
+
+    auto other = connect_to(server);
+    EXPECT_EQ(
+        must(other.authenticate_raw(alice.account, 1, nonce, sig), "replay elsewhere").status(),
+        v1::FORBIDDEN);
+    (void)must_ok(other.challenge(), "fresh challenge");
+    EXPECT_EQ(must(other.authenticate_raw(alice.account, 1, nonce, sig), "old nonce").status(),
+              v1::FORBIDDEN);
+    // Still nothing but UNAUTHENTICATED for that connection.
+    EXPECT_EQ(must(other.prekey_count(), "count").status(), v1::UNAUTHENTICATED);
+}
+
+TEST_F(AccountsTest, RequestsBeforeAuthenticationAreRefused) {
+    auto c = connect_to(server);
+    User bob = register_user(c);
+    EXPECT_EQ(must(c.prekey_count(), "count").status(), v1::UNAUTHENTICATED);
+    EXPECT_EQ(must(c.fetch_bundles(bob.account), "fetch").status(), v1::UNAUTHENTICATED);
+    EXPECT_EQ(must(c.upload_prekeys(std::nullopt, bob.keys.add_prekeys(100, 1)), "upload").status(),
+              v1::UNAUTHENTICATED);
+    EXPECT_EQ(must(c.send(random_id(), bob.account, {{1, 3, "x"}}), "send").status(),
+              v1::UNAUTHENTICATED);
+    EXPECT_EQ(must(c.ack({random_id()}), "ack").status(), v1::UNAUTHENTICATED);
+    EXPECT_EQ(must(c.drain(), "drain").status(), v1::UNAUTHENTICATED);
+    EXPECT_EQ(c.queued_pushes(), 0u);
+    // Nothing of that reached Bob's queue.
+    auto b = login(server, bob);
+    EXPECT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
+}
+
+TEST_F(AccountsTest, PrekeysUploadCountFetch) {
+    auto bc = connect_to(server);
+    User bob = register_user(bc, 5);
+    must_ok(bc.authenticate(bob.account, bob.keys.identity()), "auth bob");
+    EXPECT_EQ(must_ok(bc.prekey_count(), "count").prekey_count().count(), 5u);
+    must_ok(bc.upload_prekeys(std::nullopt, bob.keys.add_prekeys(100, 3)), "upload");
+    EXPECT_EQ(must_ok(bc.prekey_count(), "count").prekey_count().count(), 8u);
+    // Signed prekey rotation; one signed by the wrong key is refused.
+    auto spk = bob.keys.rotate_signed_prekey(2);
+    must_ok(bc.upload_prekeys(spk, {}), "rotate");
+    auto forged = DeviceKeys::generate(0).current_signed_prekey();
+    EXPECT_EQ(must(bc.upload_prekeys(forged, {}), "forged").status(), v1::BAD_REQUEST);
+    EXPECT_EQ(
+        must(bc.upload_prekeys(std::nullopt, bob.keys.add_prekeys(1000, 201)), "too many").status(),
+        v1::TOO_LARGE);
+
+    auto ac = connect_to(server);
+    User alice = register_user(ac);
+    must_ok(ac.authenticate(alice.account, alice.keys.identity()), "auth alice");
+    std::set<std::uint32_t> handed_out;
+    for (int i = 0; i < 8; ++i) {
+        auto r = must_ok(ac.fetch_bundles(bob.account), "fetch");
+        ASSERT_EQ(r.fetch_bundles().bundles_size(), 1);
+        const auto& b = r.fetch_bundles().bundles(0);
+        EXPECT_EQ(b.device_id(), 1u);
+        EXPECT_EQ(b.registration_id(), bob.keys.registration_id());
+        auto pb = to_protocol_bundle(b);
+        ASSERT_TRUE(pb);
+        EXPECT_EQ(pb->identity_key, bob.keys.identity().public_key);
+        EXPECT_EQ(b.signed_prekey().id(), 2u) << "the rotated signed prekey is served";
+        EXPECT_EQ(pb->signed_prekey, spk.key_pair.public_key);
+        EXPECT_TRUE(protocol::verify_signed_prekey(pb->identity_key, pb->signed_prekey,
+                                                   pb->signed_prekey_signature));
+        ASSERT_TRUE(b.has_prekey());
+        const auto* mine = bob.keys.prekey(b.prekey().id());
+        ASSERT_NE(mine, nullptr);
+        EXPECT_EQ(*pb->prekey, mine->key_pair.public_key);
+        EXPECT_TRUE(handed_out.insert(b.prekey().id()).second) << "handed out twice";
+    }
+    EXPECT_EQ(must_ok(bc.prekey_count(), "count").prekey_count().count(), 0u);
+    // Exhausted: bundles keep coming, without a one-time prekey.
+    auto r = must_ok(ac.fetch_bundles(bob.account), "fetch");
+    ASSERT_EQ(r.fetch_bundles().bundles_size(), 1);
+    EXPECT_FALSE(r.fetch_bundles().bundles(0).has_prekey());
+    EXPECT_EQ(must(ac.fetch_bundles(random_id()), "unknown").status(), v1::NOT_FOUND);
+    EXPECT_EQ(must(ac.fetch_bundles("short"), "bad id").status(), v1::BAD_REQUEST);
+}
+
+TEST_F(AccountsTest, ConcurrentFetchesNeverShareAPrekey) {
+    constexpr int kThreads = 6;
+    constexpr int kFetchesEach = 10;
+    constexpr std::uint32_t kPrekeys = 40;  // fewer than fetches: some go without
+    User bob = register_user(server, kPrekeys);
+    std::vector<User> fetchers;
+    {
+        auto c = connect_to(server);
+        for (int i = 0; i < kThreads; ++i) fetchers.push_back(register_user(c, 0));
+    }
+    std::vector<std::vector<std::uint32_t>> got(kThreads);
+    std::vector<std::string> errors(kThreads);
+    std::vector<ServerClient> clients;
+    for (const auto& f : fetchers) clients.push_back(login(server, f));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            try {
+                // Pipelined, so the fetches of all threads really overlap at the server.
+                std::vector<std::uint64_t> ids;
+                for (int i = 0; i < kFetchesEach; ++i) {
+                    v1::Request req;
+                    req.mutable_fetch_bundles()->set_account_id(bob.account);
+                    ids.push_back(must(clients[t].submit(req), "submit"));
+                }
+                for (auto id : ids) {
+                    auto r = must_ok(clients[t].await(id, 20s), "fetch");
+                    if (r.fetch_bundles().bundles_size() != 1) throw std::runtime_error("bundles");
+                    const auto& b = r.fetch_bundles().bundles(0);
+                    if (b.has_prekey()) got[t].push_back(b.prekey().id());
+                }
+            } catch (const std::exception& e) {
+                errors[t] = e.what();
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    std::multiset<std::uint32_t> all;
+    for (int t = 0; t < kThreads; ++t) {
+        EXPECT_EQ(errors[t], "") << "thread " << t;
+        all.insert(got[t].begin(), got[t].end());
+    }
+    std::set<std::uint32_t> distinct(all.begin(), all.end());
+    EXPECT_EQ(distinct.size(), all.size()) << "a one-time prekey was handed out twice";
+    EXPECT_EQ(all.size(), kPrekeys) << "every prekey is handed out exactly once";
+    for (auto id : distinct) EXPECT_NE(bob.keys.prekey(id), nullptr);
+}
+
+}  // namespace
+}  // namespace pp::test

@@ -1,0 +1,194 @@
+// Store-and-forward delivery against the real server process: live pushes, the offline
+// queue, acknowledgements, stale device lists, retries and group sends.
+#include <set>
+
+#include "tests/integration/fixture.hpp"
+
+namespace pp::test {
+namespace {
+
+class DeliveryTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        must(server.start(), "start server");
+        auto c = connect_to(server);
+        alice = register_user(c);
+        bob = register_user(c);
+    }
+    ServerProcess server;
+    User alice, bob;
+};
+
+TEST_F(DeliveryTest, LivePushToConnectedDevice) {
+    auto b = login(server, bob);
+    ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
+    auto a = login(server, alice);
+    ASSERT_TRUE(must(a.next_push(5s), "backlog").has_queue_empty());
+
+    const std::string id = random_id();
+    auto r = must(a.send(id, bob.account, {{1, 3, "ciphertext-1"}}), "send");
+    ASSERT_EQ(r.status(), v1::OK) << r.detail();
+    EXPECT_FALSE(r.send().duplicate());
+
+    auto p = must(b.next_push(5s), "push");
+    ASSERT_TRUE(p.has_envelope());
+    const auto& e = p.envelope();
+    EXPECT_EQ(e.message_id(), id);
+    EXPECT_EQ(e.sender_account(), alice.account);
+    EXPECT_EQ(e.sender_device(), 1u);
+    EXPECT_EQ(e.type(), 3u);
+    EXPECT_EQ(e.content(), "ciphertext-1");
+    EXPECT_GT(e.server_time_ms(), 0u);
+    must_ok(b.ack({id}), "ack");
+    // The sender got nothing pushed.
+    must(a.pump(200ms), "pump");
+    EXPECT_EQ(a.queued_pushes(), 0u);
+}
+
+TEST_F(DeliveryTest, OfflineQueueDrainsInOrderThenQueueEmpty) {
+    auto a = login(server, alice);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 20; ++i) {
+        ids.push_back(random_id());
+        must_ok(a.send(ids.back(), bob.account, {{1, 2, "m" + std::to_string(i)}}), "send");
+    }
+    auto b = login(server, bob);
+    auto got = drain_until_empty(b, false);
+    ASSERT_EQ(got.size(), ids.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].message_id(), ids[i]) << i;
+        EXPECT_EQ(got[i].content(), "m" + std::to_string(i));
+    }
+    // Nothing further until something new is sent.
+    must(b.pump(200ms), "pump");
+    EXPECT_EQ(b.queued_pushes(), 0u);
+}
+
+TEST_F(DeliveryTest, AckDeletesUnackedComesBack) {
+    auto a = login(server, alice);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) {
+        ids.push_back(random_id());
+        must_ok(a.send(ids.back(), bob.account, {{1, 2, "m" + std::to_string(i)}}), "send");
+    }
+    {
+        auto b = login(server, bob);
+        auto got = drain_until_empty(b, false);
+        ASSERT_EQ(got.size(), 6u);
+        // Acknowledge the even ones only (and an unknown id, which is fine).
+        must_ok(b.ack({ids[0], ids[2], ids[4], random_id()}), "ack");
+        b.close();
+    }
+    {
+        auto b = login(server, bob);
+        auto got = drain_until_empty(b, false);
+        ASSERT_EQ(got.size(), 3u) << "exactly the unacknowledged ones come back";
+        EXPECT_EQ(got[0].message_id(), ids[1]);
+        EXPECT_EQ(got[1].message_id(), ids[3]);
+        EXPECT_EQ(got[2].message_id(), ids[5]);
+        must_ok(b.ack({ids[1], ids[3], ids[5]}), "ack");
+        b.close();
+    }
+    auto b = login(server, bob);
+    EXPECT_TRUE(drain_until_empty(b, false).empty());
+    // Malformed ack ids are refused.
+    EXPECT_EQ(must(b.ack({"short"}), "ack").status(), v1::BAD_REQUEST);
+}
+
+TEST_F(DeliveryTest, StaleDeviceListGetsCurrentDevices) {
+    auto a = login(server, alice);
+    const std::string id = random_id();
+    auto check = [&](const std::vector<ServerClient::DeviceMessage>& m) {
+        auto r = must(a.send(id, bob.account, m), "send");
+        ASSERT_EQ(r.status(), v1::STALE_DEVICES);
+        ASSERT_EQ(r.stale_devices().current_devices_size(), 1);
+        EXPECT_EQ(r.stale_devices().current_devices(0), 1u);
+    };
+    check({{2, 2, "x"}});               // a device that does not exist
+    check({{1, 2, "x"}, {2, 2, "y"}});  // one too many
+    check({{1, 2, "x"}, {1, 2, "x"}});  // the same device twice
+    EXPECT_EQ(must(a.send(id, random_id(), {{1, 2, "x"}}), "unknown").status(), v1::NOT_FOUND);
+    EXPECT_EQ(must(a.send("short", bob.account, {{1, 2, "x"}}), "bad id").status(),
+              v1::BAD_REQUEST);
+    // Nothing of that was stored; the id is still free.
+    must_ok(a.send(id, bob.account, {{1, 2, "real"}}), "send");
+    auto b = login(server, bob);
+    auto got = drain_until_empty(b, false);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].content(), "real");
+}
+
+TEST_F(DeliveryTest, DuplicateMessageIdIsStoredOnce) {
+    auto b = login(server, bob);
+    ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
+    auto a = login(server, alice);
+    const std::string id = random_id();
+    auto first = must_ok(a.send(id, bob.account, {{1, 3, "once"}}), "send");
+    EXPECT_FALSE(first.send().duplicate());
+    auto retry = must_ok(a.send(id, bob.account, {{1, 3, "once"}}), "retry");
+    EXPECT_TRUE(retry.send().duplicate());
+
+    auto p = must(b.next_push(5s), "push");
+    ASSERT_TRUE(p.has_envelope());
+    EXPECT_EQ(p.envelope().message_id(), id);
+    // Ask for everything queued: only QueueEmpty follows, no second copy.
+    must_ok(b.drain(), "drain");
+    auto next = must(b.next_push(5s), "after drain");
+    EXPECT_TRUE(next.has_queue_empty());
+    // And after a reconnect (not acknowledged): exactly one copy.
+    b.close();
+    auto b2 = login(server, bob);
+    auto got = drain_until_empty(b2, true);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].message_id(), id);
+    // A retry after the recipient acknowledged still stores nothing.
+    must(b2.pump(300ms), "pump");  // the ack has been answered
+    auto late = must_ok(a.send(id, bob.account, {{1, 3, "once"}}), "late retry");
+    EXPECT_TRUE(late.send().duplicate());
+    must(b2.pump(300ms), "pump");
+    EXPECT_EQ(b2.queued_pushes(), 0u);
+}
+
+TEST_F(DeliveryTest, GroupSendReachesEveryRecipientAndIsStoredOnce) {
+    User carol = register_user(server), dave = register_user(server);
+    std::vector<User*> members = {&bob, &carol, &dave};
+    auto a = login(server, alice);
+    const std::string id = random_id();
+    const std::string shared = "one shared sender-key ciphertext";
+    std::vector<std::pair<std::string, std::uint32_t>> to;
+    for (auto* m : members) to.emplace_back(m->account, 1);
+    must_ok(a.send_group(id, 4, shared, to), "group send");
+    EXPECT_TRUE(must_ok(a.send_group(id, 4, shared, to), "retry").send().duplicate());
+
+    for (auto* m : members) {
+        auto c = login(server, *m);
+        auto got = drain_until_empty(c, false);
+        ASSERT_EQ(got.size(), 1u);
+        EXPECT_EQ(got[0].message_id(), id);
+        EXPECT_EQ(got[0].content(), shared);
+        EXPECT_EQ(got[0].type(), 4u);
+        EXPECT_EQ(got[0].sender_account(), alice.account);
+    }
+    auto metrics =
+        must(net::https_get(server.host(), server.port(), server.pin(), "/metrics"), "metrics");
+    EXPECT_EQ(metric(metrics.body, "paperplane_messages_stored_total"), 3);
+    EXPECT_EQ(metric(metrics.body, "paperplane_sends_total"), 1);
+    EXPECT_EQ(metric(metrics.body, "paperplane_sends_duplicate_total"), 1);
+
+    // Bad group sends store nothing.
+    EXPECT_EQ(must(a.send_group(random_id(), 4, shared, {}), "empty").status(), v1::BAD_REQUEST);
+    EXPECT_EQ(must(a.send_group(random_id(), 4, shared, {{bob.account, 9}}), "gone").status(),
+              v1::STALE_DEVICES);
+    a.close();
+
+    must(server.stop(), "SIGTERM");
+    auto stats = server.admin({"admin", "stats"});
+    ASSERT_EQ(stats.exit_code, 0) << stats.output;
+    EXPECT_NE(stats.output.find("queued messages 3\n"), std::string::npos) << stats.output;
+    EXPECT_NE(stats.output.find("stored contents 1\n"), std::string::npos)
+        << "the shared ciphertext is stored once\n"
+        << stats.output;
+}
+
+}  // namespace
+}  // namespace pp::test

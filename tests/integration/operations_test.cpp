@@ -1,0 +1,197 @@
+// The operator's side of the real server: registration policies, health and metrics over
+// pinned HTTPS, pinning itself, frame limits, graceful stop and restart.
+#include <regex>
+#include <sstream>
+
+#include "tests/integration/fixture.hpp"
+
+namespace pp::test {
+namespace {
+
+std::string flip_pin(std::string pin) {
+    pin[0] = pin[0] == '0' ? '1' : '0';
+    return pin;
+}
+
+TEST(Operations, InviteCodeWorksOnce) {
+    ServerProcess server(ServerProcessOptions::with_args({"--registration", "invite"}));
+    must(server.start(), "start server");
+    // The operator makes codes while the server runs.
+    auto made = server.admin({"admin", "invite", "--count", "2"});
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    std::vector<std::string> codes;
+    std::regex code_re("^[0-9a-f]{24}$");
+    std::istringstream lines(made.output);
+    for (std::string line; std::getline(lines, line);)
+        if (std::regex_match(line, code_re)) codes.push_back(line);
+    ASSERT_EQ(codes.size(), 2u) << made.output;
+
+    auto c = connect_to(server);
+    auto none = must(c.register_account(), "no code");
+    EXPECT_EQ(none.response.status(), v1::FORBIDDEN);
+    auto wrong = must(c.register_account(RegisterOptions::with_invite("not-a-code")), "wrong code");
+    EXPECT_EQ(wrong.response.status(), v1::FORBIDDEN);
+    auto first = must(c.register_account(RegisterOptions::with_invite(codes[0])), "code");
+    EXPECT_EQ(first.response.status(), v1::OK) << first.response.detail();
+    auto reused = must(c.register_account(RegisterOptions::with_invite(codes[0])), "reused code");
+    EXPECT_EQ(reused.response.status(), v1::FORBIDDEN);
+    auto second = must(c.register_account(RegisterOptions::with_invite(codes[1])), "second code");
+    EXPECT_EQ(second.response.status(), v1::OK) << second.response.detail();
+    // The account works like any other.
+    auto a = login(server, {first.account_id, first.keys});
+    EXPECT_TRUE(must(a.next_push(5s), "backlog").has_queue_empty());
+
+    must(server.stop(), "SIGTERM");
+    auto stats = server.admin({"admin", "stats"});
+    EXPECT_NE(stats.output.find("accounts        2\n"), std::string::npos) << stats.output;
+    EXPECT_NE(stats.output.find("open invites    0\n"), std::string::npos) << stats.output;
+}
+
+void check_pow(ServerProcess& server, unsigned expected_difficulty) {
+    must(server.start(), "start server");
+    auto c = connect_to(server);
+    auto ch = must_ok(c.challenge(), "challenge");
+    EXPECT_EQ(ch.challenge().pow_difficulty(), expected_difficulty);
+
+    EXPECT_EQ(must(c.register_account(), "no work").response.status(), v1::FORBIDDEN);
+    auto solved = must(c.register_account(RegisterOptions::with_pow()), "solved");
+    EXPECT_EQ(solved.response.status(), v1::OK) << solved.response.detail();
+
+    // A wrong solution, and a solution for an older challenge, are refused.
+    auto keys = DeviceKeys::generate(1);
+    auto fresh = must_ok(c.challenge(), "challenge");
+    const std::string nonce = fresh.challenge().nonce();
+    std::string good = solve_pow(nonce, expected_difficulty);
+    std::string bad;
+    for (unsigned i = 0; bad.empty(); ++i)
+        if (!pow_ok(nonce, "x" + std::to_string(i), expected_difficulty))
+            bad = "x" + std::to_string(i);
+    v1::Request req;
+    auto* r = req.mutable_register_();
+    r->set_identity_key(public_bytes(keys.identity().public_key));
+    r->set_registration_id(keys.registration_id());
+    *r->mutable_signed_prekey() = to_wire(keys.current_signed_prekey());
+    r->set_pow_challenge(nonce);
+    r->set_pow_nonce(bad);
+    EXPECT_EQ(must(c.request(req), "wrong solution").status(), v1::FORBIDDEN);
+    r->set_pow_nonce(good);
+    auto stale = must_ok(c.challenge(), "newer challenge");  // replaces `nonce`
+    EXPECT_EQ(must(c.request(req), "old challenge").status(), v1::FORBIDDEN);
+    r->set_pow_challenge(stale.challenge().nonce());
+    r->set_pow_nonce(solve_pow(stale.challenge().nonce(), expected_difficulty));
+    EXPECT_EQ(must(c.request(req), "current challenge").status(), v1::OK);
+    // One registration per solved challenge.
+    EXPECT_EQ(must(c.request(req), "reuse").status(), v1::FORBIDDEN);
+}
+
+TEST(Operations, ProofOfWorkFromConfigFile) {
+    ServerProcess server(ServerProcessOptions::with_config(
+        "[registration]\npolicy = \"pow\"\npow_difficulty = 10\n"));
+    check_pow(server, 10);
+}
+
+TEST(Operations, ProofOfWorkFromFlag) {
+    ServerProcess server(
+        ServerProcessOptions::with_args({"--registration", "pow", "--pow-difficulty", "6"}));
+    check_pow(server, 6);
+}
+
+TEST(Operations, HealthAndMetricsOverPinnedHttps) {
+    ServerProcess server;
+    must(server.start(), "start server");
+    auto health =
+        must(net::https_get(server.host(), server.port(), server.pin(), "/healthz"), "healthz");
+    EXPECT_EQ(health.status, 200);
+    EXPECT_EQ(health.body, "ok\n");
+
+    User u = register_user(server);
+    auto c = login(server, u);
+    auto metrics =
+        must(net::https_get(server.host(), server.port(), server.pin(), "/metrics"), "metrics");
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.content_type.find("text/plain"), std::string::npos);
+    EXPECT_EQ(metric(metrics.body, "paperplane_registrations_total"), 1);
+    EXPECT_GE(metric(metrics.body, "paperplane_connections_total"), 2);
+    EXPECT_EQ(metric(metrics.body, "paperplane_connections_authenticated"), 1);
+    EXPECT_NE(metrics.body.find("# TYPE paperplane_send_commit_seconds histogram"),
+              std::string::npos);
+    EXPECT_NE(metrics.body.find("paperplane_tls_handshake_failures_total"), std::string::npos);
+
+    auto missing = must(net::https_get(server.host(), server.port(), server.pin(), "/nope"), "404");
+    EXPECT_EQ(missing.status, 404);
+}
+
+TEST(Operations, WrongPinIsRefusedByTheClient) {
+    ServerProcess server;
+    must(server.start(), "start server");
+    const std::string wrong = flip_pin(server.pin());
+    auto get = net::https_get(server.host(), server.port(), wrong, "/healthz");
+    ASSERT_FALSE(get);
+    EXPECT_EQ(get.error().code, ErrorCode::kUntrustedIdentity);
+    auto ws = ServerClient::connect(server.host(), server.port(), wrong);
+    ASSERT_FALSE(ws);
+    EXPECT_EQ(ws.error().code, ErrorCode::kUntrustedIdentity);
+    // The right pin still works.
+    EXPECT_TRUE(ServerClient::connect(server.host(), server.port(), server.pin()));
+}
+
+TEST(Operations, OversizeFrameClosesTheConnection) {
+    ServerProcess server;
+    must(server.start(), "start server");
+    auto c = connect_to(server);
+    User alice = register_user(c), bob = register_user(c);
+    must_ok(c.authenticate(alice.account, alice.keys.identity()), "auth");
+
+    // Near the limit is fine, and is delivered whole.
+    const std::string big(200 * 1024, 'c');
+    must_ok(c.send(random_id(), bob.account, {{1, 2, big}}), "200 KiB send");
+
+    // Over 256 KiB: the server closes the connection.
+    Bytes over(256 * 1024 + 1, 0x41);
+    auto sent = c.send_bytes(over);
+    auto r = c.pump(10s);
+    EXPECT_FALSE(sent && r) << "the connection survived an oversize frame";
+    if (!r) {
+        EXPECT_EQ(r.error().code, ErrorCode::kNoSession);
+    }
+    if (auto code = c.ws().close_code()) {
+        EXPECT_EQ(*code, 1009) << "close code";
+    }
+
+    // Other connections and the process carry on.
+    EXPECT_TRUE(server.alive());
+    auto b = login(server, bob);
+    auto got = drain_until_empty(b, true);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].content(), big);
+}
+
+TEST(Operations, GracefulStopAndRestartKeepEverything) {
+    ServerProcess server;
+    must(server.start(), "start server");
+    auto c = connect_to(server);
+    User alice = register_user(c), bob = register_user(c);
+    must_ok(c.authenticate(alice.account, alice.keys.identity()), "auth");
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) {
+        ids.push_back(random_id());
+        must_ok(c.send(ids.back(), bob.account, {{1, 2, "kept " + std::to_string(i)}}), "send");
+    }
+    const std::string pin = server.pin();
+    const auto port = server.port();
+    must(server.stop(), "SIGTERM");
+    EXPECT_NE(server.output().find("stopped cleanly"), std::string::npos) << server.output();
+    // The client notices.
+    EXPECT_FALSE(c.pump(5s) && c.prekey_count());
+
+    must(server.start(), "restart");
+    EXPECT_EQ(server.pin(), pin) << "the self-signed certificate is kept in the data dir";
+    EXPECT_EQ(server.port(), port);
+    auto b = login(server, bob);
+    auto got = drain_until_empty(b, true);
+    ASSERT_EQ(got.size(), ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(got[i].message_id(), ids[i]);
+}
+
+}  // namespace
+}  // namespace pp::test
