@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Load test of a real paperplane-server on loopback: for each connection count, start a fresh
+# server (temp data dir, raised rate limits and connection cap), run pp_server_load against it,
+# stop the server. Loopback only; every wait below is bounded.
+#
+#   bench/server_load.sh [BUILD_DIR] [-- extra pp_server_load options]
+#   COUNTS="1000 5000 10000" MESSAGES=20 RATE=20000 THREADS=1 bench/server_load.sh build/release
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build="${1:-$here/../build/release}"
+[[ $# -gt 0 ]] && shift
+[[ "${1:-}" == "--" ]] && shift
+extra=("$@")
+
+server_bin="${SERVER_BIN:-$build/apps/server/paperplane-server}"
+load_bin="${LOAD_BIN:-$build/bench/pp_server_load}"
+for b in "$server_bin" "$load_bin"; do
+    [[ -x "$b" ]] || { echo "missing $b: ninja -C $build paperplane-server pp_server_load" >&2; exit 2; }
+done
+
+COUNTS="${COUNTS:-1000 5000 10000}"
+MESSAGES="${MESSAGES:-20}"
+WINDOW="${WINDOW:-4}"
+RATE="${RATE:-20000}"
+RATE_SECONDS="${RATE_SECONDS:-5}"
+THREADS="${THREADS:-1}"
+ACK_BATCH="${ACK_BATCH:-64}"
+
+# Both processes inherit this limit; each needs one descriptor per connection and some spare.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+echo "open-file limit: $(ulimit -n); cores: $(nproc); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "server: $server_bin ($(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo '?'), working tree may differ)"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/pp-load.XXXXXX")"
+server_pid=""
+stop_server() {
+    [[ -n "$server_pid" ]] || return 0
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do  # up to 20 s for a clean stop
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$server_pid" 2>/dev/null; then
+        echo "server $server_pid did not stop in 20 s: SIGKILL" >&2
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+cleanup() { stop_server; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+
+status=0
+for n in $COUNTS; do
+    data="$work/data-$n"
+    log="$work/server-$n.log"
+    conf="$work/server-$n.toml"
+    mkdir -p "$data"
+    max_conn=$(( n + 1000 ))
+    cat >"$conf" <<EOF
+[registration]
+policy = "open"
+
+[limits]
+requests_per_second = 100000.0
+request_burst = 100000.0
+max_connections = $max_conn
+idle_timeout_ms = 600000
+handshake_timeout_ms = 60000
+
+[queues]
+max_messages = 100000
+EOF
+    "$server_bin" --listen 127.0.0.1:0 --data-dir "$data" --config "$conf" >"$log" 2>&1 &
+    server_pid=$!
+    port="" pin=""
+    for _ in $(seq 1 100); do  # up to 10 s to come up
+        port="$(sed -n 's/^paperplane-server listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")"
+        pin="$(sed -n 's/^ *certificate pin: *sha256:\([0-9a-f]*\)$/\1/p' "$log")"
+        [[ -n "$port" && -n "$pin" ]] && break
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -z "$port" || -z "$pin" ]]; then
+        echo "server did not start:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    cmd=("$load_bin" --host 127.0.0.1 --port "$port" --pin "$pin" --server-pid "$server_pid"
+         --connections "$n" --messages "$MESSAGES" --window "$WINDOW" --threads "$THREADS"
+         --rate "$RATE" --rate-seconds "$RATE_SECONDS" --ack-batch "$ACK_BATCH" "${extra[@]}")
+    echo
+    echo "=== $n connections ==="
+    echo "server config: $(tr '\n' ' ' <"$conf")"
+    echo "command: ${cmd[*]}"
+    rc=0
+    # The tool bounds itself; `timeout` is the backstop if it ever hangs.
+    timeout --signal=TERM --kill-after=10 1200 "${cmd[@]}" || rc=$?
+    [[ $rc -eq 0 ]] || { echo "pp_server_load exited with $rc"; status=1; }
+    echo "server threads: $(ls /proc/"$server_pid"/task 2>/dev/null | wc -l); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    stop_server
+    if grep -qiE "error|warn" "$log"; then
+        echo "server log (warnings/errors, first 20 lines):"
+        grep -iE "error|warn" "$log" | head -20
+    fi
+    rm -rf "$data"
+done
+exit $status
