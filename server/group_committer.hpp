@@ -1,8 +1,9 @@
 #pragma once
-// Group commit: sends from every connection queue here, and one thread writes whatever has
-// accumulated in a single transaction. Under load a transaction carries hundreds of sends, so
-// the fsync that makes an acknowledgement durable is paid once per batch, not once per message.
-// A send's callback runs only after its transaction is durable (or failed).
+// Group commit: sends and acknowledgements from every connection queue here, and one thread
+// writes whatever has accumulated in a single transaction (one for sends, one for acks). Under load
+// a transaction carries hundreds of sends, so the fsync that makes an acknowledgement durable is
+// paid once per batch, not once per message. A send's callback runs only after its transaction is
+// durable (or failed).
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -18,6 +19,7 @@ namespace pp::server {
 class GroupCommitter {
   public:
     using Done = std::function<void(Result<store::SendOutcome>)>;
+    using AckDone = std::function<void(Result<void>)>;
     using Committed = std::function<void(const std::vector<store::DeviceAddress>&)>;
 
     GroupCommitter(store::Store& store, Metrics& metrics, std::size_t max_batch,
@@ -27,6 +29,7 @@ class GroupCommitter {
     GroupCommitter& operator=(const GroupCommitter&) = delete;
 
     void submit(store::Send send, Done done);
+    void submit_acks(store::DeviceAddress device, std::vector<store::MessageId> ids, AckDone done);
     // Commits everything already submitted, then stops the thread. Later submits fail.
     void stop();
 
@@ -36,7 +39,13 @@ class GroupCommitter {
         Done done;
         std::chrono::steady_clock::time_point received;
     };
+    struct PendingAcks {
+        store::Store::DeviceAcks acks;
+        AckDone done;
+    };
     void run();
+    void commit_sends(std::vector<Pending>& batch);
+    void commit_acks(std::vector<PendingAcks>& batch);
 
     store::Store& store_;
     Metrics& metrics_;
@@ -45,6 +54,7 @@ class GroupCommitter {
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Pending> queue_;
+    std::deque<PendingAcks> acks_;
     bool stopping_ = false;
     std::thread thread_;
 };

@@ -454,7 +454,7 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
     return std::nullopt;
 }
 
-v1::Frame Service::on_ack(const SessionPtr& s, const v1::Request& req) {
+std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request& req) {
     std::vector<store::MessageId> ids;
     ids.reserve(static_cast<std::size_t>(req.ack().message_ids_size()));
     for (const auto& raw : req.ack().message_ids()) {
@@ -462,13 +462,24 @@ v1::Frame Service::on_ack(const SessionPtr& s, const v1::Request& req) {
         if (!id) return error(req.id(), v1::BAD_REQUEST, "message ids are 16 bytes");
         ids.push_back(*id);
     }
-    // One transaction (one fsync) for the whole window of acknowledgements.
-    if (!store_.acknowledge_many(*s->device, ids))
-        return error(req.id(), v1::INTERNAL, "ack not stored");
-    for (const auto& id : ids) s->in_flight.erase(id);
-    metrics_.acks.fetch_add(ids.size(), std::memory_order_relaxed);
-    drain(s);
-    return wire::make_response(req.id(), v1::OK);
+    // Through the group committer: one transaction (one fsync) carries the acks of every
+    // connection, and this strand is free meanwhile. The answer comes once it is durable.
+    const std::uint64_t rid = req.id();
+    auto done = [this, s, rid, ids](Result<void> r) {
+        if (!r) {
+            respond(s, error(rid, v1::INTERNAL, "ack not stored; send it again"));
+            return;
+        }
+        metrics_.acks.fetch_add(ids.size(), std::memory_order_relaxed);
+        respond(s, wire::make_response(rid, v1::OK));
+        if (stopped_) return;
+        boost::asio::post(s->strand, [this, s, ids] {
+            for (const auto& id : ids) s->in_flight.erase(id);
+            drain(s);
+        });
+    };
+    committer_->submit_acks(*s->device, std::move(ids), std::move(done));
+    return std::nullopt;
 }
 
 v1::Frame Service::on_lookup_username(const SessionPtr&, const v1::Request& req) {

@@ -55,7 +55,7 @@ class Service : public net::Handler {
     wire::v1::Frame on_fetch_bundles(const SessionPtr& s, const wire::v1::Request& req);
     wire::v1::Frame on_prekey_count(const SessionPtr& s, const wire::v1::Request& req);
     std::optional<wire::v1::Frame> on_send(const SessionPtr& s, const wire::v1::Request& req);
-    wire::v1::Frame on_ack(const SessionPtr& s, const wire::v1::Request& req);
+    std::optional<wire::v1::Frame> on_ack(const SessionPtr& s, const wire::v1::Request& req);
     wire::v1::Frame on_lookup_username(const SessionPtr& s, const wire::v1::Request& req);
 
     // Pushes queued messages to the session's device, up to its window. On the session strand.

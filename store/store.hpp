@@ -156,6 +156,13 @@ class Store {
     // of one each, which matters because every delivered message is acknowledged.
     virtual Result<void> acknowledge_many(const DeviceAddress& d,
                                           const std::vector<MessageId>& ids) = 0;
+    // Acks of many devices in ONE transaction: the group committer gathers the acks of every
+    // connection, so under load one fsync covers all of them. Unknown devices are skipped.
+    struct DeviceAcks {
+        DeviceAddress device;
+        std::vector<MessageId> ids;
+    };
+    virtual Result<void> acknowledge_batch(const std::vector<DeviceAcks>& acks) = 0;
     virtual Result<std::size_t> queue_depth(const DeviceAddress& d) = 0;
     // Drops expired messages and unreferenced contents; returns how many messages went.
     virtual Result<std::size_t> expire(std::int64_t now_ms) = 0;

@@ -205,13 +205,11 @@ Result<void> SqliteStore::acknowledge(const DeviceAddress& d, const MessageId& i
     return acknowledge_many(d, {id});
 }
 
-Result<void> SqliteStore::acknowledge_many(const DeviceAddress& d,
-                                           const std::vector<MessageId>& ids) {
-    std::lock_guard lock(write_mu_);
-    Connection& c = *writer_;
-    PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kWrite));
-    PP_TRY(did, sqlite::find_device(c, d));
-    if (!did) return sqlite::no_device();
+namespace {
+
+// Deletes one device's acknowledged rows inside the caller's transaction; returns how many.
+Result<std::int64_t> delete_acked(Connection& c, std::int64_t did,
+                                  const std::vector<MessageId>& ids) {
     std::map<std::int64_t, std::int64_t> per_content;
     std::int64_t gone = 0;
     std::vector<std::pair<std::int64_t, std::int64_t>> rows;  // (seq, cid)
@@ -219,7 +217,7 @@ Result<void> SqliteStore::acknowledge_many(const DeviceAddress& d,
         rows.clear();
         {
             PP_TRY(s, c.prepare("SELECT seq, cid FROM queue WHERE did = ?1 AND msg_id = ?2"));
-            s.bind(1, *did).bind_blob(2, view(id));
+            s.bind(1, did).bind_blob(2, view(id));
             for (;;) {
                 PP_TRY(row, s.step());
                 if (!row) break;
@@ -230,19 +228,46 @@ Result<void> SqliteStore::acknowledge_many(const DeviceAddress& d,
         // journal, which DELETE ... RETURNING did and which made acks ~10x slower.
         for (auto [seq, cid] : rows) {
             PP_TRY(s, c.prepare("DELETE FROM queue WHERE did = ?1 AND seq = ?2"));
-            s.bind(1, *did).bind(2, seq);
+            s.bind(1, did).bind(2, seq);
             PP_TRY_VOID(s.run());
             ++per_content[cid];
             ++gone;
         }
     }
-    if (gone == 0) return {};  // unknown ids: nothing written, nothing to commit
+    if (gone == 0) return gone;
     for (auto [cid, n] : per_content) PP_TRY_VOID(sqlite::release_content(c, cid, n));
-    {
-        PP_TRY(s, c.prepare("UPDATE devices SET depth = depth - ?2 WHERE did = ?1"));
-        s.bind(1, *did).bind(2, gone);
-        PP_TRY_VOID(s.run());
+    PP_TRY(s, c.prepare("UPDATE devices SET depth = depth - ?2 WHERE did = ?1"));
+    s.bind(1, did).bind(2, gone);
+    PP_TRY_VOID(s.run());
+    return gone;
+}
+
+}  // namespace
+
+Result<void> SqliteStore::acknowledge_many(const DeviceAddress& d,
+                                           const std::vector<MessageId>& ids) {
+    std::lock_guard lock(write_mu_);
+    Connection& c = *writer_;
+    PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kWrite));
+    PP_TRY(did, sqlite::find_device(c, d));
+    if (!did) return sqlite::no_device();
+    PP_TRY(gone, delete_acked(c, *did, ids));
+    if (gone == 0) return {};  // unknown ids: nothing written, nothing to commit
+    return tx.commit();
+}
+
+Result<void> SqliteStore::acknowledge_batch(const std::vector<DeviceAcks>& acks) {
+    std::lock_guard lock(write_mu_);
+    Connection& c = *writer_;
+    PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kWrite));
+    std::int64_t total = 0;
+    for (const auto& a : acks) {
+        PP_TRY(did, sqlite::find_device(c, a.device));
+        if (!did) continue;
+        PP_TRY(gone, delete_acked(c, *did, a.ids));
+        total += gone;
     }
+    if (total == 0) return {};
     return tx.commit();
 }
 

@@ -150,6 +150,35 @@ TEST_F(SqliteQueue, UnknownRecipientAndMalformedBatch) {
     EXPECT_TRUE(store->commit_sends({})->empty());
 }
 
+// The group committer acknowledges for many devices at once: one transaction, each device's
+// rows only, shared content released with its last reference, unknown devices skipped.
+TEST_F(SqliteQueue, AcknowledgeBatchAcrossDevices) {
+    auto store = open_with_accounts(10);
+    ASSERT_TRUE(store);
+    Send group;
+    group.id = message_id(7);
+    group.sender = primary(1);
+    group.now_ms = 500;
+    group.expires_ms = 1'000'000;
+    group.contents = {bytes(64, 0x11)};
+    for (std::uint8_t i = 2; i <= 4; ++i) group.deliveries.push_back({primary(i), 3, 0});
+    ASSERT_TRUE(store->commit_sends({group, direct(8, 1, 5, bytes(8, 8))}).ok());
+    EXPECT_EQ(store->stats()->queued_messages, 4u);
+
+    std::vector<Store::DeviceAcks> acks = {{primary(2), {message_id(7)}},
+                                           {primary(3), {message_id(7), message_id(99)}},
+                                           {primary(5), {message_id(8)}},
+                                           {DeviceAddress{AccountId{}, 9}, {message_id(7)}}};
+    ASSERT_TRUE(store->acknowledge_batch(acks).ok());
+    EXPECT_EQ(store->stats()->queued_messages, 1u);  // only device 4's copy is left
+    EXPECT_EQ(store->stats()->stored_contents, 1u);
+    EXPECT_EQ(store->pending(primary(4), 0, 10, 600)->size(), 1u);
+    EXPECT_TRUE(store->pending(primary(2), 0, 10, 600)->empty());
+    ASSERT_TRUE(store->acknowledge_batch({{primary(4), {message_id(7)}}}).ok());
+    EXPECT_EQ(store->stats()->stored_contents, 0u);
+    EXPECT_TRUE(store->acknowledge_batch({}).ok());
+}
+
 TEST_F(SqliteQueue, GroupSendStoresContentOnce) {
     auto store = open_with_accounts(10);
     ASSERT_TRUE(store);
