@@ -65,6 +65,10 @@ policy = "open"
 [limits]
 requests_per_second = 100000.0
 request_burst = 100000.0
+account_requests_per_second = 100000.0
+account_request_burst = 100000.0
+address_requests_per_second = 1000000.0
+address_request_burst = 1000000.0
 max_connections = $max_conn
 idle_timeout_ms = 600000
 handshake_timeout_ms = 60000

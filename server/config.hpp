@@ -17,9 +17,15 @@ struct Config {
     std::size_t max_prekeys_per_upload = 200;
     std::size_t max_recipients_per_send = 1'000;
     std::size_t push_window = 256;  // pushed but unacknowledged messages per connection
-    // Token buckets: sustained requests per second and burst, per connection and per account.
-    double requests_per_second = 200;
+    // Token buckets: sustained requests per second and burst.
+    double requests_per_second = 200;  // per connection
     double request_burst = 400;
+    double account_requests_per_second = 400;  // per account, across all its connections
+    double account_request_burst = 800;
+    // Per client address, across all its connections. Generous: a NAT or a relay may put many
+    // people behind one address.
+    double address_requests_per_second = 5000;
+    double address_request_burst = 10000;
     std::size_t max_batch = 512;  // sends per group-commit transaction
 };
 

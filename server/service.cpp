@@ -16,6 +16,13 @@ namespace v1 = wire::v1;
 using store::AccountId;
 using store::DeviceAddress;
 
+namespace {
+std::string client_address(const std::string& peer) {
+    auto colon = peer.rfind(':');
+    return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+}  // namespace
+
 struct Service::Session {
     explicit Session(std::shared_ptr<net::Connection> c, boost::asio::thread_pool& pool,
                      const Config& cfg)
@@ -24,6 +31,7 @@ struct Service::Session {
           bucket(cfg.requests_per_second, cfg.request_burst) {}
 
     std::shared_ptr<net::Connection> conn;
+    std::string address = client_address(conn->peer());  // the peer's IP, without the port
     boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
     // Everything below is touched only on `strand`.
     TokenBucket bucket;
@@ -98,7 +106,12 @@ store::SignedPreKey to_store(const v1::SignedPreKey& k) {
 }  // namespace
 
 Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned worker_threads)
-    : store_(store), config_(config), metrics_(metrics), workers_(worker_threads) {
+    : store_(store),
+      config_(config),
+      metrics_(metrics),
+      workers_(worker_threads),
+      account_limiter_(config.account_requests_per_second, config.account_request_burst),
+      address_limiter_(config.address_requests_per_second, config.address_request_burst) {
     committer_ = std::make_unique<GroupCommitter>(
         store_, metrics_, config_.max_batch,
         [this](const std::vector<DeviceAddress>& devices) { wake(devices); });
@@ -180,7 +193,13 @@ void Service::handle(const SessionPtr& s, Bytes bytes) {
             return;
         }
         const v1::Request& req = frame->request();
-        if (!s->bucket.take(std::chrono::steady_clock::now())) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool allowed =
+            s->bucket.take(now) && address_limiter_.take(s->address, now) &&
+            (!s->device ||
+             account_limiter_.take(
+                 std::string(s->device->account.begin(), s->device->account.end()), now));
+        if (!allowed) {
             metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
             respond(s, error(req.id(), v1::RATE_LIMITED, "slow down"));
             return;

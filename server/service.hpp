@@ -17,6 +17,7 @@
 #include "net/server.hpp"
 #include "server/config.hpp"
 #include "server/group_committer.hpp"
+#include "server/keyed_rate_limiter.hpp"
 #include "server/metrics.hpp"
 #include "server/rate_limiter.hpp"
 #include "store/store.hpp"
@@ -71,6 +72,8 @@ class Service : public net::Handler {
     std::unordered_map<std::uint64_t, SessionPtr> sessions_;
     std::map<DeviceKey, std::set<std::uint64_t>> by_device_;  // connection ids
     std::unique_ptr<GroupCommitter> committer_;
+    KeyedRateLimiter account_limiter_;
+    KeyedRateLimiter address_limiter_;
     std::atomic<bool> stopped_{false};  // after shutdown(): no more work is posted
 };
 

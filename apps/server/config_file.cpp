@@ -62,6 +62,14 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
     if (auto v = t["limits"]["requests_per_second"].value<double>())
         s.service.requests_per_second = *v;
     if (auto v = t["limits"]["request_burst"].value<double>()) s.service.request_burst = *v;
+    if (auto v = t["limits"]["account_requests_per_second"].value<double>())
+        s.service.account_requests_per_second = *v;
+    if (auto v = t["limits"]["account_request_burst"].value<double>())
+        s.service.account_request_burst = *v;
+    if (auto v = t["limits"]["address_requests_per_second"].value<double>())
+        s.service.address_requests_per_second = *v;
+    if (auto v = t["limits"]["address_request_burst"].value<double>())
+        s.service.address_request_burst = *v;
     if (auto v = t["queues"]["max_messages"].value<std::int64_t>())
         s.service.max_queue_messages = static_cast<std::size_t>(*v);
     if (auto v = t["queues"]["ttl_hours"].value<std::int64_t>())
