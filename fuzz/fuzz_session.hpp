@@ -23,15 +23,7 @@ class FuzzDevice : public protocol::LocalPreKeys {
         return it == prekeys_.end() ? nullptr : &it->second;
     }
     protocol::PreKeyBundle bundle() const {
-        protocol::PreKeyBundle b;
-        b.registration_id = 1;
-        b.signed_prekey_id = spk_.id;
-        b.signed_prekey = spk_.key_pair.public_key;
-        b.signed_prekey_signature = spk_.signature;
-        b.identity_key = identity_.public_key;
-        b.prekey_id = prekeys_.begin()->first;
-        b.prekey = prekeys_.begin()->second.key_pair.public_key;
-        return b;
+        return protocol::make_bundle(identity_, 1, spk_, &prekeys_.begin()->second);
     }
     protocol::SessionRecord session;
 

@@ -30,6 +30,21 @@ std::vector<PreKeyRecord> generate_prekeys(std::uint32_t start_id, std::uint32_t
     return out;
 }
 
+PreKeyBundle make_bundle(const IdentityKeyPair& identity, std::uint32_t registration_id,
+                         const SignedPreKeyRecord& signed_prekey, const PreKeyRecord* one_time) {
+    PreKeyBundle b;
+    b.registration_id = registration_id;
+    b.signed_prekey_id = signed_prekey.id;
+    b.signed_prekey = signed_prekey.key_pair.public_key;
+    b.signed_prekey_signature = signed_prekey.signature;
+    b.identity_key = identity.public_key;
+    if (one_time) {
+        b.prekey_id = one_time->id;
+        b.prekey = one_time->key_pair.public_key;
+    }
+    return b;
+}
+
 bool verify_signed_prekey(const crypto::PublicKey& identity, const crypto::PublicKey& signed_prekey,
                           ByteView signature) {
     return crypto::xeddsa_verify(identity, signed_prekey.serialize(), signature);

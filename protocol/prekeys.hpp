@@ -48,6 +48,11 @@ Result<PreKeyRecord> deserialize_prekey(ByteView bytes);
 SecretBytes serialize_signed_prekey(const SignedPreKeyRecord& record);
 Result<SignedPreKeyRecord> deserialize_signed_prekey(ByteView bytes);
 
+// The public bundle a device publishes: its identity, signed prekey and (optionally) one
+// one-time prekey.
+PreKeyBundle make_bundle(const IdentityKeyPair& identity, std::uint32_t registration_id,
+                         const SignedPreKeyRecord& signed_prekey, const PreKeyRecord* one_time);
+
 // Registration ids are 14-bit, non-zero, as in libsignal.
 std::uint32_t generate_registration_id();
 

@@ -40,15 +40,7 @@ class Person : public LocalPreKeys {
 
     // What the server would hand out; it hands each one-time prekey out once.
     PreKeyBundle publish_bundle() {
-        PreKeyBundle b;
-        b.registration_id = registration_id_;
-        b.signed_prekey_id = signed_prekey_.id;
-        b.signed_prekey = signed_prekey_.key_pair.public_key;
-        b.signed_prekey_signature = signed_prekey_.signature;
-        b.identity_key = identity_.public_key;
-        b.prekey_id = prekeys_.begin()->first;
-        b.prekey = prekeys_.begin()->second.key_pair.public_key;
-        return b;
+        return make_bundle(identity_, registration_id_, signed_prekey_, &prekeys_.begin()->second);
     }
 
     bool start_session(Person& peer) {

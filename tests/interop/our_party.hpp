@@ -69,19 +69,14 @@ class OurParty : public protocol::LocalPreKeys {
 
     protocol::PreKeyBundle make_bundle(bool with_one_time_prekey) {
         auto spk = protocol::generate_signed_prekey(identity_, next_signed_id_++, 0);
-        protocol::PreKeyBundle b;
-        b.registration_id = registration_id_;
-        b.signed_prekey_id = spk.id;
-        b.signed_prekey = spk.key_pair.public_key;
-        b.signed_prekey_signature = spk.signature;
-        b.identity_key = identity_.public_key;
-        signed_prekeys_[spk.id] = std::move(spk);
+        const protocol::PreKeyRecord* one_time = nullptr;
         if (with_one_time_prekey) {
             auto pk = std::move(protocol::generate_prekeys(next_prekey_id_++, 1).front());
-            b.prekey_id = pk.id;
-            b.prekey = pk.key_pair.public_key;
-            prekeys_[pk.id] = std::move(pk);
+            const std::uint32_t id = pk.id;
+            one_time = &(prekeys_[id] = std::move(pk));
         }
+        auto b = protocol::make_bundle(identity_, registration_id_, spk, one_time);
+        signed_prekeys_[spk.id] = std::move(spk);
         return b;
     }
 

@@ -28,17 +28,8 @@ class Device : public LocalPreKeys {
     void remove_prekey(std::uint32_t id) { prekeys_.erase(id); }
 
     PreKeyBundle bundle(bool with_one_time) const {
-        PreKeyBundle b;
-        b.registration_id = registration_id_;
-        b.signed_prekey_id = spk_.id;
-        b.signed_prekey = spk_.key_pair.public_key;
-        b.signed_prekey_signature = spk_.signature;
-        b.identity_key = identity_.public_key;
-        if (with_one_time) {
-            b.prekey_id = prekeys_.begin()->first;
-            b.prekey = prekeys_.begin()->second.key_pair.public_key;
-        }
-        return b;
+        return make_bundle(identity_, registration_id_, spk_,
+                           with_one_time ? &prekeys_.begin()->second : nullptr);
     }
 
     SessionRecord session;
