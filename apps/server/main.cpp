@@ -96,6 +96,8 @@ int run_server(apps::Settings s) {
     const std::string fingerprint = tls->fingerprint_sha256();
 
     server::Metrics metrics;
+    std::atomic<bool> running{true};
+    std::atomic<std::uint64_t> queued_messages{0}, accounts{0};  // refreshed by the housekeeper
     // Held so it can be destroyed before `server`: connections closed during shutdown leave
     // work queued in the service's pool that owns those connections, and it must be released
     // while the network's io_context still exists (else the process crashes on exit).
@@ -106,6 +108,13 @@ int run_server(apps::Settings s) {
         if (target == "/healthz") return {200, "text/plain", "ok\n"};
         if (target == "/metrics") {
             return {200, "text/plain; version=0.0.4", metrics.render([&](std::string& out) {
+                        out +=
+                            "# HELP paperplane_queued_messages Messages waiting in device queues\n";
+                        out += "# TYPE paperplane_queued_messages gauge\n";
+                        out += "paperplane_queued_messages " +
+                               std::to_string(queued_messages.load()) + "\n";
+                        out += "# TYPE paperplane_accounts gauge\n";
+                        out += "paperplane_accounts " + std::to_string(accounts.load()) + "\n";
                         if (!net_ptr) return;
                         auto c = net_ptr->counters();
                         out += "# TYPE paperplane_tls_handshake_failures_total counter\n";
@@ -135,13 +144,17 @@ int run_server(apps::Settings s) {
     std::printf("Give the server link to your client. Stop with Ctrl-C or SIGTERM.\n");
     std::fflush(stdout);
 
-    // Expire old messages in the background; the thread ends with the server.
-    std::atomic<bool> running{true};
-    std::thread expirer([&] {
-        while (running.load()) {
-            for (int i = 0; i < 600 && running.load(); ++i)
+    // Housekeeping in the background: refresh the store gauges every 10 s (so a scrape never
+    // waits on the database) and expire old messages every minute. Ends with the server.
+    std::thread housekeeper([&] {
+        for (int tick = 1; running.load(); ++tick) {
+            if (auto st = (*store)->stats()) {
+                queued_messages = st->queued_messages;
+                accounts = st->accounts;
+            }
+            for (int i = 0; i < 100 && running.load(); ++i)
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            if (running.load()) (void)(*store)->expire(now_ms());
+            if (running.load() && tick % 6 == 0) (void)(*store)->expire(now_ms());
         }
     });
 
@@ -153,7 +166,7 @@ int run_server(apps::Settings s) {
     server.shutdown();
     service_slot.reset();
     running = false;
-    expirer.join();
+    housekeeper.join();
     spdlog::info("stopped cleanly");
     return 0;
 }

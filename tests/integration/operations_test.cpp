@@ -116,6 +116,9 @@ TEST(Operations, HealthAndMetricsOverPinnedHttps) {
     EXPECT_NE(metrics.body.find("# TYPE paperplane_send_commit_seconds histogram"),
               std::string::npos);
     EXPECT_NE(metrics.body.find("paperplane_tls_handshake_failures_total"), std::string::npos);
+    // Store gauges are refreshed in the background, so a scrape never waits on the database.
+    EXPECT_NE(metrics.body.find("# TYPE paperplane_queued_messages gauge"), std::string::npos);
+    EXPECT_GE(metric(metrics.body, "paperplane_queued_messages"), 0);
 
     auto missing = must(net::https_get(server.host(), server.port(), server.pin(), "/nope"), "404");
     EXPECT_EQ(missing.status, 404);
