@@ -17,6 +17,9 @@ struct Config {
     std::size_t max_prekeys_per_upload = 200;
     std::size_t max_recipients_per_send = 1'000;
     std::size_t push_window = 256;  // pushed but unacknowledged messages per connection
+    // ... and their bytes: well under the network layer's 4 MiB send-queue bound, so a backlog
+    // of large messages never gets its own recipient disconnected.
+    std::size_t push_window_bytes = 1 << 20;
     // Token buckets: sustained requests per second and burst.
     double requests_per_second = 200;  // per connection
     double request_burst = 400;

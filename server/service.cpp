@@ -39,10 +39,18 @@ struct Service::Session {
     std::optional<DeviceAddress> device;
     Bytes identity_key;
     std::uint64_t last_pushed_seq = 0;
-    std::set<store::MessageId> in_flight;  // pushed, not yet acknowledged
-    bool queue_empty_owed = false;         // announce QueueEmpty once the backlog is pushed
+    std::map<store::MessageId, std::size_t> in_flight;  // pushed, not yet acked -> bytes
+    std::size_t in_flight_bytes = 0;
+    bool queue_empty_owed = false;  // announce QueueEmpty once the backlog is pushed
     bool closed = false;
+    // Frames received but not yet handled: touched from the network threads too.
+    std::atomic<int> queued_frames{0};
 };
+
+namespace {
+// A connection with more frames waiting than this is flooding: it is closed.
+constexpr int kMaxQueuedFrames = 256;
+}  // namespace
 
 namespace {
 
@@ -122,9 +130,24 @@ Service::~Service() {
 }
 
 void Service::shutdown() {
-    if (committer_) committer_->stop();
+    // Order matters: stop taking frames, let every frame already received be handled (its
+    // sends reach the committer), then commit everything and answer. Committer callbacks
+    // post nothing once stopped_ is set.
     stopped_ = true;
     workers_.join();
+    if (committer_) committer_->stop();
+}
+
+void Service::post_drain(const SessionPtr& s) {
+    if (stopped_) return;
+    boost::asio::post(s->strand, [this, s] {
+        try {
+            drain(s);
+        } catch (const std::exception&) {
+            // A failed push leaves the messages queued; the next wake or ack pushes them.
+            metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        }
+    });
 }
 
 void Service::on_open(const std::shared_ptr<net::Connection>& conn) {
@@ -171,6 +194,14 @@ void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame
     }
     metrics_.frames_in.fetch_add(1, std::memory_order_relaxed);
     if (stopped_) return;  // shutting down: the frame is dropped, its connection is closing
+    if (s->queued_frames.fetch_add(1) >= kMaxQueuedFrames) {
+        // Backpressure: requests arrive faster than they can be handled. Rather than buffer
+        // without bound, drop the connection; the client reconnects and retries by id.
+        s->queued_frames.fetch_sub(1);
+        metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        conn->close();
+        return;
+    }
     boost::asio::post(s->strand,
                       [this, s, f = std::move(frame)]() mutable { handle(s, std::move(f)); });
 }
@@ -181,6 +212,7 @@ void Service::respond(const SessionPtr& s, const v1::Frame& frame) {
 
 void Service::handle(const SessionPtr& s, Bytes bytes) {
     // The strand is the boundary into the worker pool: nothing may escape it.
+    s->queued_frames.fetch_sub(1);
     try {
         if (s->closed) return;
         const auto started = std::chrono::steady_clock::now();
@@ -208,7 +240,10 @@ void Service::handle(const SessionPtr& s, Bytes bytes) {
         metrics_.request_latency.observe(std::chrono::steady_clock::now() - started);
     } catch (const std::exception&) {
         metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-        respond(s, error(0, v1::INTERNAL, "internal error"));
+        try {
+            respond(s, error(0, v1::INTERNAL, "internal error"));
+        } catch (const std::exception&) {
+        }
     }
 }
 
@@ -319,13 +354,21 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
         metrics_.auth_failures.fetch_add(1, std::memory_order_relaxed);
         return error(req.id(), v1::FORBIDDEN, "request a challenge and sign its nonce");
     }
+    // One device per connection: its queue position and in-flight set belong to that device.
+    if (s->device) {
+        s->nonce.clear();
+        return error(req.id(), v1::CONFLICT, "this connection is already authenticated");
+    }
     auto account = store_.account(*id);
+    if (!account && account.error().code != ErrorCode::kNoSession)
+        return error(req.id(), v1::INTERNAL, "try again");
     const bool device_known =
         account && std::any_of(account->devices.begin(), account->devices.end(),
                                [&](const store::Device& d) { return d.id == a.device_id(); });
-    if (!device_known ||
-        !verify_auth_signature(*crypto::PublicKey::deserialize(account->identity_key), s->nonce,
-                               *id, a.device_id(), as_bytes(a.signature()))) {
+    auto identity = device_known ? crypto::PublicKey::deserialize(account->identity_key)
+                                 : Result<crypto::PublicKey>(make_error(ErrorCode::kNoSession, ""));
+    if (!identity ||
+        !verify_auth_signature(*identity, s->nonce, *id, a.device_id(), as_bytes(a.signature()))) {
         metrics_.auth_failures.fetch_add(1, std::memory_order_relaxed);
         s->nonce.clear();
         // One answer for unknown accounts and bad signatures: no account enumeration.
@@ -361,8 +404,12 @@ v1::Frame Service::on_upload_prekeys(const SessionPtr& s, const v1::Request& req
         if (!is_public_key(pk.public_key())) return error(req.id(), v1::BAD_REQUEST, "bad prekey");
         keys.push_back({pk.id(), to_bytes(pk.public_key())});
     }
-    if (!keys.empty() && !store_.add_prekeys(*s->device, keys))
-        return error(req.id(), v1::INTERNAL, "could not store prekeys");
+    if (!keys.empty()) {
+        auto added = store_.add_prekeys(*s->device, keys);
+        if (!added && added.error().code == ErrorCode::kLimitExceeded)
+            return error(req.id(), v1::TOO_LARGE, "too many stored prekeys; upload fewer");
+        if (!added) return error(req.id(), v1::INTERNAL, "could not store prekeys");
+    }
     return wire::make_response(req.id(), v1::OK);
 }
 
@@ -370,6 +417,8 @@ v1::Frame Service::on_fetch_bundles(const SessionPtr&, const v1::Request& req) {
     auto id = account_id(req.fetch_bundles().account_id());
     if (!id) return error(req.id(), v1::BAD_REQUEST, "account id must be 16 bytes");
     auto bundles = store_.take_bundles(*id);
+    if (!bundles && bundles.error().code != ErrorCode::kNoSession)
+        return error(req.id(), v1::INTERNAL, "try again");
     if (!bundles || bundles->empty()) return error(req.id(), v1::NOT_FOUND, "no such account");
     auto f = wire::make_response(req.id(), v1::OK);
     auto* body = f.mutable_response()->mutable_fetch_bundles();
@@ -426,6 +475,8 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         if (!to || r.messages_size() == 0)
             return error(req.id(), v1::BAD_REQUEST, "recipient and messages required");
         auto account = store_.account(*to);
+        if (!account && account.error().code != ErrorCode::kNoSession)
+            return error(req.id(), v1::INTERNAL, "try again");
         if (!account) return error(req.id(), v1::NOT_FOUND, "no such account");
         std::set<store::DeviceId> named, current;
         for (const auto& m : r.messages()) named.insert(m.device_id());
@@ -474,6 +525,8 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
 }
 
 std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request& req) {
+    if (static_cast<std::size_t>(req.ack().message_ids_size()) > config_.push_window)
+        return error(req.id(), v1::TOO_LARGE, "acknowledge at most one push window at a time");
     std::vector<store::MessageId> ids;
     ids.reserve(static_cast<std::size_t>(req.ack().message_ids_size()));
     for (const auto& raw : req.ack().message_ids()) {
@@ -493,8 +546,13 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         respond(s, wire::make_response(rid, v1::OK));
         if (stopped_) return;
         boost::asio::post(s->strand, [this, s, ids] {
-            for (const auto& id : ids) s->in_flight.erase(id);
-            drain(s);
+            for (const auto& id : ids) {
+                auto it = s->in_flight.find(id);
+                if (it == s->in_flight.end()) continue;
+                s->in_flight_bytes -= it->second;
+                s->in_flight.erase(it);
+            }
+            post_drain(s);
         });
     };
     committer_->submit_acks(*s->device, std::move(ids), std::move(done));
@@ -503,6 +561,8 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
 
 v1::Frame Service::on_lookup_username(const SessionPtr&, const v1::Request& req) {
     auto id = store_.account_by_username(req.lookup_username().username());
+    if (!id && id.error().code != ErrorCode::kNoSession)
+        return error(req.id(), v1::INTERNAL, "try again");
     if (!id) return error(req.id(), v1::NOT_FOUND, "no such username");
     auto f = wire::make_response(req.id(), v1::OK);
     f.mutable_response()->mutable_lookup_username()->set_account_id(to_string_bytes(*id));
@@ -511,11 +571,19 @@ v1::Frame Service::on_lookup_username(const SessionPtr&, const v1::Request& req)
 
 void Service::drain(const SessionPtr& s) {
     if (!s->device || s->closed) return;
-    while (s->in_flight.size() < config_.push_window) {
+    // The window is bounded in messages and in bytes, so a backlog of large messages never
+    // overruns the connection's send queue.
+    auto window_open = [&] {
+        return s->in_flight.size() < config_.push_window &&
+               s->in_flight_bytes < config_.push_window_bytes;
+    };
+    while (window_open()) {
         const std::size_t room = config_.push_window - s->in_flight.size();
         auto batch = store_.pending(*s->device, s->last_pushed_seq, room, now_ms());
         if (!batch) return;  // transient store error: the next ack or wake retries
+        std::size_t pushed = 0;
         for (const auto& m : *batch) {
+            if (!window_open()) break;
             v1::Frame f;
             f.set_version(wire::kProtocolVersion);
             auto* e = f.mutable_push()->mutable_envelope();
@@ -527,10 +595,12 @@ void Service::drain(const SessionPtr& s) {
             e->set_server_time_ms(static_cast<std::uint64_t>(m.server_time_ms));
             respond(s, f);
             s->last_pushed_seq = m.seq;
-            s->in_flight.insert(m.id);
+            s->in_flight[m.id] += m.content.size();  // ids may repeat across senders
+            s->in_flight_bytes += m.content.size();
+            ++pushed;
             metrics_.deliveries.fetch_add(1, std::memory_order_relaxed);
         }
-        if (batch->size() < room) {
+        if (pushed == batch->size() && batch->size() < room) {
             if (s->queue_empty_owed) {
                 v1::Frame f;
                 f.set_version(wire::kProtocolVersion);
@@ -558,7 +628,7 @@ void Service::wake(const std::vector<DeviceAddress>& devices) {
     }
     std::sort(targets.begin(), targets.end());
     targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-    for (auto& s : targets) boost::asio::post(s->strand, [this, s] { drain(s); });
+    for (auto& s : targets) post_drain(s);
 }
 
 }  // namespace pp::server

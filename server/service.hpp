@@ -61,6 +61,8 @@ class Service : public net::Handler {
 
     // Pushes queued messages to the session's device, up to its window. On the session strand.
     void drain(const SessionPtr& s);
+    // Schedules drain on the session's strand, exception-safe; nothing once shutting down.
+    void post_drain(const SessionPtr& s);
     // After a commit: wakes the sessions of every device that got mail.
     void wake(const std::vector<store::DeviceAddress>& devices);
 

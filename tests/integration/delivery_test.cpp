@@ -45,6 +45,39 @@ TEST_F(DeliveryTest, LivePushToConnectedDevice) {
     EXPECT_EQ(a.queued_pushes(), 0u);
 }
 
+// A backlog of large messages (here 3 MiB) is pushed within a byte window, so the recipient
+// is never disconnected for falling behind its own send queue; acks open the window again.
+TEST_F(DeliveryTest, LargeBacklogIsPushedWithinAByteWindow) {
+    auto a = login(server, alice);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 15; ++i) {
+        ids.push_back(random_id());
+        const std::string content(200 * 1024, static_cast<char>('a' + i));
+        must_ok(a.send(ids.back(), bob.account, {{1, 2, content}}), "send");
+    }
+    auto b = login(server, bob);
+    auto got = drain_until_empty(b, true, 60s);
+    ASSERT_EQ(got.size(), ids.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].message_id(), ids[i]) << i;
+        EXPECT_EQ(got[i].content().size(), 200u * 1024) << i;
+    }
+}
+
+TEST_F(DeliveryTest, SecondAuthenticationOnAConnectionIsRefused) {
+    auto b = login(server, bob);
+    ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
+    auto again = must(b.authenticate(alice.account, alice.keys.identity()), "authenticate again");
+    EXPECT_EQ(again.status(), v1::CONFLICT);
+    // Still Bob's connection: a message to Bob arrives here.
+    auto a = login(server, alice);
+    const std::string id = random_id();
+    must_ok(a.send(id, bob.account, {{1, 2, "still bob"}}), "send");
+    auto p = must(b.next_push(5s), "push");
+    ASSERT_TRUE(p.has_envelope());
+    EXPECT_EQ(p.envelope().message_id(), id);
+}
+
 TEST_F(DeliveryTest, OfflineQueueDrainsInOrderThenQueueEmpty) {
     auto a = login(server, alice);
     std::vector<std::string> ids;

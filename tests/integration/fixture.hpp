@@ -97,7 +97,15 @@ inline std::vector<v1::Envelope> drain_until_empty(ServerClient& c, bool ack,
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) throw std::runtime_error("no QueueEmpty in time");
-        auto p = must(c.next_push(left), "waiting for the backlog");
+        // Acks are batched, but never held while waiting: the server's push window (in
+        // messages and bytes) only reopens when they arrive.
+        const bool holding = !pending_acks.empty();
+        auto next = c.next_push(holding ? std::min(left, std::chrono::milliseconds(200)) : left);
+        if (!next && holding && next.error().code == ErrorCode::kLimitExceeded) {
+            flush();
+            continue;
+        }
+        auto p = must(std::move(next), "waiting for the backlog");
         if (p.has_queue_empty()) break;
         if (!p.has_envelope()) continue;
         got.push_back(p.envelope());
