@@ -29,6 +29,10 @@ struct Config {
     // people behind one address.
     double address_requests_per_second = 5000;
     double address_request_burst = 10000;
+    // New accounts per client address: each costs a durable write and stays forever, so an
+    // open server must not be flooded with them.
+    double registrations_per_address_per_second = 2;
+    double registration_burst = 50;
     std::size_t max_batch = 512;  // sends per group-commit transaction
 };
 

@@ -119,7 +119,9 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
       metrics_(metrics),
       workers_(worker_threads),
       account_limiter_(config.account_requests_per_second, config.account_request_burst),
-      address_limiter_(config.address_requests_per_second, config.address_request_burst) {
+      address_limiter_(config.address_requests_per_second, config.address_request_burst),
+      registration_limiter_(config.registrations_per_address_per_second, config.registration_burst),
+      decoy_identity_(crypto::KeyPair::generate().public_key) {
     committer_ = std::make_unique<GroupCommitter>(
         store_, metrics_, config_.max_batch,
         [this](const std::vector<DeviceAddress>& devices) { wake(devices); });
@@ -293,6 +295,10 @@ v1::Frame Service::on_challenge(const SessionPtr& s, const v1::Request& req) {
 }
 
 v1::Frame Service::on_register(const SessionPtr& s, const v1::Request& req) {
+    if (!registration_limiter_.take(s->address, std::chrono::steady_clock::now())) {
+        metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        return error(req.id(), v1::RATE_LIMITED, "too many registrations from this address");
+    }
     const auto& r = req.register_();
     if (!is_public_key(r.identity_key()) || !r.has_signed_prekey() ||
         !valid_signed_prekey(r.signed_prekey(), r.identity_key()))
@@ -366,9 +372,13 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
         account && std::any_of(account->devices.begin(), account->devices.end(),
                                [&](const store::Device& d) { return d.id == a.device_id(); });
     auto identity = device_known ? crypto::PublicKey::deserialize(account->identity_key)
-                                 : Result<crypto::PublicKey>(make_error(ErrorCode::kNoSession, ""));
-    if (!identity ||
-        !verify_auth_signature(*identity, s->nonce, *id, a.device_id(), as_bytes(a.signature()))) {
+                                 : Result<crypto::PublicKey>(decoy_identity_);
+    // Unknown accounts are checked against the decoy key too (and always fail), so both
+    // refusals cost one signature verification.
+    const bool signature_ok =
+        identity &&
+        verify_auth_signature(*identity, s->nonce, *id, a.device_id(), as_bytes(a.signature()));
+    if (!device_known || !signature_ok) {
         metrics_.auth_failures.fetch_add(1, std::memory_order_relaxed);
         s->nonce.clear();
         // One answer for unknown accounts and bad signatures: no account enumeration.

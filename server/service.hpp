@@ -14,6 +14,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "crypto/keys.hpp"
 #include "net/server.hpp"
 #include "server/config.hpp"
 #include "server/group_committer.hpp"
@@ -76,6 +77,10 @@ class Service : public net::Handler {
     std::unique_ptr<GroupCommitter> committer_;
     KeyedRateLimiter account_limiter_;
     KeyedRateLimiter address_limiter_;
+    KeyedRateLimiter registration_limiter_;
+    // Verified against when an account or device is unknown, so that answer takes as long as
+    // a bad signature does and timing does not tell them apart.
+    crypto::PublicKey decoy_identity_;
     std::atomic<bool> stopped_{false};  // after shutdown(): no more work is posted
 };
 

@@ -70,6 +70,10 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
         s.service.address_requests_per_second = *v;
     if (auto v = t["limits"]["address_request_burst"].value<double>())
         s.service.address_request_burst = *v;
+    if (auto v = t["limits"]["registrations_per_address_per_second"].value<double>())
+        s.service.registrations_per_address_per_second = *v;
+    if (auto v = t["limits"]["registration_burst"].value<double>())
+        s.service.registration_burst = *v;
     if (auto v = t["queues"]["max_messages"].value<std::int64_t>())
         s.service.max_queue_messages = static_cast<std::size_t>(*v);
     if (auto v = t["queues"]["ttl_hours"].value<std::int64_t>())

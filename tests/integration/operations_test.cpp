@@ -84,6 +84,20 @@ void check_pow(ServerProcess& server, unsigned expected_difficulty) {
     EXPECT_EQ(must(c.request(req), "reuse").status(), v1::FORBIDDEN);
 }
 
+// Open registration is still bounded per client address: a burst, then a slow trickle.
+TEST(Operations, RegistrationsPerAddressAreLimited) {
+    ServerProcess server(ServerProcessOptions::with_config(
+        "[limits]\nregistrations_per_address_per_second = 0.01\nregistration_burst = 3\n"));
+    must(server.start(), "start server");
+    auto c = connect_to(server);
+    for (int i = 0; i < 3; ++i)
+        EXPECT_TRUE(must(c.register_account(), "within the burst").ok()) << i;
+    auto refused = must(c.register_account(), "past the burst");
+    EXPECT_EQ(refused.response.status(), v1::RATE_LIMITED);
+    // Other requests from the same address are unaffected.
+    EXPECT_EQ(must(c.challenge(), "challenge").status(), v1::OK);
+}
+
 TEST(Operations, ProofOfWorkFromConfigFile) {
     ServerProcess server(ServerProcessOptions::with_config(
         "[registration]\npolicy = \"pow\"\npow_difficulty = 10\n"));
