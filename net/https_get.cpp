@@ -32,14 +32,7 @@ struct GetState {
 
 asio::awaitable<error_code> get_op(GetState& s, std::string host, std::string port,
                                    std::string target, std::chrono::milliseconds timeout) {
-    asio::ip::tcp::resolver resolver(s.ioc);
-    auto [rec, results] = co_await resolver.async_resolve(host, port, kTok);
-    if (rec) co_return rec;
-    auto& tcp = beast::get_lowest_layer(s.stream);
-    tcp.expires_after(timeout);
-    auto [cec, ep] = co_await tcp.async_connect(results, kTok);
-    if (cec) co_return cec;
-    auto [tec] = co_await s.stream.async_handshake(asio::ssl::stream_base::client, kTok);
+    auto tec = co_await detail::connect_tls(s.ioc, s.stream, host, port, timeout);
     if (tec) co_return tec;
     http::request<http::empty_body> req{http::verb::get, target, 11};
     req.set(http::field::host, host);

@@ -87,18 +87,10 @@ Result<WsClient> WsClient::connect(const std::string& host, std::uint16_t port,
 
     auto op = [](Impl& c, std::string h, std::string p, std::string hh, std::string target,
                  std::chrono::milliseconds timeout) -> asio::awaitable<error_code> {
-        asio::ip::tcp::resolver resolver(c.ioc);
-        auto [rec, results] = co_await resolver.async_resolve(h, p, kTok);
-        if (rec) co_return rec;
-        auto& tcp = beast::get_lowest_layer(c.ws);
-        tcp.expires_after(timeout);
-        auto [cec, ep] = co_await tcp.async_connect(results, kTok);
-        if (cec) co_return cec;
-        auto [tec] =
-            co_await c.ws.next_layer().async_handshake(asio::ssl::stream_base::client, kTok);
+        auto tec = co_await detail::connect_tls(c.ioc, c.ws.next_layer(), h, p, timeout);
         if (tec) co_return tec;
         auto [wec] = co_await c.ws.async_handshake(hh, target, kTok);
-        tcp.expires_never();
+        beast::get_lowest_layer(c.ws).expires_never();
         co_return wec;
     };
     auto done = std::make_shared<std::optional<error_code>>();
