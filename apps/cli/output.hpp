@@ -1,0 +1,33 @@
+#pragma once
+// How the CLI shows things: one line per message for people, JSON (--json) for scripts.
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "client/client.hpp"
+
+namespace pp::cli {
+
+std::string status_name(client::MessageStatus s);
+std::string clock_time(std::int64_t ms);  // local HH:MM
+std::string iso_time(std::int64_t ms);    // UTC, for JSON
+
+nlohmann::json to_json(const client::Client& c, const client::Message& m);
+nlohmann::json to_json(const client::Contact& c);
+nlohmann::json to_json(const client::Client& c, const client::Group& g);
+
+// "[12:03] Bob: text", with the group's name for group messages.
+std::string message_line(const client::Client& c, const client::Message& m);
+
+// Exit codes: 0 done, 1 failed, 2 usage, plus sysexits where they say more.
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE: the server could not be reached
+inline constexpr int kExitTempFail = 75;     // EX_TEMPFAIL: queued, not yet with the server
+inline constexpr int kExitNoPerm = 77;       // EX_NOPERM: wrong passphrase, untrusted identity
+
+// Prints "error: <what>" and, if given, a hint with the next step; returns the exit code that
+// suits the error.
+int fail(const Error& e, std::string_view hint = {});
+
+}  // namespace pp::cli

@@ -1,0 +1,312 @@
+// Client: registration, connecting and authenticating, keeping prekeys topped up, and the
+// receive loop (poll/sync) that stores before it acknowledges.
+#include <cstdlib>
+#include <random>
+#include <thread>
+
+#include "client/client_impl.hpp"
+#include "client/server_errors.hpp"
+#include "crypto/xeddsa.hpp"
+#include "wire/auth.hpp"
+
+namespace pp::client {
+
+namespace {
+
+std::string bytes_string(ByteView b) {
+    return std::string(b.begin(), b.end());
+}
+
+v1::SignedPreKey to_wire(const protocol::SignedPreKeyRecord& k) {
+    v1::SignedPreKey w;
+    w.set_id(k.id);
+    const auto pub = k.key_pair.public_key.serialize();
+    w.set_public_key(bytes_string(pub));
+    w.set_signature(bytes_string(k.signature));
+    return w;
+}
+
+v1::PreKey to_wire(const protocol::PreKeyRecord& k) {
+    v1::PreKey w;
+    w.set_id(k.id);
+    const auto pub = k.key_pair.public_key.serialize();
+    w.set_public_key(bytes_string(pub));
+    return w;
+}
+
+// Fault injection for the crash tests: with PAPERPLANE_TEST_EXIT_AFTER_STORE=N the process
+// ends abruptly (as under kill -9) once N envelopes are stored and before any is acknowledged.
+std::size_t exit_after_store() {
+    static const std::size_t n = [] {
+        const char* v = std::getenv("PAPERPLANE_TEST_EXIT_AFTER_STORE");
+        return v ? static_cast<std::size_t>(std::strtoul(v, nullptr, 10)) : 0;
+    }();
+    return n;
+}
+
+constexpr milliseconds kMinBackoff{500};
+constexpr milliseconds kAckLull{20};
+constexpr milliseconds kMaxBackoff{60000};
+
+}  // namespace
+
+Result<AccountRecord> Client::register_account(const ServerAddress& server,
+                                               const RegisterOptions& options) {
+    auto& im = *impl_;
+    if (im.account)
+        return make_error(ErrorCode::kLimitExceeded, "this profile is registered already");
+    PP_TRY(conn, Connection::open(server, options.timeout));
+
+    v1::Request challenge;
+    challenge.mutable_challenge();
+    PP_TRY(c, conn->call(challenge, options.timeout));
+    if (c.status() != v1::OK) return status_error(c);
+
+    v1::Request req;
+    auto* r = req.mutable_register_();
+    const auto identity_pub = im.identity.public_key.serialize();
+    r->set_identity_key(bytes_string(identity_pub));
+    r->set_registration_id(im.registration_id);
+    PP_TRY(signed_prekeys, im.store->signed_prekeys());
+    if (signed_prekeys.empty()) return make_error(ErrorCode::kInternal, "no signed prekey");
+    *r->mutable_signed_prekey() = to_wire(signed_prekeys.front());
+    PP_TRY(next_prekey, im.store->counter("next_prekey_id", 1));
+    for (std::int64_t id = std::max<std::int64_t>(1, next_prekey - kPrekeyBatch); id < next_prekey;
+         ++id) {
+        PP_TRY(k, im.store->prekey(static_cast<std::uint32_t>(id)));
+        if (k) *r->add_prekeys() = to_wire(*k);
+    }
+    if (!options.username.empty()) r->set_username(options.username);
+    if (!options.invite_code.empty()) r->set_invite_code(options.invite_code);
+    if (const auto difficulty = c.challenge().pow_difficulty(); difficulty > 0) {
+        // The server asks for proof of work: a few seconds of hashing, once per account.
+        r->set_pow_challenge(c.challenge().nonce());
+        r->set_pow_nonce(bytes_string(wire::solve_pow(as_bytes(c.challenge().nonce()), difficulty)));
+    }
+    PP_TRY(resp, conn->call(req, options.timeout));
+    if (resp.status() != v1::OK) return status_error(resp);
+    const auto& body = resp.register_();
+    AccountRecord account;
+    account.server = server;
+    if (body.account_id().size() != account.account.size())
+        return make_error(ErrorCode::kMalformed, "the server sent a bad account id");
+    std::copy(body.account_id().begin(), body.account_id().end(), account.account.begin());
+    account.device = body.device_id();
+    account.registration_id = im.registration_id;
+    account.username = options.username;
+    PP_TRY_VOID(im.store->set_account(account));
+    im.account = account;
+    conn->close();
+    // Online at once: authenticate on a fresh connection, as every later start does.
+    auto online = im.connect_and_authenticate(options.timeout);
+    if (!online) im.last_error = std::string(online.error().detail);
+    return account;
+}
+
+void Client::Impl::drop_connection(std::string why) {
+    const bool was_online = conn && authenticated;
+    if (conn) conn->close();
+    conn.reset();
+    authenticated = false;
+    // Stored but unacknowledged envelopes come again after reconnecting; the processed-id
+    // record turns them into acknowledgements then.
+    acks_due.clear();
+    last_error = why;
+    if (was_online) emit(make_event(Event::Kind::kDisconnected, {}, std::move(why)));
+}
+
+Result<void> Client::Impl::connect_and_authenticate(milliseconds timeout) {
+    if (!account) return make_error(ErrorCode::kNoSession, "not registered");
+    PP_TRY(c, Connection::open(account->server, timeout));
+    v1::Request challenge;
+    challenge.mutable_challenge();
+    PP_TRY(ch, c->call(challenge, timeout));
+    if (ch.status() != v1::OK) return status_error(ch);
+    const auto& nonce = ch.challenge().nonce();
+    const auto signature = crypto::xeddsa_sign(
+        identity.private_key, wire::auth_message(as_bytes(nonce), account->account,
+                                                 account->device));
+    v1::Request auth;
+    auto* a = auth.mutable_authenticate();
+    a->set_account_id(bytes_string(account->account));
+    a->set_device_id(account->device);
+    a->set_nonce(nonce);
+    a->set_signature(bytes_string(signature));
+    PP_TRY(ar, c->call(auth, timeout));
+    if (ar.status() != v1::OK) return status_error(ar);
+    conn = std::move(c);
+    authenticated = true;
+    queue_empty_seen = false;
+    backoff = milliseconds(0);
+    last_error.clear();
+    emit(make_event(Event::Kind::kConnected, {}, account->server.host + ":" + std::to_string(account->server.port)));
+    auto keys = maintain_prekeys(timeout);
+    if (!keys) last_error = std::string(keys.error().detail);  // retried on the next connect
+    return {};
+}
+
+Result<void> Client::Impl::ensure_online(milliseconds timeout) {
+    if (conn && authenticated) return {};
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_attempt) return make_error(ErrorCode::kLimitExceeded, "waiting to reconnect");
+    auto r = connect_and_authenticate(timeout);
+    if (r) return r;
+    last_error = std::string(r.error().detail);
+    // Exponential backoff with jitter, so a server coming back is not hit by every client at
+    // the same instant.
+    backoff = std::clamp(backoff * 2, kMinBackoff, kMaxBackoff);
+    static thread_local std::minstd_rand jitter{std::random_device{}()};
+    const auto spread = std::uniform_int_distribution<long>(0, backoff.count() / 4)(jitter);
+    next_attempt = now + backoff + milliseconds(spread);
+    return r;
+}
+
+Result<void> Client::Impl::maintain_prekeys(milliseconds timeout) {
+    v1::Request count;
+    count.mutable_prekey_count();
+    PP_TRY(cr, conn->call(count, timeout));
+    if (cr.status() != v1::OK) return status_error(cr);
+    v1::Request upload;
+    auto* u = upload.mutable_upload_prekeys();
+    bool any = false;
+    PP_TRY(rotated_ms, store->counter("signed_prekey_ms", 0));
+    if (now_ms() - rotated_ms > kSignedPrekeyRotationMs) {
+        PP_TRY(next_spk, store->counter("next_signed_prekey_id", 1));
+        const auto spk = protocol::generate_signed_prekey(
+            identity, static_cast<std::uint32_t>(next_spk), static_cast<std::uint64_t>(now_ms()));
+        PP_TRY(old, store->signed_prekeys());
+        PP_TRY_VOID(store->transaction([&]() -> Result<void> {
+            PP_TRY_VOID(store->put_signed_prekey(spk));
+            // Keep the previous one for first messages still in flight; older ones go.
+            for (std::size_t i = 1; i < old.size(); ++i)
+                PP_TRY_VOID(store->remove_signed_prekey(old[i].id));
+            PP_TRY_VOID(store->set_counter("next_signed_prekey_id", next_spk + 1));
+            return store->set_counter("signed_prekey_ms", now_ms());
+        }));
+        *u->mutable_signed_prekey() = to_wire(spk);
+        any = true;
+    }
+    if (cr.prekey_count().count() < kPrekeyLowWater) {
+        PP_TRY(next_id, store->counter("next_prekey_id", 1));
+        const auto fresh = protocol::generate_prekeys(static_cast<std::uint32_t>(next_id),
+                                                      kPrekeyBatch);
+        PP_TRY_VOID(store->transaction([&]() -> Result<void> {
+            PP_TRY_VOID(store->put_prekeys(fresh));
+            return store->set_counter("next_prekey_id", next_id + kPrekeyBatch);
+        }));
+        for (const auto& k : fresh) *u->add_prekeys() = to_wire(k);
+        any = true;
+    }
+    if (!any) return {};
+    PP_TRY(ur, conn->call(upload, timeout));
+    if (ur.status() != v1::OK) return status_error(ur);
+    return {};
+}
+
+Result<void> Client::Impl::flush_acks(milliseconds timeout) {
+    while (!acks_due.empty() && conn) {
+        v1::Request req;
+        auto* ack = req.mutable_ack();
+        const std::size_t n = std::min(acks_due.size(), kMaxAcksPerRequest);
+        for (std::size_t i = 0; i < n; ++i) ack->add_message_ids(acks_due[i]);
+        PP_TRY(r, conn->call(req, timeout));
+        if (r.status() != v1::OK) return status_error(r);
+        acks_due.erase(acks_due.begin(), acks_due.begin() + static_cast<long>(n));
+    }
+    return {};
+}
+
+Result<std::size_t> Client::Impl::receive(milliseconds timeout, bool until_queue_empty) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t stored = 0;
+    auto fail = [&](const Error& e) -> Error {
+        drop_connection(std::string(e.detail));
+        return e;
+    };
+    while (conn) {
+        if (until_queue_empty && queue_empty_seen) break;
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        // While acknowledgements are due, wait only briefly: a lull is the moment to send them
+        // (the server pushes a bounded window and waits for them).
+        auto wait = std::chrono::duration_cast<milliseconds>(deadline - now);
+        if (!acks_due.empty()) wait = std::min(wait, kAckLull);
+        auto push = conn->next_push(wait);
+        if (!push) return fail(push.error());
+        if (!*push) {
+            if (auto r = flush_acks(timeout); !r) return fail(r.error());
+            continue;
+        }
+        if ((*push)->has_queue_empty()) {
+            queue_empty_seen = true;
+            continue;
+        }
+        if (!(*push)->has_envelope()) continue;
+        auto fresh = handle_envelope((*push)->envelope());
+        // Not stored (the database refused): not acknowledged either; it comes again.
+        if (!fresh) return fail(fresh.error());
+        if (*fresh) {
+            ++stored;
+            if (exit_after_store() != 0 && stored >= exit_after_store()) std::_Exit(137);
+        }
+        if (acks_due.size() >= kMaxAcksPerRequest) {
+            if (auto r = flush_acks(timeout); !r) return fail(r.error());
+        }
+    }
+    if (conn) {
+        if (auto r = flush_acks(timeout); !r) return fail(r.error());
+    }
+    return stored;
+}
+
+Result<std::size_t> Client::poll(milliseconds timeout) {
+    auto& im = *impl_;
+    if (!im.account)
+        return make_error(ErrorCode::kNoSession, "not registered yet: run `paperplane register`");
+    const auto started = std::chrono::steady_clock::now();
+    if (!im.ensure_online(timeout)) {
+        // Offline is a state, not an error: wait out the timeout (or the backoff) and report.
+        const auto wait = std::min<std::chrono::steady_clock::duration>(
+            timeout, std::max(im.next_attempt - std::chrono::steady_clock::now(),
+                              std::chrono::steady_clock::duration::zero()));
+        std::this_thread::sleep_for(wait);
+        return std::size_t{0};
+    }
+    auto flushed = im.flush_outbox(timeout);
+    if (!flushed) return std::size_t{0};
+    const auto spent = std::chrono::steady_clock::now() - started;
+    const auto left = std::max(std::chrono::duration_cast<milliseconds>(timeout - spent),
+                               milliseconds(1));
+    auto got = im.receive(left, false);
+    if (!got) return std::size_t{0};
+    // Receipts and replies queued while receiving go out now rather than a poll later.
+    (void)im.flush_outbox(timeout);
+    return *got;
+}
+
+Result<std::size_t> Client::sync(milliseconds timeout) {
+    auto& im = *impl_;
+    if (!im.account)
+        return make_error(ErrorCode::kNoSession, "not registered yet: run `paperplane register`");
+    if (!im.conn || !im.authenticated) {
+        im.next_attempt = {};
+        PP_TRY_VOID(im.ensure_online(timeout));
+    } else if (im.queue_empty_seen) {
+        // Ask for a fresh QueueEmpty marker so "everything so far" has a definite end.
+        im.queue_empty_seen = false;
+        v1::Request drain;
+        drain.mutable_drain();
+        PP_TRY(r, im.conn->call(drain, timeout));
+        if (r.status() != v1::OK) return status_error(r);
+    }
+    PP_TRY_VOID(im.flush_outbox(timeout));
+    PP_TRY(got, im.receive(timeout, true));
+    PP_TRY_VOID(im.flush_outbox(timeout));
+    return got;
+}
+
+void Client::disconnect() {
+    impl_->drop_connection("disconnected");
+}
+
+}  // namespace pp::client

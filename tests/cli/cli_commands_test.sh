@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The `paperplane` commands end to end against a real server, the way scripts use them:
+# --json output, exit codes, errors that say what to do, a group, safety numbers.
+#   tests/cli/cli_commands_test.sh PAPERPLANE_SERVER PAPERPLANE
+set -euo pipefail
+server_bin="$1"
+cli_bin="$2"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/pp-cli.XXXXXX")"
+server_pid=""
+cleanup() {
+    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+# expect CODE CMD...: runs CMD, checks its exit code, keeps its output in $out.
+expect() {
+    local want="$1"
+    shift
+    set +e
+    out="$("$@" 2>&1)"
+    local got=$?
+    set -e
+    [[ "$got" == "$want" ]] || fail "expected exit $want, got $got from: $* -> $out"
+}
+has() { grep -qF -- "$1" <<<"$out" || fail "output lacks '$1': $out"; }
+
+"$server_bin" --listen 127.0.0.1:0 --data-dir "$work/data" --registration open \
+    >"$work/server.log" 2>&1 &
+server_pid=$!
+link=""
+for _ in $(seq 1 200); do
+    link="$(sed -n 's/^ *server link: *\(paperplane:[^ ]*\)$/\1/p' "$work/server.log")"
+    [[ -n "$link" ]] && break
+    sleep 0.1
+done
+[[ -n "$link" ]] || fail "server did not start"
+
+pp() { local who="$1"; shift; "$cli_bin" --profile-dir "$work/$who" "$@"; }
+
+# Usage errors are exit 2; --help works everywhere.
+expect 2 "$cli_bin"
+expect 2 "$cli_bin" frobnicate
+expect 0 "$cli_bin" --help
+has "register"
+expect 0 "$cli_bin" group --help
+has "remove"
+# A missing profile says how to make one.
+expect 1 pp nobody contacts
+has "paperplane --profile"
+
+for u in ann ben cat; do
+    expect 0 pp "$u" init
+    expect 0 pp "$u" register "$link" --username "$u"
+done
+expect 1 pp ann init  # exists already
+has "exists"
+expect 1 pp ann register "$link"  # registered already
+
+ann_link="$(pp ann invite --no-qr)"
+ben_link="$(pp ben invite --no-qr)"
+cat_link="$(pp cat invite --no-qr)"
+expect 0 pp ann invite  # with a QR code drawn in block characters
+has "█"
+expect 1 pp ann add "paperplane://contact?garbage"
+expect 0 pp ann add "$ben_link" --name ben
+expect 0 pp ann add "$cat_link" --name cat
+expect 0 pp ben add "$ann_link" --name ann
+expect 0 pp cat add "$ann_link" --name ann
+expect 0 pp ann contacts --json
+has '"name": "ben"'
+has '"verified": false'
+
+expect 0 pp ann send ben hello ben
+has "sent"
+expect 1 pp ann send nobody hi
+has "no contact or group"
+expect 0 pp ben inbox --json
+has '"text": "hello ben"'
+has '"sender": "ann"'
+expect 0 pp ben inbox
+has "no unread messages"
+expect 0 pp ann sync  # brings Ben's read receipt
+expect 0 pp ann history ben --json
+has '"status": "read"'
+
+expect 0 pp ann group create trio ben cat
+expect 0 pp ann group list --json
+has '"name": "trio"'
+expect 0 pp ann send trio hi both
+expect 0 pp cat inbox
+has "trio / ann: hi both"
+expect 0 pp ben inbox
+has "trio / ann: hi both"
+expect 0 pp ann group rename trio club
+expect 0 pp ann group remove club cat
+expect 0 pp cat sync
+expect 0 pp cat group list
+has "(you were removed)"
+
+expect 0 pp ann safety ben --json
+ann_digits="$(grep -o '"safety_number": "[0-9 ]*"' <<<"$out")"
+expect 0 pp ben safety ann --json
+grep -qF -- "$ann_digits" <<<"$out" || fail "safety numbers differ"
+expect 0 pp ann verify ben
+expect 0 pp ann contacts
+has "verified"
+
+expect 0 pp ann status --json
+has '"online": true'
+
+# The server goes away: sending queues (75), syncing reports unavailable (69).
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+expect 75 pp ann --timeout 2 send ben are you there
+expect 69 pp ben --timeout 2 sync
+
+# Passphrase profiles: wrong passphrase is 77 and leaves the profile as it was.
+PAPERPLANE_PASSPHRASE="correct horse battery" expect 0 pp dee init --passphrase
+before="$(sha256sum "$work/dee/profile.db")"
+PAPERPLANE_PASSPHRASE="wrong" expect 77 pp dee contacts
+has "passphrase"
+[[ "$(sha256sum "$work/dee/profile.db")" == "$before" ]] || fail "a wrong passphrase changed the profile"
+PAPERPLANE_PASSPHRASE="correct horse battery" expect 0 pp dee contacts
+echo "PASS: paperplane commands, --json, exit codes"
