@@ -14,13 +14,14 @@ namespace pp::client {
 using ProfileKey = SecretArray<32>;
 
 struct PassphraseParams {
-    Bytes salt;                   // crypto_pwhash_SALTBYTES, random per profile
-    std::uint64_t opslimit = 0;   // crypto_pwhash_OPSLIMIT_INTERACTIVE unless configured
-    std::uint64_t memlimit = 0;   // crypto_pwhash_MEMLIMIT_INTERACTIVE unless configured
+    Bytes salt;                  // crypto_pwhash_SALTBYTES, random per profile
+    std::uint64_t opslimit = 0;  // crypto_pwhash_OPSLIMIT_INTERACTIVE unless configured
+    std::uint64_t memlimit = 0;  // crypto_pwhash_MEMLIMIT_INTERACTIVE unless configured
 };
 
 PassphraseParams new_passphrase_params();
-// Argon2id13. kInternal if libsodium refuses (out of memory).
+// Argon2id13. kInternal if libsodium refuses (out of memory); kMalformed if the salt is not
+// SALTBYTES long or a limit lies outside [MIN, SENSITIVE] (parameters read from a file).
 Result<ProfileKey> derive_profile_key(std::string_view passphrase, const PassphraseParams& p);
 ProfileKey random_profile_key();
 

@@ -30,11 +30,13 @@ class ProfileStore {
     // Creates <dir> (0700) with a new database. With a passphrase the profile key comes from
     // Argon2id (crypto_pwhash) of it and a random salt kept in the database; without one a
     // random key is written to <dir>/profile.key with mode 0600. kLimitExceeded if a profile
-    // already exists there.
-    static Result<std::unique_ptr<ProfileStore>> create(const std::filesystem::path& dir,
-                                                        const std::optional<std::string>& passphrase);
+    // already exists there; kInvalidKey for an empty passphrase (omit it instead).
+    static Result<std::unique_ptr<ProfileStore>> create(
+        const std::filesystem::path& dir, const std::optional<std::string>& passphrase);
     // kNoSession if there is no profile in <dir>; kBadMac ("wrong passphrase") if the
-    // passphrase does not open it, or one is missing/superfluous. Nothing is modified then.
+    // passphrase does not open it, or one is missing/superfluous (or the key file is another
+    // profile's). kInvalidKey if the key file is missing, not a regular file, not 32 bytes, or
+    // has a mode wider than 0600. Nothing is modified then.
     static Result<std::unique_ptr<ProfileStore>> open(const std::filesystem::path& dir,
                                                       const std::optional<std::string>& passphrase);
     static bool exists(const std::filesystem::path& dir);
@@ -81,7 +83,8 @@ class ProfileStore {
                                                                         DeviceId device) = 0;
     virtual Result<void> put_sender_key(const GroupId& group, const AccountId& sender,
                                         DeviceId device, const protocol::SenderKeyRecord& r) = 0;
-    virtual Result<void> delete_sender_keys(const GroupId& group) = 0;  // every sender's
+    // Every sender's, with the group's key-id index entries and "shared" marks.
+    virtual Result<void> delete_sender_keys(const GroupId& group) = 0;
     // SenderKeyMessages do not name their group: a sender's key id does.
     virtual Result<void> index_sender_key(const AccountId& sender, DeviceId device,
                                           std::uint32_t key_id, const GroupId& group) = 0;
@@ -95,14 +98,15 @@ class ProfileStore {
                                                 const AccountId& member) = 0;
 
     // --- contacts ---
-    // Insert or replace by account id. kLimitExceeded if another account has that name.
+    // Insert or replace by account id. kLimitExceeded if another account has that name. An
+    // empty name means "none": it never collides and contact_by_name("") finds nothing.
     virtual Result<void> put_contact(const Contact& contact) = 0;
     virtual Result<std::optional<Contact>> contact(const AccountId& account) = 0;
     virtual Result<std::optional<Contact>> contact_by_name(std::string_view name) = 0;
     virtual Result<std::vector<Contact>> contacts() = 0;  // sorted by name
 
     // --- groups ---
-    // Insert or replace by id. kLimitExceeded if another group has that name.
+    // Insert or replace by id. kLimitExceeded if another group has that name (empty: none).
     virtual Result<void> put_group(const Group& group) = 0;
     virtual Result<std::optional<Group>> group(const GroupId& id) = 0;
     virtual Result<std::optional<Group>> group_by_name(std::string_view name) = 0;
@@ -110,9 +114,13 @@ class ProfileStore {
 
     // --- history ---
     // Messages are keyed by (sender, id). False (nothing changed) if that key exists.
+    // kMalformed if the status is off the direction's path (kReceived on an outgoing one...).
     virtual Result<bool> add_message(const Message& message) = 0;
-    virtual Result<std::optional<Message>> message(const AccountId& sender, const MessageId& id) = 0;
-    // Moves the status forward only (kSent -> kDelivered -> kRead); never backwards.
+    virtual Result<std::optional<Message>> message(const AccountId& sender,
+                                                   const MessageId& id) = 0;
+    // Moves the status forward only (kSent -> kDelivered -> kRead); never backwards. A status
+    // not ahead of the stored one, or an unknown message, changes nothing (ok); a status off
+    // the message's path (kDelivered for incoming, kReceived for outgoing) is kMalformed.
     virtual Result<void> advance_status(const AccountId& sender, const MessageId& id,
                                         MessageStatus status) = 0;
     // The last `limit` messages of a conversation, oldest first.

@@ -37,9 +37,9 @@ struct AccountRecord {
 
 struct Contact {
     AccountId account{};
-    std::string name;      // local nickname, unique within the profile
-    Bytes identity_key;    // 33 bytes: the key we trust (from their link, or first contact)
-    bool verified = false; // the user compared safety numbers and confirmed them
+    std::string name;       // local nickname, unique within the profile
+    Bytes identity_key;     // 33 bytes: the key we trust (from their link, or first contact)
+    bool verified = false;  // the user compared safety numbers and confirmed them
     // A different identity key seen since (a re-install, or an attack): a loud warning; nothing
     // is sent to or accepted from the contact until the user accepts it (`verify --accept`).
     std::optional<Bytes> changed_identity_key;
@@ -85,7 +85,7 @@ struct Message {
     MessageId id{};
     ConversationId conversation;
     Direction direction = Direction::kIncoming;
-    AccountId sender{};       // ourselves for outgoing messages
+    AccountId sender{};  // ourselves for outgoing messages
     std::string text;
     std::int64_t sent_ms = 0;      // the sender's clock
     std::int64_t received_ms = 0;  // ours (for outgoing: when we stored it)
