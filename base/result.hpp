@@ -79,8 +79,8 @@ inline Error make_error(ErrorCode code, std::string_view detail) {
     auto var = std::move(PP_CONCAT(pp_try_, __LINE__)).value()
 // The variable is named after the line so that a PP_TRY_VOID inside a lambda inside another
 // PP_TRY_VOID's expression does not shadow it.
-#define PP_TRY_VOID(expr)                                                                 \
-    do {                                                                                  \
-        auto PP_CONCAT(pp_try_v_, __LINE__) = (expr);                                     \
+#define PP_TRY_VOID(expr)                                                                   \
+    do {                                                                                    \
+        auto PP_CONCAT(pp_try_v_, __LINE__) = (expr);                                       \
         if (!PP_CONCAT(pp_try_v_, __LINE__)) return PP_CONCAT(pp_try_v_, __LINE__).error(); \
     } while (0)

@@ -81,8 +81,8 @@ Result<std::unique_ptr<Client>> Client::create(const ProfileOptions& options) {
     // The device's keys exist from the start; registering only publishes their public halves.
     const auto identity = protocol::IdentityKeyPair::generate();
     const auto registration_id = protocol::generate_registration_id();
-    const auto signed_prekey = protocol::generate_signed_prekey(
-        identity, 1, static_cast<std::uint64_t>(now_ms()));
+    const auto signed_prekey =
+        protocol::generate_signed_prekey(identity, 1, static_cast<std::uint64_t>(now_ms()));
     const auto prekeys = protocol::generate_prekeys(1, kPrekeyBatch);
     auto* s = store.get();
     PP_TRY_VOID(s->transaction([&]() -> Result<void> {

@@ -80,11 +80,11 @@ struct SafetyNumber {
 struct Status {
     bool registered = false;
     bool online = false;
-    std::string server;  // host:port
-    std::size_t outbox = 0;      // messages waiting for the server
+    std::string server;      // host:port
+    std::size_t outbox = 0;  // messages waiting for the server
     std::size_t unread = 0;
-    std::size_t prekeys = 0;     // one-time prekeys held locally
-    std::string last_error;      // why the last connection attempt failed, if it did
+    std::size_t prekeys = 0;  // one-time prekeys held locally
+    std::string last_error;   // why the last connection attempt failed, if it did
 };
 
 class Client {
@@ -150,6 +150,8 @@ class Client {
     // Connects and receives until the server says the queue is empty (or `timeout`); the
     // outbox is flushed too. Unlike poll(), failing to connect is an error.
     Result<std::size_t> sync(milliseconds timeout);
+    // Goes online now if offline (ignoring the backoff); an error says why it could not.
+    Result<void> connect(milliseconds timeout);
     void disconnect();
     Status status() const;
 

@@ -73,7 +73,9 @@ struct Client::Impl {
     // Online state.
     std::unique_ptr<Connection> conn;
     bool authenticated = false;
-    bool queue_empty_seen = false;
+    // QueueEmpty pushes still to come: one per authentication and per DrainRequest.
+    std::size_t queue_empty_due = 0;
+    std::uint64_t connections = 0;      // authenticated connections made so far
     std::vector<std::string> acks_due;  // envelope ids stored, not yet acknowledged
     std::chrono::steady_clock::time_point next_attempt{};
     std::chrono::milliseconds backoff{0};
@@ -91,6 +93,10 @@ struct Client::Impl {
     Result<void> connect_and_authenticate(milliseconds timeout);
     Result<void> maintain_prekeys(milliseconds timeout);
     void drop_connection(std::string why);
+    // One request on the authenticated connection. A connection found broken (the server
+    // restarted, a NAT forgot us) is replaced once and the request sent again: every request
+    // the client makes is safe to repeat (sends and acks are idempotent by id).
+    Result<v1::Response> rpc(const v1::Request& req, milliseconds timeout);
     Result<std::size_t> receive(milliseconds timeout, bool until_queue_empty);
     Result<void> flush_acks(milliseconds timeout);
 
@@ -116,8 +122,8 @@ struct Client::Impl {
     Result<bool> handle_envelope(const v1::Envelope& e, bool held_replay = false);
     Result<std::optional<Bytes>> decrypt_pairwise(const v1::Envelope& e, const AccountId& sender,
                                                   std::optional<Contact>& contact);
-    Result<void> apply_content(const content::Content& c, const AccountId& sender,
-                               DeviceId device, const v1::Envelope& e, bool group_message,
+    Result<void> apply_content(const content::Content& c, const AccountId& sender, DeviceId device,
+                               const v1::Envelope& e, bool group_message,
                                std::optional<GroupId> group);
 
     // groups.cpp

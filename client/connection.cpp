@@ -59,8 +59,8 @@ Result<v1::Response> Connection::call(v1::Request req, milliseconds timeout) {
         }
         const auto now = std::chrono::steady_clock::now();
         if (now >= deadline) return make_error(ErrorCode::kLimitExceeded, "server timed out");
-        PP_TRY_VOID(read_one(std::chrono::duration_cast<milliseconds>(deadline - now) +
-                             milliseconds(1)));
+        PP_TRY_VOID(
+            read_one(std::chrono::duration_cast<milliseconds>(deadline - now) + milliseconds(1)));
     }
 }
 
@@ -69,8 +69,8 @@ Result<std::optional<v1::Push>> Connection::next_push(milliseconds timeout) {
     while (pushes_.empty()) {
         const auto now = std::chrono::steady_clock::now();
         if (now >= deadline) return std::optional<v1::Push>{};
-        auto r = read_one(std::chrono::duration_cast<milliseconds>(deadline - now) +
-                          milliseconds(1));
+        auto r =
+            read_one(std::chrono::duration_cast<milliseconds>(deadline - now) + milliseconds(1));
         if (!r && r.error().code == ErrorCode::kLimitExceeded) return std::optional<v1::Push>{};
         if (!r) return r.error();
     }

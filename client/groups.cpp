@@ -101,7 +101,8 @@ Result<void> Client::Impl::process_distribution(const content::SenderKeyDistribu
     if (g && (!is_member(*g, sender) || g->left)) return {};
     PP_TRY(parsed, protocol::SenderKeyDistributionMessage::parse(as_bytes(d.distribution())));
     PP_TRY(existing, store->sender_key(gid, sender, device));
-    protocol::SenderKeyRecord record = existing ? std::move(*existing) : protocol::SenderKeyRecord{};
+    protocol::SenderKeyRecord record =
+        existing ? std::move(*existing) : protocol::SenderKeyRecord{};
     PP_TRY_VOID(protocol::process_sender_key_distribution(record, parsed));
     PP_TRY_VOID(store->put_sender_key(gid, sender, device, record));
     return store->index_sender_key(sender, device, parsed.key_id, gid);
@@ -110,8 +111,8 @@ Result<void> Client::Impl::process_distribution(const content::SenderKeyDistribu
 Result<void> Client::Impl::apply_group_update(const content::GroupUpdate& u,
                                               const AccountId& sender) {
     GroupId gid{};
-    if (!copy_id(u.group_id(), gid) || !valid_display_name(u.name()) ||
-        u.members_size() == 0 || static_cast<std::size_t>(u.members_size()) > kMaxGroupMembers)
+    if (!copy_id(u.group_id(), gid) || !valid_display_name(u.name()) || u.members_size() == 0 ||
+        static_cast<std::size_t>(u.members_size()) > kMaxGroupMembers)
         return make_error(ErrorCode::kMalformed, "malformed group update");
     Group next;
     next.id = gid;

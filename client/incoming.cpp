@@ -70,8 +70,8 @@ Result<std::optional<Bytes>> Client::Impl::decrypt_pairwise(const v1::Envelope& 
 }
 
 Result<void> Client::Impl::apply_content(const content::Content& c, const AccountId& sender,
-                                         DeviceId device, const v1::Envelope& e,
-                                         bool group_message, std::optional<GroupId> group) {
+                                         DeviceId device, const v1::Envelope& e, bool group_message,
+                                         std::optional<GroupId> group) {
     (void)e;
     switch (c.body_case()) {
         case content::Content::kData: {

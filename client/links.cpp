@@ -14,8 +14,8 @@ constexpr std::string_view kScheme = "paperplane://";
 constexpr std::size_t kMaxLinkBytes = 2048;
 
 bool unreserved(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 std::string percent_encode(std::string_view s) {
@@ -48,8 +48,7 @@ Result<std::string> percent_decode(std::string_view s) {
             out += s[i];
             continue;
         }
-        if (i + 2 >= s.size())
-            return make_error(ErrorCode::kMalformed, "link: truncated %-escape");
+        if (i + 2 >= s.size()) return make_error(ErrorCode::kMalformed, "link: truncated %-escape");
         const int hi = hex_value(s[i + 1]);
         const int lo = hex_value(s[i + 2]);
         if (hi < 0 || lo < 0) return make_error(ErrorCode::kMalformed, "link: bad %-escape");
@@ -116,8 +115,7 @@ Result<ServerAddress> server_from(const Params& p) {
 }
 
 std::string server_params(const ServerAddress& s) {
-    return "host=" + percent_encode(s.host) + "&port=" + std::to_string(s.port) +
-           "&pin=" + s.pin;
+    return "host=" + percent_encode(s.host) + "&port=" + std::to_string(s.port) + "&pin=" + s.pin;
 }
 
 }  // namespace
@@ -142,8 +140,7 @@ Result<ServerAddress> parse_server_link(std::string_view link) {
 
 std::string format_contact_link(const ContactLink& link) {
     std::string out = std::string(kScheme) + "contact?" + server_params(link.server) +
-                      "&account=" + to_hex(link.account) +
-                      "&identity=" + to_hex(link.identity_key);
+                      "&account=" + to_hex(link.account) + "&identity=" + to_hex(link.identity_key);
     if (!link.name.empty()) out += "&name=" + percent_encode(link.name);
     return out;
 }

@@ -81,7 +81,8 @@ Result<AccountRecord> Client::register_account(const ServerAddress& server,
     if (const auto difficulty = c.challenge().pow_difficulty(); difficulty > 0) {
         // The server asks for proof of work: a few seconds of hashing, once per account.
         r->set_pow_challenge(c.challenge().nonce());
-        r->set_pow_nonce(bytes_string(wire::solve_pow(as_bytes(c.challenge().nonce()), difficulty)));
+        r->set_pow_nonce(
+            bytes_string(wire::solve_pow(as_bytes(c.challenge().nonce()), difficulty)));
     }
     PP_TRY(resp, conn->call(req, options.timeout));
     if (resp.status() != v1::OK) return status_error(resp);
@@ -123,9 +124,9 @@ Result<void> Client::Impl::connect_and_authenticate(milliseconds timeout) {
     PP_TRY(ch, c->call(challenge, timeout));
     if (ch.status() != v1::OK) return status_error(ch);
     const auto& nonce = ch.challenge().nonce();
-    const auto signature = crypto::xeddsa_sign(
-        identity.private_key, wire::auth_message(as_bytes(nonce), account->account,
-                                                 account->device));
+    const auto signature =
+        crypto::xeddsa_sign(identity.private_key,
+                            wire::auth_message(as_bytes(nonce), account->account, account->device));
     v1::Request auth;
     auto* a = auth.mutable_authenticate();
     a->set_account_id(bytes_string(account->account));
@@ -136,13 +137,29 @@ Result<void> Client::Impl::connect_and_authenticate(milliseconds timeout) {
     if (ar.status() != v1::OK) return status_error(ar);
     conn = std::move(c);
     authenticated = true;
-    queue_empty_seen = false;
+    queue_empty_due = 1;
+    ++connections;
     backoff = milliseconds(0);
     last_error.clear();
-    emit(make_event(Event::Kind::kConnected, {}, account->server.host + ":" + std::to_string(account->server.port)));
+    emit(make_event(Event::Kind::kConnected, {},
+                    account->server.host + ":" + std::to_string(account->server.port)));
     auto keys = maintain_prekeys(timeout);
     if (!keys) last_error = std::string(keys.error().detail);  // retried on the next connect
     return {};
+}
+
+Result<v1::Response> Client::Impl::rpc(const v1::Request& req, milliseconds timeout) {
+    for (int attempt = 0;; ++attempt) {
+        if (!conn || !authenticated) {
+            if (attempt > 0) next_attempt = {};  // the connection just broke: no backoff yet
+            PP_TRY_VOID(ensure_online(timeout));
+        }
+        auto r = conn->call(req, timeout);
+        if (r) return r;
+        drop_connection(std::string(r.error().detail));
+        // A server that does not answer in time is not retried at once.
+        if (attempt > 0 || r.error().code == ErrorCode::kLimitExceeded) return r.error();
+    }
 }
 
 Result<void> Client::Impl::ensure_online(milliseconds timeout) {
@@ -188,8 +205,8 @@ Result<void> Client::Impl::maintain_prekeys(milliseconds timeout) {
     }
     if (cr.prekey_count().count() < kPrekeyLowWater) {
         PP_TRY(next_id, store->counter("next_prekey_id", 1));
-        const auto fresh = protocol::generate_prekeys(static_cast<std::uint32_t>(next_id),
-                                                      kPrekeyBatch);
+        const auto fresh =
+            protocol::generate_prekeys(static_cast<std::uint32_t>(next_id), kPrekeyBatch);
         PP_TRY_VOID(store->transaction([&]() -> Result<void> {
             PP_TRY_VOID(store->put_prekeys(fresh));
             return store->set_counter("next_prekey_id", next_id + kPrekeyBatch);
@@ -224,7 +241,7 @@ Result<std::size_t> Client::Impl::receive(milliseconds timeout, bool until_queue
         return e;
     };
     while (conn) {
-        if (until_queue_empty && queue_empty_seen) break;
+        if (until_queue_empty && queue_empty_due == 0) break;
         const auto now = std::chrono::steady_clock::now();
         if (now >= deadline) break;
         // While acknowledgements are due, wait only briefly: a lull is the moment to send them
@@ -238,7 +255,7 @@ Result<std::size_t> Client::Impl::receive(milliseconds timeout, bool until_queue
             continue;
         }
         if ((*push)->has_queue_empty()) {
-            queue_empty_seen = true;
+            if (queue_empty_due > 0) --queue_empty_due;
             continue;
         }
         if (!(*push)->has_envelope()) continue;
@@ -275,8 +292,8 @@ Result<std::size_t> Client::poll(milliseconds timeout) {
     auto flushed = im.flush_outbox(timeout);
     if (!flushed) return std::size_t{0};
     const auto spent = std::chrono::steady_clock::now() - started;
-    const auto left = std::max(std::chrono::duration_cast<milliseconds>(timeout - spent),
-                               milliseconds(1));
+    const auto left =
+        std::max(std::chrono::duration_cast<milliseconds>(timeout - spent), milliseconds(1));
     auto got = im.receive(left, false);
     if (!got) return std::size_t{0};
     // Receipts and replies queued while receiving go out now rather than a poll later.
@@ -291,18 +308,29 @@ Result<std::size_t> Client::sync(milliseconds timeout) {
     if (!im.conn || !im.authenticated) {
         im.next_attempt = {};
         PP_TRY_VOID(im.ensure_online(timeout));
-    } else if (im.queue_empty_seen) {
-        // Ask for a fresh QueueEmpty marker so "everything so far" has a definite end.
-        im.queue_empty_seen = false;
+    } else {
+        // Ask for a fresh QueueEmpty so "everything queued until now" has a definite end.
         v1::Request drain;
         drain.mutable_drain();
-        PP_TRY(r, im.conn->call(drain, timeout));
+        const auto generation = im.connections;
+        ++im.queue_empty_due;
+        PP_TRY(r, im.rpc(drain, timeout));
         if (r.status() != v1::OK) return status_error(r);
+        // Reconnected on the way: the new connection owes one QueueEmpty for authenticating
+        // and one for this drain.
+        if (im.connections != generation) im.queue_empty_due = 2;
     }
     PP_TRY_VOID(im.flush_outbox(timeout));
     PP_TRY(got, im.receive(timeout, true));
     PP_TRY_VOID(im.flush_outbox(timeout));
     return got;
+}
+
+Result<void> Client::connect(milliseconds timeout) {
+    if (!impl_->account)
+        return make_error(ErrorCode::kNoSession, "not registered yet: run `paperplane register`");
+    impl_->next_attempt = {};
+    return impl_->ensure_online(timeout);
 }
 
 void Client::disconnect() {

@@ -61,14 +61,14 @@ Result<void> Client::Impl::ensure_sessions(const AccountId& to, milliseconds tim
                           "when connected");
     v1::Request req;
     req.mutable_fetch_bundles()->set_account_id(str(to));
-    PP_TRY(resp, conn->call(req, timeout));
+    PP_TRY(resp, rpc(req, timeout));
     if (resp.status() != v1::OK) return status_error(resp);
     std::vector<std::pair<DeviceId, protocol::SessionRecord>> made;
     for (const auto& b : resp.fetch_bundles().bundles()) {
         PP_TRY(bundle, to_protocol_bundle(b));
         protocol::SessionRecord record;
-        auto r = protocol::process_prekey_bundle(record, identity, registration_id, bundle,
-                                                 trusted_key);
+        auto r =
+            protocol::process_prekey_bundle(record, identity, registration_id, bundle, trusted_key);
         if (!r && r.error().code == ErrorCode::kUntrustedIdentity) {
             // The server offered a key other than the one in the link or group we trust: a
             // re-installed contact, or a server substituting keys. Either way, not silently.
@@ -89,7 +89,8 @@ Result<void> Client::Impl::ensure_sessions(const AccountId& to, milliseconds tim
     }
     if (made.empty()) return make_error(ErrorCode::kNoSession, "the account has no devices");
     return store->transaction([&]() -> Result<void> {
-        for (const auto& [device, record] : made) PP_TRY_VOID(store->put_session(to, device, record));
+        for (const auto& [device, record] : made)
+            PP_TRY_VOID(store->put_session(to, device, record));
         return {};
     });
 }
@@ -150,11 +151,8 @@ Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
             PP_TRY_VOID(store->outbox_remove(entry.id));  // cannot happen unless corrupted
             continue;
         }
-        auto resp = conn->call(req, timeout);
-        if (!resp) {
-            drop_connection(std::string(resp.error().detail));
-            return resp.error();
-        }
+        auto resp = rpc(req, timeout);
+        if (!resp) return resp.error();
         switch (resp->status()) {
             case v1::OK: {
                 PP_TRY_VOID(store->transaction([&]() -> Result<void> {
@@ -162,8 +160,7 @@ Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
                     return store->advance_status(account->account, entry.id, MessageStatus::kSent);
                 }));
                 PP_TRY(m, store->message(account->account, entry.id));
-                if (m)
-                    emit(status_event(m->conversation, entry.id, MessageStatus::kSent));
+                if (m) emit(status_event(m->conversation, entry.id, MessageStatus::kSent));
                 break;
             }
             case v1::RATE_LIMITED:
@@ -177,9 +174,9 @@ Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
                 // it does not block the messages behind it, and say so.
                 PP_TRY_VOID(store->outbox_remove(entry.id));
                 PP_TRY(m, store->message(account->account, entry.id));
-                Event e = make_event(Event::Kind::kUndeliverable,
-                                     m ? m->conversation : ConversationId{},
-                                     std::string(status_error(*resp).detail));
+                Event e =
+                    make_event(Event::Kind::kUndeliverable, m ? m->conversation : ConversationId{},
+                               std::string(status_error(*resp).detail));
                 e.ids = {entry.id};
                 emit(e);
                 if (resp->status() == v1::STALE_DEVICES && !req.send().recipient().empty()) {

@@ -41,7 +41,9 @@ struct Service::Session {
     std::uint64_t last_pushed_seq = 0;
     std::map<store::MessageId, std::size_t> in_flight;  // pushed, not yet acked -> bytes
     std::size_t in_flight_bytes = 0;
-    bool queue_empty_owed = false;  // announce QueueEmpty once the backlog is pushed
+    // QueueEmpty frames owed once the backlog is pushed: one for authenticating and one per
+    // DrainRequest, so a client can count them and know which one answers which request.
+    unsigned queue_empty_owed = 0;
     bool closed = false;
     // Frames received but not yet handled: touched from the network threads too.
     std::atomic<int> queued_frames{0};
@@ -275,7 +277,7 @@ std::optional<v1::Frame> Service::dispatch(const SessionPtr& s, const v1::Reques
         case v1::Request::kSend:
             return on_send(s, req);
         case v1::Request::kDrain:
-            s->queue_empty_owed = true;
+            ++s->queue_empty_owed;
             drain(s);
             return wire::make_response(req.id(), v1::OK);
         default:
@@ -394,7 +396,7 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
     }
     // Answer first, then push the backlog, so the client sees them in that order.
     respond(s, wire::make_response(req.id(), v1::OK));
-    s->queue_empty_owed = true;
+    ++s->queue_empty_owed;
     drain(s);
     return std::nullopt;
 }
@@ -611,12 +613,11 @@ void Service::drain(const SessionPtr& s) {
             metrics_.deliveries.fetch_add(1, std::memory_order_relaxed);
         }
         if (pushed == batch->size() && batch->size() < room) {
-            if (s->queue_empty_owed) {
+            for (; s->queue_empty_owed > 0; --s->queue_empty_owed) {
                 v1::Frame f;
                 f.set_version(wire::kProtocolVersion);
                 f.mutable_push()->mutable_queue_empty();
                 respond(s, f);
-                s->queue_empty_owed = false;
             }
             return;
         }

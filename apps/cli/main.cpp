@@ -33,6 +33,10 @@ struct Globals {
                                    : std::filesystem::path(profile_dir);
     }
     milliseconds timeout() const { return milliseconds(timeout_s * 1000L); }
+    // How to name this profile again in a suggested next command.
+    std::string flag() const {
+        return profile_dir.empty() ? "--profile " + profile : "--profile-dir " + profile_dir;
+    }
 };
 
 void print_json(const Json& j) {
@@ -47,9 +51,10 @@ Result<std::unique_ptr<client::Client>> open_profile(const Globals& g) {
 
 int open_failed(const Globals& g, const Error& e) {
     if (e.code == ErrorCode::kNoSession)
-        return fail(e, "create the profile first: paperplane --profile " + g.profile + " init");
+        return fail(e, "create the profile first: paperplane " + g.flag() + " init");
     if (e.code == ErrorCode::kBadMac)
-        return fail(e, "set PAPERPLANE_PASSPHRASE or type the passphrase the profile was made with");
+        return fail(e,
+                    "set PAPERPLANE_PASSPHRASE or type the passphrase the profile was made with");
     return fail(e);
 }
 
@@ -92,8 +97,7 @@ void report_events(client::Client& c) {
                          "WARNING: the safety number with %s changed; their messages are held "
                          "until you run `paperplane safety %s` and `paperplane verify %s "
                          "--accept-new-identity`\n",
-                         e.contact->name.c_str(), e.contact->name.c_str(),
-                         e.contact->name.c_str());
+                         e.contact->name.c_str(), e.contact->name.c_str(), e.contact->name.c_str());
         else if (e.kind == K::kUndecryptable)
             std::fprintf(stderr, "warning: a message from %s could not be decrypted (%s)\n",
                          c.display_name(e.conversation).c_str(), e.detail.c_str());
@@ -139,9 +143,10 @@ int main(int argc, char** argv) {
                     return fail(c.error(), "a profile exists there; pick another with --profile");
                 return fail(c.error());
             }
-            std::printf("profile created in %s\nnext: paperplane --profile %s register "
-                        "'paperplane://server?...'\n",
-                        g.dir().c_str(), g.profile.c_str());
+            std::printf(
+                "profile created in %s\nnext: paperplane %s register "
+                "'paperplane://server?...'\n",
+                g.dir().c_str(), g.flag().c_str());
             return 0;
         };
     });
@@ -161,10 +166,11 @@ int main(int argc, char** argv) {
                 reg_opts.timeout = g.timeout();
                 auto a = c.register_account(*server, reg_opts);
                 if (!a) return fail(a.error());
-                std::printf("registered: account %s on %s:%u\nnext: paperplane --profile %s "
-                            "invite   (share your link)\n",
-                            to_hex(a->account).c_str(), a->server.host.c_str(), a->server.port,
-                            g.profile.c_str());
+                std::printf(
+                    "registered: account %s on %s:%u\nnext: paperplane %s invite   "
+                    "(share your link)\n",
+                    to_hex(a->account).c_str(), a->server.host.c_str(), a->server.port,
+                    g.flag().c_str());
                 return 0;
             });
         };
@@ -268,7 +274,8 @@ int main(int argc, char** argv) {
                 report_events(c);
                 auto got = c.sync(g.timeout());
                 if (!got) {
-                    std::fprintf(stderr, "warning: could not reach the server (%s); showing "
+                    std::fprintf(stderr,
+                                 "warning: could not reach the server (%s); showing "
                                  "what is stored\n",
                                  std::string(got.error().detail).c_str());
                 }
@@ -359,7 +366,7 @@ int main(int argc, char** argv) {
     status->callback([&] {
         run = [&]() -> int {
             return with_client(g, [&](client::Client& c) {
-                (void)c.poll(milliseconds(1));  // one connection attempt, so "online" means it
+                (void)c.connect(g.timeout());  // one attempt, so "online" means something
                 const auto st = c.status();
                 Json j{{"registered", st.registered}, {"online", st.online},
                        {"server", st.server},         {"outbox", st.outbox},
@@ -370,11 +377,12 @@ int main(int argc, char** argv) {
                     print_json(j);
                     return 0;
                 }
-                std::printf("registered: %s\nserver:     %s (%s)\noutbox:     %zu waiting\n"
-                            "unread:     %zu\n",
-                            st.registered ? "yes" : "no", st.server.c_str(),
-                            st.online ? "online" : ("offline: " + st.last_error).c_str(),
-                            st.outbox, st.unread);
+                std::printf(
+                    "registered: %s\nserver:     %s (%s)\noutbox:     %zu waiting\n"
+                    "unread:     %zu\n",
+                    st.registered ? "yes" : "no", st.server.c_str(),
+                    st.online ? "online" : ("offline: " + st.last_error).c_str(), st.outbox,
+                    st.unread);
                 return 0;
             });
         };
@@ -401,9 +409,10 @@ int main(int argc, char** argv) {
                 }
                 std::printf("safety number with %s%s:\n%s\n", c.display_name(*id).c_str(),
                             sn->verified ? " (verified)" : "", sn->digits.c_str());
-                std::printf("Compare it with theirs (in person or on a call), then run "
-                            "`paperplane verify %s`.\n",
-                            safety_with.c_str());
+                std::printf(
+                    "Compare it with theirs (in person or on a call), then run "
+                    "`paperplane verify %s`.\n",
+                    safety_with.c_str());
                 return 0;
             });
         };
@@ -455,8 +464,8 @@ int main(int argc, char** argv) {
     });
     std::string gtarget, gwho;
     auto member_change = [&](const char* what, bool adding) {
-        auto* sub = group->add_subcommand(what, adding ? "add a contact to a group"
-                                                       : "remove a member (keys rotate)");
+        auto* sub = group->add_subcommand(
+            what, adding ? "add a contact to a group" : "remove a member (keys rotate)");
         sub->add_option("group", gtarget, "group name")->required();
         sub->add_option("contact", gwho, "contact name")->required();
         sub->callback([&, adding] {

@@ -47,9 +47,8 @@ nlohmann::json to_json(const client::Client& c, const client::Message& m) {
     nlohmann::json j;
     j["id"] = to_hex(m.id);
     j["conversation"] = c.display_name(m.conversation);
-    j["conversation_kind"] = m.conversation.kind == client::ConversationId::Kind::kGroup
-                                 ? "group"
-                                 : "contact";
+    j["conversation_kind"] =
+        m.conversation.kind == client::ConversationId::Kind::kGroup ? "group" : "contact";
     j["direction"] = m.direction == client::Direction::kIncoming ? "in" : "out";
     j["sender"] = c.display_name(m.sender);
     j["sender_id"] = to_hex(m.sender);

@@ -51,7 +51,7 @@ expect 0 "$cli_bin" group --help
 has "remove"
 # A missing profile says how to make one.
 expect 1 pp nobody contacts
-has "paperplane --profile"
+has "init"
 
 for u in ann ben cat; do
     expect 0 pp "$u" init
