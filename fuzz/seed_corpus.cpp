@@ -5,6 +5,8 @@
 #include <fstream>
 #include <string>
 
+#include "client/content_codec.hpp"
+#include "client/links.hpp"
 #include "fuzz/fuzz_session.hpp"
 #include "protocol/sender_keys.hpp"
 #include "wire/frame_codec.hpp"
@@ -74,5 +76,28 @@ int main(int argc, char** argv) {
     write(dir, "frame", 2, pp::wire::encode_frame(f));
     req->mutable_authenticate()->set_signature(std::string(64, 's'));
     write(dir, "frame", 3, pp::wire::encode_frame(f));
+
+    // End-to-end content of each kind, as a peer's client would encrypt it.
+    namespace content = pp::client::content;
+    content::Content c;
+    c.mutable_data()->set_id(std::string(16, '\1'));
+    c.mutable_data()->set_text("hello");
+    c.mutable_data()->set_reply_to(std::string(16, '\2'));
+    write(dir, "content", 0, pp::client::encode_content(c));
+    c.mutable_receipt()->add_message_ids(std::string(16, '\3'));
+    write(dir, "content", 1, pp::client::encode_content(c));
+    auto* u = c.mutable_group_update();
+    u->set_group_id(std::string(16, '\4'));
+    u->set_name("group");
+    u->add_members()->set_account_id(std::string(16, '\5'));
+    write(dir, "content", 2, pp::client::encode_content(c));
+
+    // Share links as people paste them.
+    pp::client::ContactLink link;
+    link.server = {"chat.example.org", 443, std::string(64, 'a')};
+    link.identity_key.assign(33, 0x05);
+    link.name = "Bob";
+    write(dir, "links", 0, pp::as_bytes(pp::client::format_contact_link(link)));
+    write(dir, "links", 1, pp::as_bytes(pp::client::format_server_link(link.server)));
     return 0;
 }
