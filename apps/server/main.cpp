@@ -141,7 +141,13 @@ int run_server(apps::Settings s) {
                 server.port(), fingerprint.c_str());
     std::printf("  health:           https://%s:%u/healthz (metrics at /metrics)\n", host.c_str(),
                 server.port());
-    std::printf("Give the server link to your client. Stop with Ctrl-C or SIGTERM.\n");
+    std::printf(
+        "Connect a client (build/release/apps/cli/paperplane, or `paperplane` if installed):\n"
+        "  paperplane init\n"
+        "  paperplane register 'paperplane://server?host=%s&port=%u&pin=%s'\n"
+        "  paperplane invite       # your contact link and QR code, to share\n"
+        "Stop with Ctrl-C or SIGTERM.\n",
+        host.c_str(), server.port(), fingerprint.c_str());
     std::fflush(stdout);
 
     // Housekeeping in the background: refresh the store gauges every 10 s (so a scrape never
