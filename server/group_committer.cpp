@@ -27,12 +27,12 @@ void GroupCommitter::submit(store::Send send, Done done) {
     done(make_error(ErrorCode::kInternal, "server is shutting down"));
 }
 
-void GroupCommitter::submit_acks(store::DeviceAddress device, std::vector<store::MessageId> ids,
+void GroupCommitter::submit_acks(store::DeviceAddress device, std::vector<std::uint64_t> seqs,
                                  AckDone done) {
     {
         std::lock_guard lock(mutex_);
         if (!stopping_) {
-            acks_.push_back({{device, std::move(ids)}, std::move(done)});
+            acks_.push_back({{device, std::move(seqs)}, std::move(done)});
             wake_.notify_one();
             return;
         }

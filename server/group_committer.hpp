@@ -29,7 +29,7 @@ class GroupCommitter {
     GroupCommitter& operator=(const GroupCommitter&) = delete;
 
     void submit(store::Send send, Done done);
-    void submit_acks(store::DeviceAddress device, std::vector<store::MessageId> ids, AckDone done);
+    void submit_acks(store::DeviceAddress device, std::vector<std::uint64_t> seqs, AckDone done);
     // Commits everything already submitted, then stops the thread. Later submits fail.
     void stop();
 

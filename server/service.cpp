@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 
 #include "crypto/compare.hpp"
 #include "crypto/random.hpp"
@@ -39,7 +40,17 @@ struct Service::Session {
     std::optional<DeviceAddress> device;
     Bytes identity_key;
     std::uint64_t last_pushed_seq = 0;
-    std::map<store::MessageId, std::size_t> in_flight;  // pushed, not yet acked -> bytes
+    // Pushed on this connection and not yet claimed by an ack, by message id, oldest first.
+    // Ids are the senders' choice and may repeat (two senders, one id), so each row is kept
+    // with its queue seq: an ack deletes exactly the rows pushed here, never a namesake.
+    struct Pushed {
+        std::uint64_t seq = 0;
+        std::size_t bytes = 0;
+    };
+    std::map<store::MessageId, std::deque<Pushed>> in_flight;
+    // The push window: pushed rows not yet durably acknowledged (including those claimed by
+    // an ack still being committed) and their bytes.
+    std::size_t in_flight_count = 0;
     std::size_t in_flight_bytes = 0;
     bool queue_empty_owed = false;  // announce QueueEmpty once the backlog is pushed
     bool closed = false;
@@ -544,28 +555,54 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         if (!id) return error(req.id(), v1::BAD_REQUEST, "message ids are 16 bytes");
         ids.push_back(*id);
     }
+    // Each id acknowledges one row pushed on this connection with that id, the oldest still
+    // unacknowledged: a client acks every envelope it got, so two envelopes with one id (from
+    // two senders) take two entries. Ids not pushed here (unknown, already acknowledged, or
+    // pushed on an earlier connection) delete nothing: those rows are pushed again and acked
+    // then. The rows are claimed now, so a concurrent ack cannot claim them twice, and given
+    // back if the commit fails.
+    using Claimed = std::vector<std::pair<store::MessageId, Session::Pushed>>;
+    Claimed claimed;
+    for (const auto& id : ids) {
+        auto it = s->in_flight.find(id);
+        if (it == s->in_flight.end()) continue;
+        claimed.emplace_back(id, it->second.front());
+        it->second.pop_front();
+        if (it->second.empty()) s->in_flight.erase(it);
+    }
+    std::vector<std::uint64_t> seqs;
+    seqs.reserve(claimed.size());
+    for (const auto& c : claimed) seqs.push_back(c.second.seq);
     // Through the group committer: one transaction (one fsync) carries the acks of every
     // connection, and this strand is free meanwhile. The answer comes once it is durable.
     const std::uint64_t rid = req.id();
-    auto done = [this, s, rid, ids](Result<void> r) {
-        if (!r) {
+    auto done = [this, s, rid, claimed = std::move(claimed)](Result<void> r) mutable {
+        if (r) {
+            metrics_.acks.fetch_add(claimed.size(), std::memory_order_relaxed);
+            respond(s, wire::make_response(rid, v1::OK));
+        } else {
             respond(s, error(rid, v1::INTERNAL, "ack not stored; send it again"));
-            return;
         }
-        metrics_.acks.fetch_add(ids.size(), std::memory_order_relaxed);
-        respond(s, wire::make_response(rid, v1::OK));
         if (stopped_) return;
-        boost::asio::post(s->strand, [this, s, ids] {
-            for (const auto& id : ids) {
-                auto it = s->in_flight.find(id);
-                if (it == s->in_flight.end()) continue;
-                s->in_flight_bytes -= it->second;
-                s->in_flight.erase(it);
+        const bool ok = r.ok();
+        boost::asio::post(s->strand, [this, s, ok, claimed = std::move(claimed)] {
+            for (const auto& [id, pushed] : claimed) {
+                if (ok) {
+                    s->in_flight_count -= 1;
+                    s->in_flight_bytes -= pushed.bytes;
+                    continue;
+                }
+                // Not deleted: claimable again by the client's retry, in seq order.
+                auto& rows = s->in_flight[id];
+                auto at = std::find_if(rows.begin(), rows.end(), [&](const Session::Pushed& p) {
+                    return p.seq > pushed.seq;
+                });
+                rows.insert(at, pushed);
             }
-            post_drain(s);
+            if (ok) post_drain(s);
         });
     };
-    committer_->submit_acks(*s->device, std::move(ids), std::move(done));
+    committer_->submit_acks(*s->device, std::move(seqs), std::move(done));
     return std::nullopt;
 }
 
@@ -584,11 +621,11 @@ void Service::drain(const SessionPtr& s) {
     // The window is bounded in messages and in bytes, so a backlog of large messages never
     // overruns the connection's send queue.
     auto window_open = [&] {
-        return s->in_flight.size() < config_.push_window &&
+        return s->in_flight_count < config_.push_window &&
                s->in_flight_bytes < config_.push_window_bytes;
     };
     while (window_open()) {
-        const std::size_t room = config_.push_window - s->in_flight.size();
+        const std::size_t room = config_.push_window - s->in_flight_count;
         auto batch = store_.pending(*s->device, s->last_pushed_seq, room, now_ms());
         if (!batch) return;  // transient store error: the next ack or wake retries
         std::size_t pushed = 0;
@@ -605,7 +642,8 @@ void Service::drain(const SessionPtr& s) {
             e->set_server_time_ms(static_cast<std::uint64_t>(m.server_time_ms));
             respond(s, f);
             s->last_pushed_seq = m.seq;
-            s->in_flight[m.id] += m.content.size();  // ids may repeat across senders
+            s->in_flight[m.id].push_back({m.seq, m.content.size()});  // ids may repeat
+            s->in_flight_count += 1;
             s->in_flight_bytes += m.content.size();
             ++pushed;
             metrics_.deliveries.fetch_add(1, std::memory_order_relaxed);

@@ -40,10 +40,9 @@ class SqliteStore final : public Store {
     Result<std::vector<SendOutcome>> commit_sends(const std::vector<Send>& sends) override;
     Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d, std::uint64_t after_seq,
                                                std::size_t limit, std::int64_t now_ms) override;
-    Result<void> acknowledge(const DeviceAddress& d, const MessageId& id) override;
+    Result<void> acknowledge(const DeviceAddress& d,
+                             const std::vector<std::uint64_t>& seqs) override;
     Result<void> acknowledge_batch(const std::vector<DeviceAcks>& acks) override;
-    Result<void> acknowledge_many(const DeviceAddress& d,
-                                  const std::vector<MessageId>& ids) override;
     Result<std::size_t> queue_depth(const DeviceAddress& d) override;
     Result<std::size_t> expire(std::int64_t now_ms) override;
 
