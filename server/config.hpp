@@ -33,6 +33,11 @@ struct Config {
     // open server must not be flooded with them.
     double registrations_per_address_per_second = 2;
     double registration_burst = 50;
+    // Every KeyedRateLimiter (per account, per address) keeps at most this many buckets; past
+    // it the least recently used one is forgotten (see keyed_rate_limiter.hpp). About 150
+    // bytes each.
+    std::size_t rate_limit_max_keys = 100'000;
+
     std::size_t max_batch = 512;  // sends per group-commit transaction
 };
 

@@ -10,19 +10,13 @@
 #include "crypto/random.hpp"
 #include "crypto/xeddsa.hpp"
 #include "server/auth.hpp"
+#include "server/client_address.hpp"
 
 namespace pp::server {
 
 namespace v1 = wire::v1;
 using store::AccountId;
 using store::DeviceAddress;
-
-namespace {
-std::string client_address(const std::string& peer) {
-    auto colon = peer.rfind(':');
-    return colon == std::string::npos ? peer : peer.substr(0, colon);
-}
-}  // namespace
 
 struct Service::Session {
     explicit Session(std::shared_ptr<net::Connection> c, boost::asio::thread_pool& pool,
@@ -32,7 +26,7 @@ struct Service::Session {
           bucket(cfg.requests_per_second, cfg.request_burst) {}
 
     std::shared_ptr<net::Connection> conn;
-    std::string address = client_address(conn->peer());  // the peer's IP, without the port
+    std::string address = address_key(conn->peer());  // rate-limit key: IPv4, or IPv6 /64
     boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
     // Everything below is touched only on `strand`.
     TokenBucket bucket;
@@ -129,9 +123,12 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
       config_(config),
       metrics_(metrics),
       workers_(worker_threads),
-      account_limiter_(config.account_requests_per_second, config.account_request_burst),
-      address_limiter_(config.address_requests_per_second, config.address_request_burst),
-      registration_limiter_(config.registrations_per_address_per_second, config.registration_burst),
+      account_limiter_(config.account_requests_per_second, config.account_request_burst,
+                       config.rate_limit_max_keys),
+      address_limiter_(config.address_requests_per_second, config.address_request_burst,
+                       config.rate_limit_max_keys),
+      registration_limiter_(config.registrations_per_address_per_second, config.registration_burst,
+                            config.rate_limit_max_keys),
       decoy_identity_(crypto::KeyPair::generate().public_key) {
     committer_ = std::make_unique<GroupCommitter>(
         store_, metrics_, config_.max_batch,

@@ -74,6 +74,8 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
         s.service.registrations_per_address_per_second = *v;
     if (auto v = t["limits"]["registration_burst"].value<double>())
         s.service.registration_burst = *v;
+    if (auto v = t["limits"]["rate_limit_max_keys"].value<std::int64_t>())
+        s.service.rate_limit_max_keys = static_cast<std::size_t>(*v);
     if (auto v = t["queues"]["max_messages"].value<std::int64_t>())
         s.service.max_queue_messages = static_cast<std::size_t>(*v);
     if (auto v = t["queues"]["ttl_hours"].value<std::int64_t>())
