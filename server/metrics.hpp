@@ -39,7 +39,8 @@ struct Metrics {
     std::atomic<std::uint64_t> acks{0};
     std::atomic<std::uint64_t> commits{0};
     std::atomic<std::uint64_t> rate_limited{0};
-    LatencyHistogram commit_latency;   // send received -> durable
+    std::atomic<std::uint64_t> prekey_fetches_limited{0};  // bundles handed out without prekeys
+    LatencyHistogram commit_latency;                       // send received -> durable
     LatencyHistogram request_latency;  // any request, received -> response queued
 
     // Renders everything; `extra` appends gauges owned elsewhere (queue depth, net counters).

@@ -129,6 +129,10 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
                        config.rate_limit_max_keys),
       registration_limiter_(config.registrations_per_address_per_second, config.registration_burst,
                             config.rate_limit_max_keys),
+      prekey_pair_limiter_(config.prekey_fetches_per_target_per_hour / 3600.0,
+                           config.prekey_fetch_burst_per_target, config.rate_limit_max_keys),
+      prekey_requester_limiter_(config.prekey_fetches_per_hour / 3600.0, config.prekey_fetch_burst,
+                                config.rate_limit_max_keys),
       decoy_identity_(crypto::KeyPair::generate().public_key) {
     committer_ = std::make_unique<GroupCommitter>(
         store_, metrics_, config_.max_batch,
@@ -431,12 +435,30 @@ v1::Frame Service::on_upload_prekeys(const SessionPtr& s, const v1::Request& req
     return wire::make_response(req.id(), v1::OK);
 }
 
-v1::Frame Service::on_fetch_bundles(const SessionPtr&, const v1::Request& req) {
+bool Service::may_take_prekeys(const SessionPtr& s, const AccountId& target) {
+    const auto now = std::chrono::steady_clock::now();
+    std::string requester(s->device->account.begin(), s->device->account.end());
+    std::string pair = requester;
+    pair.append(target.begin(), target.end());
+    // The pair first: a requester stuck on one target does not spend its allowance for others.
+    return prekey_pair_limiter_.take(pair, now) && prekey_requester_limiter_.take(requester, now);
+}
+
+v1::Frame Service::on_fetch_bundles(const SessionPtr& s, const v1::Request& req) {
     auto id = account_id(req.fetch_bundles().account_id());
     if (!id) return error(req.id(), v1::BAD_REQUEST, "account id must be 16 bytes");
-    auto bundles = store_.take_bundles(*id);
-    if (!bundles && bundles.error().code != ErrorCode::kNoSession)
+    // Past the prekey limits the bundles still go out, only without one-time prekeys, rather
+    // than RATE_LIMITED: X3DH works without one (the signed prekey still gives the session
+    // forward secrecy from its next rotation), so an honest client that fetches a lot still
+    // starts its sessions, while nobody can drain another account's finite one-time prekeys
+    // faster than the limits, leaving them for the contacts who need them. The answer looks
+    // exactly like a target that has run out, which a client must handle anyway.
+    const bool take = may_take_prekeys(s, *id);
+    if (!take) metrics_.prekey_fetches_limited.fetch_add(1, std::memory_order_relaxed);
+    auto bundles = store_.take_bundles(*id, take);
+    if (!bundles && bundles.error().code != ErrorCode::kNoSession) {
         return error(req.id(), v1::INTERNAL, "try again");
+    }
     if (!bundles || bundles->empty()) return error(req.id(), v1::NOT_FOUND, "no such account");
     auto f = wire::make_response(req.id(), v1::OK);
     auto* body = f.mutable_response()->mutable_fetch_bundles();

@@ -66,6 +66,8 @@ class Service : public net::Handler {
     void post_drain(const SessionPtr& s);
     // After a commit: wakes the sessions of every device that got mail.
     void wake(const std::vector<store::DeviceAddress>& devices);
+    // Whether this fetch may take the target's one-time prekeys (the prekey limits).
+    bool may_take_prekeys(const SessionPtr& s, const store::AccountId& target);
 
     store::Store& store_;
     Config config_;
@@ -78,6 +80,8 @@ class Service : public net::Handler {
     KeyedRateLimiter account_limiter_;
     KeyedRateLimiter address_limiter_;
     KeyedRateLimiter registration_limiter_;
+    KeyedRateLimiter prekey_pair_limiter_;       // key: requester account || target account
+    KeyedRateLimiter prekey_requester_limiter_;  // key: requester account
     // Verified against when an account or device is unknown, so that answer takes as long as
     // a bad signature does and timing does not tell them apart.
     crypto::PublicKey decoy_identity_;

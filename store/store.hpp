@@ -139,8 +139,11 @@ class Store {
     virtual Result<void> add_prekeys(const DeviceAddress& d,
                                      const std::vector<OneTimePreKey>& k) = 0;
     virtual Result<std::size_t> count_prekeys(const DeviceAddress& d) = 0;
-    // Takes one one-time prekey per device atomically: concurrent fetches never share one.
-    virtual Result<std::vector<Bundle>> take_bundles(const AccountId& id) = 0;
+    // One bundle per device. With `take_prekeys`, each carries one one-time prekey, taken
+    // atomically (concurrent fetches never share one; a device that has none left gets a
+    // bundle without). Without it, no prekey is handed out or consumed: the server does that
+    // for a requester past its prekey limit.
+    virtual Result<std::vector<Bundle>> take_bundles(const AccountId& id, bool take_prekeys) = 0;
 
     // Delivery. `commit_sends` writes many sends in ONE transaction (group commit) and returns
     // an outcome per send, in order; it returns only after the transaction is durable.

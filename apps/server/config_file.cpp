@@ -74,6 +74,14 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
         s.service.registrations_per_address_per_second = *v;
     if (auto v = t["limits"]["registration_burst"].value<double>())
         s.service.registration_burst = *v;
+    if (auto v = t["limits"]["prekey_fetches_per_target_per_hour"].value<double>())
+        s.service.prekey_fetches_per_target_per_hour = *v;
+    if (auto v = t["limits"]["prekey_fetch_burst_per_target"].value<double>())
+        s.service.prekey_fetch_burst_per_target = *v;
+    if (auto v = t["limits"]["prekey_fetches_per_hour"].value<double>())
+        s.service.prekey_fetches_per_hour = *v;
+    if (auto v = t["limits"]["prekey_fetch_burst"].value<double>())
+        s.service.prekey_fetch_burst = *v;
     if (auto v = t["limits"]["rate_limit_max_keys"].value<std::int64_t>())
         s.service.rate_limit_max_keys = static_cast<std::size_t>(*v);
     if (auto v = t["queues"]["max_messages"].value<std::int64_t>())

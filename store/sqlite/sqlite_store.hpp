@@ -35,7 +35,7 @@ class SqliteStore final : public Store {
     Result<void> set_signed_prekey(const DeviceAddress& d, const SignedPreKey& k) override;
     Result<void> add_prekeys(const DeviceAddress& d, const std::vector<OneTimePreKey>& k) override;
     Result<std::size_t> count_prekeys(const DeviceAddress& d) override;
-    Result<std::vector<Bundle>> take_bundles(const AccountId& id) override;
+    Result<std::vector<Bundle>> take_bundles(const AccountId& id, bool take_prekeys) override;
 
     Result<std::vector<SendOutcome>> commit_sends(const std::vector<Send>& sends) override;
     Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d, std::uint64_t after_seq,
