@@ -49,6 +49,12 @@ struct Config {
     double prekey_fetch_burst = 60;
 
     std::size_t max_batch = 512;  // sends per group-commit transaction
+    // Sends (and, separately, ack requests) waiting for the group committer. Past this the
+    // server answers RATE_LIMITED ("server busy") at once instead of queueing: nothing is
+    // stored or deleted for that request, and the client retries it. Anything already
+    // accepted is still committed.
+    std::size_t max_pending_sends = 20'000;
+    std::size_t max_pending_acks = 20'000;
 };
 
 }  // namespace pp::server

@@ -70,6 +70,8 @@ std::string Metrics::render(const std::function<void(std::string&)>& extra) cons
     counter("paperplane_acks_total", "Messages acknowledged and deleted", acks);
     counter("paperplane_commits_total", "Group-commit transactions", commits);
     counter("paperplane_rate_limited_total", "Requests refused by rate limits", rate_limited);
+    counter("paperplane_busy_refusals_total",
+            "Sends and acks refused because the group committer queue was full", busy_refusals);
     counter("paperplane_prekey_fetches_limited_total",
             "Bundle fetches answered without one-time prekeys (prekey limit)",
             prekey_fetches_limited);

@@ -135,7 +135,7 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
                                 config.rate_limit_max_keys),
       decoy_identity_(crypto::KeyPair::generate().public_key) {
     committer_ = std::make_unique<GroupCommitter>(
-        store_, metrics_, config_.max_batch,
+        store_, metrics_, config_.max_batch, config_.max_pending_sends, config_.max_pending_acks,
         [this](const std::vector<DeviceAddress>& devices) { wake(devices); });
 }
 
@@ -535,6 +535,10 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
     }
     const std::uint64_t rid = req.id();
     committer_->submit(std::move(send), [this, s, rid](Result<store::SendOutcome> outcome) {
+        if (!outcome && outcome.error().code == ErrorCode::kLimitExceeded) {
+            respond(s, error(rid, v1::RATE_LIMITED, "server busy; retry with the same message id"));
+            return;
+        }
         if (!outcome) {
             respond(s, error(rid, v1::INTERNAL, "not stored; retry with the same message id"));
             return;
@@ -599,6 +603,8 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         if (r) {
             metrics_.acks.fetch_add(claimed.size(), std::memory_order_relaxed);
             respond(s, wire::make_response(rid, v1::OK));
+        } else if (r.error().code == ErrorCode::kLimitExceeded) {
+            respond(s, error(rid, v1::RATE_LIMITED, "server busy; send the ack again"));
         } else {
             respond(s, error(rid, v1::INTERNAL, "ack not stored; send it again"));
         }

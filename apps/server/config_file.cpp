@@ -84,6 +84,10 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
         s.service.prekey_fetch_burst = *v;
     if (auto v = t["limits"]["rate_limit_max_keys"].value<std::int64_t>())
         s.service.rate_limit_max_keys = static_cast<std::size_t>(*v);
+    if (auto v = t["limits"]["max_pending_sends"].value<std::int64_t>())
+        s.service.max_pending_sends = static_cast<std::size_t>(*v);
+    if (auto v = t["limits"]["max_pending_acks"].value<std::int64_t>())
+        s.service.max_pending_acks = static_cast<std::size_t>(*v);
     if (auto v = t["queues"]["max_messages"].value<std::int64_t>())
         s.service.max_queue_messages = static_cast<std::size_t>(*v);
     if (auto v = t["queues"]["ttl_hours"].value<std::int64_t>())
