@@ -55,6 +55,11 @@ struct Config {
     // accepted is still committed.
     std::size_t max_pending_sends = 20'000;
     std::size_t max_pending_acks = 20'000;
+
+    // Structured event logs never hold account ids, message data, keys, tokens, nonces or
+    // invite codes. Client IP addresses are left out too unless the operator turns this on
+    // (for abuse handling: it is the one piece of metadata the logs could keep).
+    bool log_client_addresses = false;
 };
 
 }  // namespace pp::server

@@ -75,6 +75,7 @@ std::string Metrics::render(const std::function<void(std::string&)>& extra) cons
     counter("paperplane_prekey_fetches_limited_total",
             "Bundle fetches answered without one-time prekeys (prekey limit)",
             prekey_fetches_limited);
+    counter("paperplane_store_errors_total", "Failed store operations", store_errors);
     commit_latency.render(out, "paperplane_send_commit_seconds",
                           "Time from receiving a send to its durable commit");
     request_latency.render(out, "paperplane_request_seconds", "Time to answer a request");

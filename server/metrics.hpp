@@ -41,7 +41,8 @@ struct Metrics {
     std::atomic<std::uint64_t> rate_limited{0};
     std::atomic<std::uint64_t> busy_refusals{0};           // group committer full: "server busy"
     std::atomic<std::uint64_t> prekey_fetches_limited{0};  // bundles handed out without prekeys
-    LatencyHistogram commit_latency;                       // send received -> durable
+    std::atomic<std::uint64_t> store_errors{0};
+    LatencyHistogram commit_latency;   // send received -> durable
     LatencyHistogram request_latency;  // any request, received -> response queued
 
     // Renders everything; `extra` appends gauges owned elsewhere (queue depth, net counters).

@@ -26,7 +26,9 @@ struct Service::Session {
           bucket(cfg.requests_per_second, cfg.request_burst) {}
 
     std::shared_ptr<net::Connection> conn;
+    std::string ip = peer_ip(conn->peer());           // without the port; for opt-in logs only
     std::string address = address_key(conn->peer());  // rate-limit key: IPv4, or IPv6 /64
+    std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();
     boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
     // Everything below is touched only on `strand`.
     TokenBucket bucket;
@@ -46,7 +48,8 @@ struct Service::Session {
     // an ack still being committed) and their bytes.
     std::size_t in_flight_count = 0;
     std::size_t in_flight_bytes = 0;
-    bool queue_empty_owed = false;  // announce QueueEmpty once the backlog is pushed
+    std::uint64_t rate_limited = 0;  // refusals on this connection (logged on close)
+    bool queue_empty_owed = false;   // announce QueueEmpty once the backlog is pushed
     bool closed = false;
     // Frames received but not yet handled: touched from the network threads too.
     std::atomic<int> queued_frames{0};
@@ -133,6 +136,7 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
                            config.prekey_fetch_burst_per_target, config.rate_limit_max_keys),
       prekey_requester_limiter_(config.prekey_fetches_per_hour / 3600.0, config.prekey_fetch_burst,
                                 config.rate_limit_max_keys),
+      events_(config.log_client_addresses),
       decoy_identity_(crypto::KeyPair::generate().public_key) {
     committer_ = std::make_unique<GroupCommitter>(
         store_, metrics_, config_.max_batch, config_.max_pending_sends, config_.max_pending_acks,
@@ -168,6 +172,7 @@ void Service::on_open(const std::shared_ptr<net::Connection>& conn) {
     auto s = std::make_shared<Session>(conn, workers_, config_);
     metrics_.connections_total.fetch_add(1, std::memory_order_relaxed);
     metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+    events_.connection_open(conn->id(), s->ip);
     std::lock_guard lock(mutex_);
     sessions_[conn->id()] = std::move(s);
 }
@@ -187,6 +192,8 @@ void Service::on_close(const std::shared_ptr<net::Connection>& conn) {
     if (stopped_) return;
     boost::asio::post(s->strand, [this, s] {
         s->closed = true;
+        events_.connection_close(s->conn->id(), std::chrono::steady_clock::now() - s->opened,
+                                 s->device.has_value(), s->rate_limited);
         if (!s->device) return;
         metrics_.connections_authenticated.fetch_sub(1, std::memory_order_relaxed);
         std::lock_guard lock(mutex_);
@@ -211,8 +218,9 @@ void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame
     if (s->queued_frames.fetch_add(1) >= kMaxQueuedFrames) {
         // Backpressure: requests arrive faster than they can be handled. Rather than buffer
         // without bound, drop the connection; the client reconnects and retries by id.
-        s->queued_frames.fetch_sub(1);
+        const int queued = s->queued_frames.fetch_sub(1);
         metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        events_.backpressure_close(conn->id(), queued);
         conn->close();
         return;
     }
@@ -240,13 +248,17 @@ void Service::handle(const SessionPtr& s, Bytes bytes) {
         }
         const v1::Request& req = frame->request();
         const auto now = std::chrono::steady_clock::now();
-        const bool allowed =
-            s->bucket.take(now) && address_limiter_.take(s->address, now) &&
-            (!s->device ||
-             account_limiter_.take(
-                 std::string(s->device->account.begin(), s->device->account.end()), now));
-        if (!allowed) {
-            metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        const char* limit = nullptr;
+        if (!s->bucket.take(now))
+            limit = "connection";
+        else if (!address_limiter_.take(s->address, now))
+            limit = "address";
+        else if (s->device &&
+                 !account_limiter_.take(
+                     std::string(s->device->account.begin(), s->device->account.end()), now))
+            limit = "account";
+        if (limit != nullptr) {
+            note_rate_limited(s, limit);
             respond(s, error(req.id(), v1::RATE_LIMITED, "slow down"));
             return;
         }
@@ -308,7 +320,7 @@ v1::Frame Service::on_challenge(const SessionPtr& s, const v1::Request& req) {
 
 v1::Frame Service::on_register(const SessionPtr& s, const v1::Request& req) {
     if (!registration_limiter_.take(s->address, std::chrono::steady_clock::now())) {
-        metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        note_rate_limited(s, "registration");
         return error(req.id(), v1::RATE_LIMITED, "too many registrations from this address");
     }
     const auto& r = req.register_();
@@ -353,9 +365,14 @@ v1::Frame Service::on_register(const SessionPtr& s, const v1::Request& req) {
                 req.id(),
                 config_.registration == RegistrationPolicy::kInvite ? v1::FORBIDDEN : v1::CONFLICT,
                 "username taken or invite code not valid");
+        store_failed("create_account", created.error());
         return error(req.id(), v1::INTERNAL, "could not store the account");
     }
     metrics_.registrations.fetch_add(1, std::memory_order_relaxed);
+    events_.registration(s->conn->id(), config_.registration == RegistrationPolicy::kOpen ? "open"
+                                        : config_.registration == RegistrationPolicy::kInvite
+                                            ? "invite"
+                                            : "pow");
     auto f = wire::make_response(req.id(), v1::OK);
     auto* body = f.mutable_response()->mutable_register_();
     body->set_account_id(to_string_bytes(a.account));
@@ -370,16 +387,20 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
         !s->nonce.empty() && crypto::constant_time_equal(as_bytes(a.nonce()), s->nonce);
     if (!id || !nonce_ok) {
         metrics_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        events_.auth_failed(s->conn->id(), "no_challenge");
         return error(req.id(), v1::FORBIDDEN, "request a challenge and sign its nonce");
     }
     // One device per connection: its queue position and in-flight set belong to that device.
     if (s->device) {
         s->nonce.clear();
+        events_.auth_failed(s->conn->id(), "already");
         return error(req.id(), v1::CONFLICT, "this connection is already authenticated");
     }
     auto account = store_.account(*id);
-    if (!account && account.error().code != ErrorCode::kNoSession)
+    if (!account && account.error().code != ErrorCode::kNoSession) {
+        store_failed("account", account.error());
         return error(req.id(), v1::INTERNAL, "try again");
+    }
     const bool device_known =
         account && std::any_of(account->devices.begin(), account->devices.end(),
                                [&](const store::Device& d) { return d.id == a.device_id(); });
@@ -392,6 +413,7 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
         verify_auth_signature(*identity, s->nonce, *id, a.device_id(), as_bytes(a.signature()));
     if (!device_known || !signature_ok) {
         metrics_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        events_.auth_failed(s->conn->id(), "refused");
         s->nonce.clear();
         // One answer for unknown accounts and bad signatures: no account enumeration.
         return error(req.id(), v1::FORBIDDEN, "authentication failed");
@@ -400,6 +422,7 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
     if (!s->device) metrics_.connections_authenticated.fetch_add(1, std::memory_order_relaxed);
     s->device = DeviceAddress{*id, a.device_id()};
     s->identity_key = account->identity_key;
+    events_.auth_ok(s->conn->id(), a.device_id());
     {
         std::lock_guard lock(mutex_);
         by_device_[{*id, a.device_id()}].insert(s->conn->id());
@@ -418,8 +441,10 @@ v1::Frame Service::on_upload_prekeys(const SessionPtr& s, const v1::Request& req
     if (u.has_signed_prekey()) {
         if (!valid_signed_prekey(u.signed_prekey(), to_string_bytes(s->identity_key)))
             return error(req.id(), v1::BAD_REQUEST, "signed prekey signature invalid");
-        if (!store_.set_signed_prekey(*s->device, to_store(u.signed_prekey())))
+        if (auto set = store_.set_signed_prekey(*s->device, to_store(u.signed_prekey())); !set) {
+            store_failed("set_signed_prekey", set.error());
             return error(req.id(), v1::INTERNAL, "could not store the signed prekey");
+        }
     }
     std::vector<store::OneTimePreKey> keys;
     for (const auto& pk : u.prekeys()) {
@@ -430,7 +455,10 @@ v1::Frame Service::on_upload_prekeys(const SessionPtr& s, const v1::Request& req
         auto added = store_.add_prekeys(*s->device, keys);
         if (!added && added.error().code == ErrorCode::kLimitExceeded)
             return error(req.id(), v1::TOO_LARGE, "too many stored prekeys; upload fewer");
-        if (!added) return error(req.id(), v1::INTERNAL, "could not store prekeys");
+        if (!added) {
+            store_failed("add_prekeys", added.error());
+            return error(req.id(), v1::INTERNAL, "could not store prekeys");
+        }
     }
     return wire::make_response(req.id(), v1::OK);
 }
@@ -457,6 +485,7 @@ v1::Frame Service::on_fetch_bundles(const SessionPtr& s, const v1::Request& req)
     if (!take) metrics_.prekey_fetches_limited.fetch_add(1, std::memory_order_relaxed);
     auto bundles = store_.take_bundles(*id, take);
     if (!bundles && bundles.error().code != ErrorCode::kNoSession) {
+        store_failed("take_bundles", bundles.error());
         return error(req.id(), v1::INTERNAL, "try again");
     }
     if (!bundles || bundles->empty()) return error(req.id(), v1::NOT_FOUND, "no such account");
@@ -480,7 +509,10 @@ v1::Frame Service::on_fetch_bundles(const SessionPtr& s, const v1::Request& req)
 
 v1::Frame Service::on_prekey_count(const SessionPtr& s, const v1::Request& req) {
     auto n = store_.count_prekeys(*s->device);
-    if (!n) return error(req.id(), v1::INTERNAL, "could not count prekeys");
+    if (!n) {
+        store_failed("count_prekeys", n.error());
+        return error(req.id(), v1::INTERNAL, "could not count prekeys");
+    }
     auto f = wire::make_response(req.id(), v1::OK);
     f.mutable_response()->mutable_prekey_count()->set_count(static_cast<std::uint32_t>(*n));
     return f;
@@ -515,8 +547,10 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         if (!to || r.messages_size() == 0)
             return error(req.id(), v1::BAD_REQUEST, "recipient and messages required");
         auto account = store_.account(*to);
-        if (!account && account.error().code != ErrorCode::kNoSession)
+        if (!account && account.error().code != ErrorCode::kNoSession) {
+            store_failed("account", account.error());
             return error(req.id(), v1::INTERNAL, "try again");
+        }
         if (!account) return error(req.id(), v1::NOT_FOUND, "no such account");
         std::set<store::DeviceId> named, current;
         for (const auto& m : r.messages()) named.insert(m.device_id());
@@ -536,10 +570,12 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
     const std::uint64_t rid = req.id();
     committer_->submit(std::move(send), [this, s, rid](Result<store::SendOutcome> outcome) {
         if (!outcome && outcome.error().code == ErrorCode::kLimitExceeded) {
+            events_.busy("send");
             respond(s, error(rid, v1::RATE_LIMITED, "server busy; retry with the same message id"));
             return;
         }
         if (!outcome) {
+            store_failed("commit_sends", outcome.error());
             respond(s, error(rid, v1::INTERNAL, "not stored; retry with the same message id"));
             return;
         }
@@ -604,8 +640,10 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
             metrics_.acks.fetch_add(claimed.size(), std::memory_order_relaxed);
             respond(s, wire::make_response(rid, v1::OK));
         } else if (r.error().code == ErrorCode::kLimitExceeded) {
+            events_.busy("ack");
             respond(s, error(rid, v1::RATE_LIMITED, "server busy; send the ack again"));
         } else {
+            store_failed("acknowledge_batch", r.error());
             respond(s, error(rid, v1::INTERNAL, "ack not stored; send it again"));
         }
         if (stopped_) return;
@@ -633,8 +671,10 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
 
 v1::Frame Service::on_lookup_username(const SessionPtr&, const v1::Request& req) {
     auto id = store_.account_by_username(req.lookup_username().username());
-    if (!id && id.error().code != ErrorCode::kNoSession)
+    if (!id && id.error().code != ErrorCode::kNoSession) {
+        store_failed("account_by_username", id.error());
         return error(req.id(), v1::INTERNAL, "try again");
+    }
     if (!id) return error(req.id(), v1::NOT_FOUND, "no such username");
     auto f = wire::make_response(req.id(), v1::OK);
     f.mutable_response()->mutable_lookup_username()->set_account_id(to_string_bytes(*id));
@@ -652,7 +692,10 @@ void Service::drain(const SessionPtr& s) {
     while (window_open()) {
         const std::size_t room = config_.push_window - s->in_flight_count;
         auto batch = store_.pending(*s->device, s->last_pushed_seq, room, now_ms());
-        if (!batch) return;  // transient store error: the next ack or wake retries
+        if (!batch) {  // transient store error: the next ack or wake retries
+            store_failed("pending", batch.error());
+            return;
+        }
         std::size_t pushed = 0;
         for (const auto& m : *batch) {
             if (!window_open()) break;
@@ -702,6 +745,16 @@ void Service::wake(const std::vector<DeviceAddress>& devices) {
     std::sort(targets.begin(), targets.end());
     targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
     for (auto& s : targets) post_drain(s);
+}
+
+void Service::note_rate_limited(const SessionPtr& s, std::string_view limit) {
+    metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+    if (s->rate_limited++ == 0) events_.rate_limited(s->conn->id(), limit);
+}
+
+void Service::store_failed(std::string_view op, const Error& e) {
+    metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    events_.store_error(op, e.detail);
 }
 
 }  // namespace pp::server

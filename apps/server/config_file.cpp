@@ -88,6 +88,8 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
         s.service.max_pending_sends = static_cast<std::size_t>(*v);
     if (auto v = t["limits"]["max_pending_acks"].value<std::int64_t>())
         s.service.max_pending_acks = static_cast<std::size_t>(*v);
+    if (auto v = t["logging"]["client_addresses"].value<bool>())
+        s.service.log_client_addresses = *v;
     if (auto v = t["queues"]["max_messages"].value<std::int64_t>())
         s.service.max_queue_messages = static_cast<std::size_t>(*v);
     if (auto v = t["queues"]["ttl_hours"].value<std::int64_t>())
