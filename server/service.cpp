@@ -156,6 +156,13 @@ void Service::shutdown() {
     if (committer_) committer_->stop();
 }
 
+void Service::sweep_rate_limiters() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto* l : {&account_limiter_, &address_limiter_, &registration_limiter_,
+                    &prekey_pair_limiter_, &prekey_requester_limiter_})
+        l->sweep(now);
+}
+
 void Service::post_drain(const SessionPtr& s) {
     if (stopped_) return;
     boost::asio::post(s->strand, [this, s] {

@@ -40,6 +40,10 @@ class Service : public net::Handler {
     // accepted, then stops the workers. Call after the network stopped accepting.
     void shutdown();
 
+    // Forgets rate-limit buckets that have refilled (the housekeeper calls this now and then,
+    // so the tables shrink after a burst of clients).
+    void sweep_rate_limiters();
+
   private:
     struct Session;
     using SessionPtr = std::shared_ptr<Session>;
