@@ -483,11 +483,11 @@ v1::Frame Service::on_fetch_bundles(const SessionPtr& s, const v1::Request& req)
     auto id = account_id(req.fetch_bundles().account_id());
     if (!id) return error(req.id(), v1::BAD_REQUEST, "account id must be 16 bytes");
     // Past the prekey limits the bundles still go out, only without one-time prekeys, rather
-    // than RATE_LIMITED: X3DH works without one (the signed prekey still gives the session
-    // forward secrecy from its next rotation), so an honest client that fetches a lot still
-    // starts its sessions, while nobody can drain another account's finite one-time prekeys
-    // faster than the limits, leaving them for the contacts who need them. The answer looks
-    // exactly like a target that has run out, which a client must handle anyway.
+    // than RATE_LIMITED: X3DH works without one (the first messages then rest on the signed
+    // prekey, which rotates, instead of a single-use key), so an honest client that fetches a
+    // lot still starts its sessions, while nobody can drain another account's finite one-time
+    // prekeys faster than the limits, leaving them for the contacts who need them. The answer
+    // looks exactly like a target that has run out, which a client must handle anyway.
     const bool take = may_take_prekeys(s, *id);
     if (!take) metrics_.prekey_fetches_limited.fetch_add(1, std::memory_order_relaxed);
     auto bundles = store_.take_bundles(*id, take);

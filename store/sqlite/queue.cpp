@@ -1,5 +1,6 @@
 // SqliteStore: per-device queues. commit_sends is the hot path: one write transaction per
 // batch, cached statements, and device rows read once and written once per batch.
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -248,6 +249,9 @@ Result<void> SqliteStore::acknowledge(const DeviceAddress& d,
 }
 
 Result<void> SqliteStore::acknowledge_batch(const std::vector<DeviceAcks>& acks) {
+    // Acks of ids a connection was never pushed name no rows: no need for the write lock.
+    if (std::all_of(acks.begin(), acks.end(), [](const DeviceAcks& a) { return a.seqs.empty(); }))
+        return {};
     std::lock_guard lock(write_mu_);
     Connection& c = *writer_;
     PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kWrite));
