@@ -33,7 +33,33 @@ struct Config {
     // open server must not be flooded with them.
     double registrations_per_address_per_second = 2;
     double registration_burst = 50;
+    // Every KeyedRateLimiter (per account, per address, per pair of accounts) keeps at most
+    // this many buckets; past it the least recently used one is forgotten (see
+    // keyed_rate_limiter.hpp). About 150 bytes each.
+    std::size_t rate_limit_max_keys = 100'000;
+
+    // One-time prekeys: each FetchBundles hands out one per device of the target, and they
+    // are finite, so any signed-in account could otherwise drain another's by fetching its
+    // bundles over and over. Two token buckets, per hour: one per (requester, target) pair and
+    // one per requester across all targets. A fetch past either still gets its bundles, but
+    // without one-time prekeys (see Service::on_fetch_bundles for why).
+    double prekey_fetches_per_target_per_hour = 6;
+    double prekey_fetch_burst_per_target = 5;
+    double prekey_fetches_per_hour = 120;  // per requester, across targets
+    double prekey_fetch_burst = 60;
+
     std::size_t max_batch = 512;  // sends per group-commit transaction
+    // Sends (and, separately, ack requests) waiting for the group committer. Past this the
+    // server answers RATE_LIMITED ("server busy") at once instead of queueing: nothing is
+    // stored or deleted for that request, and the client retries it. Anything already
+    // accepted is still committed.
+    std::size_t max_pending_sends = 20'000;
+    std::size_t max_pending_acks = 20'000;
+
+    // Structured event logs never hold account ids, message data, keys, tokens, nonces or
+    // invite codes. Client IP addresses are left out too unless the operator turns this on
+    // (for abuse handling: it is the one piece of metadata the logs could keep).
+    bool log_client_addresses = false;
 };
 
 }  // namespace pp::server

@@ -1,12 +1,23 @@
 #include "server/group_committer.hpp"
 
+#include <algorithm>
+
 namespace pp::server {
 
+namespace {
+Error busy() {
+    return make_error(ErrorCode::kLimitExceeded, "server busy; retry");
+}
+}  // namespace
+
 GroupCommitter::GroupCommitter(store::Store& store, Metrics& metrics, std::size_t max_batch,
+                               std::size_t max_pending_sends, std::size_t max_pending_acks,
                                Committed on_committed)
     : store_(store),
       metrics_(metrics),
       max_batch_(max_batch),
+      max_pending_sends_(std::max<std::size_t>(max_pending_sends, 1)),
+      max_pending_acks_(std::max<std::size_t>(max_pending_acks, 1)),
       on_committed_(std::move(on_committed)) {
     thread_ = std::thread([this] { run(); });
 }
@@ -16,28 +27,43 @@ GroupCommitter::~GroupCommitter() {
 }
 
 void GroupCommitter::submit(store::Send send, Done done) {
+    bool stopping = false;
     {
         std::lock_guard lock(mutex_);
-        if (!stopping_) {
+        stopping = stopping_;
+        if (!stopping && queue_.size() < max_pending_sends_) {
             queue_.push_back({std::move(send), std::move(done), std::chrono::steady_clock::now()});
             wake_.notify_one();
             return;
         }
     }
-    done(make_error(ErrorCode::kInternal, "server is shutting down"));
+    // Refused: answered here, outside the lock (`done` may take other locks).
+    if (!stopping) {
+        metrics_.busy_refusals.fetch_add(1, std::memory_order_relaxed);
+        done(busy());
+    } else {
+        done(make_error(ErrorCode::kInternal, "server is shutting down"));
+    }
 }
 
-void GroupCommitter::submit_acks(store::DeviceAddress device, std::vector<store::MessageId> ids,
+void GroupCommitter::submit_acks(store::DeviceAddress device, std::vector<std::uint64_t> seqs,
                                  AckDone done) {
+    bool stopping = false;
     {
         std::lock_guard lock(mutex_);
-        if (!stopping_) {
-            acks_.push_back({{device, std::move(ids)}, std::move(done)});
+        stopping = stopping_;
+        if (!stopping && acks_.size() < max_pending_acks_) {
+            acks_.push_back({{device, std::move(seqs)}, std::move(done)});
             wake_.notify_one();
             return;
         }
     }
-    done(make_error(ErrorCode::kInternal, "server is shutting down"));
+    if (!stopping) {
+        metrics_.busy_refusals.fetch_add(1, std::memory_order_relaxed);
+        done(busy());
+    } else {
+        done(make_error(ErrorCode::kInternal, "server is shutting down"));
+    }
 }
 
 void GroupCommitter::stop() {

@@ -70,6 +70,12 @@ std::string Metrics::render(const std::function<void(std::string&)>& extra) cons
     counter("paperplane_acks_total", "Messages acknowledged and deleted", acks);
     counter("paperplane_commits_total", "Group-commit transactions", commits);
     counter("paperplane_rate_limited_total", "Requests refused by rate limits", rate_limited);
+    counter("paperplane_busy_refusals_total",
+            "Sends and acks refused because the group committer queue was full", busy_refusals);
+    counter("paperplane_prekey_fetches_limited_total",
+            "Bundle fetches answered without one-time prekeys (prekey limit)",
+            prekey_fetches_limited);
+    counter("paperplane_store_errors_total", "Failed store operations", store_errors);
     commit_latency.render(out, "paperplane_send_commit_seconds",
                           "Time from receiving a send to its durable commit");
     request_latency.render(out, "paperplane_request_seconds", "Time to answer a request");

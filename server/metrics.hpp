@@ -39,6 +39,9 @@ struct Metrics {
     std::atomic<std::uint64_t> acks{0};
     std::atomic<std::uint64_t> commits{0};
     std::atomic<std::uint64_t> rate_limited{0};
+    std::atomic<std::uint64_t> busy_refusals{0};           // group committer full: "server busy"
+    std::atomic<std::uint64_t> prekey_fetches_limited{0};  // bundles handed out without prekeys
+    std::atomic<std::uint64_t> store_errors{0};
     LatencyHistogram commit_latency;   // send received -> durable
     LatencyHistogram request_latency;  // any request, received -> response queued
 

@@ -22,6 +22,14 @@ class TokenBucket {
         return true;
     }
 
+    // True when the bucket would be full at `now`: forgetting it changes nothing, since a new
+    // bucket starts full too.
+    bool idle(Clock::time_point now) const {
+        if (last_ == Clock::time_point{}) return true;
+        std::chrono::duration<double> dt = now - last_;
+        return tokens_ + dt.count() * rate_ >= burst_;
+    }
+
   private:
     double rate_, burst_, tokens_;
     Clock::time_point last_{};

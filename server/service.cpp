@@ -4,24 +4,19 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 
 #include "crypto/compare.hpp"
 #include "crypto/random.hpp"
 #include "crypto/xeddsa.hpp"
 #include "server/auth.hpp"
+#include "server/client_address.hpp"
 
 namespace pp::server {
 
 namespace v1 = wire::v1;
 using store::AccountId;
 using store::DeviceAddress;
-
-namespace {
-std::string client_address(const std::string& peer) {
-    auto colon = peer.rfind(':');
-    return colon == std::string::npos ? peer : peer.substr(0, colon);
-}
-}  // namespace
 
 struct Service::Session {
     explicit Session(std::shared_ptr<net::Connection> c, boost::asio::thread_pool& pool,
@@ -31,7 +26,9 @@ struct Service::Session {
           bucket(cfg.requests_per_second, cfg.request_burst) {}
 
     std::shared_ptr<net::Connection> conn;
-    std::string address = client_address(conn->peer());  // the peer's IP, without the port
+    std::string ip = peer_ip(conn->peer());           // without the port; for opt-in logs only
+    std::string address = address_key(conn->peer());  // rate-limit key: IPv4, or IPv6 /64
+    std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();
     boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
     // Everything below is touched only on `strand`.
     TokenBucket bucket;
@@ -39,8 +36,19 @@ struct Service::Session {
     std::optional<DeviceAddress> device;
     Bytes identity_key;
     std::uint64_t last_pushed_seq = 0;
-    std::map<store::MessageId, std::size_t> in_flight;  // pushed, not yet acked -> bytes
+    // Pushed on this connection and not yet claimed by an ack, by message id, oldest first.
+    // Ids are the senders' choice and may repeat (two senders, one id), so each row is kept
+    // with its queue seq: an ack deletes exactly the rows pushed here, never a namesake.
+    struct Pushed {
+        std::uint64_t seq = 0;
+        std::size_t bytes = 0;
+    };
+    std::map<store::MessageId, std::deque<Pushed>> in_flight;
+    // The push window: pushed rows not yet durably acknowledged (including those claimed by
+    // an ack still being committed) and their bytes.
+    std::size_t in_flight_count = 0;
     std::size_t in_flight_bytes = 0;
+    std::uint64_t rate_limited = 0;  // refusals on this connection (logged on close)
     // QueueEmpty frames owed once the backlog is pushed: one for authenticating and one per
     // DrainRequest, so a client can count them and know which one answers which request.
     unsigned queue_empty_owed = 0;
@@ -120,12 +128,20 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
       config_(config),
       metrics_(metrics),
       workers_(worker_threads),
-      account_limiter_(config.account_requests_per_second, config.account_request_burst),
-      address_limiter_(config.address_requests_per_second, config.address_request_burst),
-      registration_limiter_(config.registrations_per_address_per_second, config.registration_burst),
+      account_limiter_(config.account_requests_per_second, config.account_request_burst,
+                       config.rate_limit_max_keys),
+      address_limiter_(config.address_requests_per_second, config.address_request_burst,
+                       config.rate_limit_max_keys),
+      registration_limiter_(config.registrations_per_address_per_second, config.registration_burst,
+                            config.rate_limit_max_keys),
+      prekey_pair_limiter_(config.prekey_fetches_per_target_per_hour / 3600.0,
+                           config.prekey_fetch_burst_per_target, config.rate_limit_max_keys),
+      prekey_requester_limiter_(config.prekey_fetches_per_hour / 3600.0, config.prekey_fetch_burst,
+                                config.rate_limit_max_keys),
+      events_(config.log_client_addresses),
       decoy_identity_(crypto::KeyPair::generate().public_key) {
     committer_ = std::make_unique<GroupCommitter>(
-        store_, metrics_, config_.max_batch,
+        store_, metrics_, config_.max_batch, config_.max_pending_sends, config_.max_pending_acks,
         [this](const std::vector<DeviceAddress>& devices) { wake(devices); });
 }
 
@@ -140,6 +156,13 @@ void Service::shutdown() {
     stopped_ = true;
     workers_.join();
     if (committer_) committer_->stop();
+}
+
+void Service::sweep_rate_limiters() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto* l : {&account_limiter_, &address_limiter_, &registration_limiter_,
+                    &prekey_pair_limiter_, &prekey_requester_limiter_})
+        l->sweep(now);
 }
 
 void Service::post_drain(const SessionPtr& s) {
@@ -158,6 +181,7 @@ void Service::on_open(const std::shared_ptr<net::Connection>& conn) {
     auto s = std::make_shared<Session>(conn, workers_, config_);
     metrics_.connections_total.fetch_add(1, std::memory_order_relaxed);
     metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+    events_.connection_open(conn->id(), s->ip);
     std::lock_guard lock(mutex_);
     sessions_[conn->id()] = std::move(s);
 }
@@ -177,6 +201,8 @@ void Service::on_close(const std::shared_ptr<net::Connection>& conn) {
     if (stopped_) return;
     boost::asio::post(s->strand, [this, s] {
         s->closed = true;
+        events_.connection_close(s->conn->id(), std::chrono::steady_clock::now() - s->opened,
+                                 s->device.has_value(), s->rate_limited);
         if (!s->device) return;
         metrics_.connections_authenticated.fetch_sub(1, std::memory_order_relaxed);
         std::lock_guard lock(mutex_);
@@ -201,8 +227,9 @@ void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame
     if (s->queued_frames.fetch_add(1) >= kMaxQueuedFrames) {
         // Backpressure: requests arrive faster than they can be handled. Rather than buffer
         // without bound, drop the connection; the client reconnects and retries by id.
-        s->queued_frames.fetch_sub(1);
+        const int queued = s->queued_frames.fetch_sub(1);
         metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        events_.backpressure_close(conn->id(), queued);
         conn->close();
         return;
     }
@@ -230,13 +257,17 @@ void Service::handle(const SessionPtr& s, Bytes bytes) {
         }
         const v1::Request& req = frame->request();
         const auto now = std::chrono::steady_clock::now();
-        const bool allowed =
-            s->bucket.take(now) && address_limiter_.take(s->address, now) &&
-            (!s->device ||
-             account_limiter_.take(
-                 std::string(s->device->account.begin(), s->device->account.end()), now));
-        if (!allowed) {
-            metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        const char* limit = nullptr;
+        if (!s->bucket.take(now))
+            limit = "connection";
+        else if (!address_limiter_.take(s->address, now))
+            limit = "address";
+        else if (s->device &&
+                 !account_limiter_.take(
+                     std::string(s->device->account.begin(), s->device->account.end()), now))
+            limit = "account";
+        if (limit != nullptr) {
+            note_rate_limited(s, limit);
             respond(s, error(req.id(), v1::RATE_LIMITED, "slow down"));
             return;
         }
@@ -298,7 +329,7 @@ v1::Frame Service::on_challenge(const SessionPtr& s, const v1::Request& req) {
 
 v1::Frame Service::on_register(const SessionPtr& s, const v1::Request& req) {
     if (!registration_limiter_.take(s->address, std::chrono::steady_clock::now())) {
-        metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        note_rate_limited(s, "registration");
         return error(req.id(), v1::RATE_LIMITED, "too many registrations from this address");
     }
     const auto& r = req.register_();
@@ -343,9 +374,14 @@ v1::Frame Service::on_register(const SessionPtr& s, const v1::Request& req) {
                 req.id(),
                 config_.registration == RegistrationPolicy::kInvite ? v1::FORBIDDEN : v1::CONFLICT,
                 "username taken or invite code not valid");
+        store_failed("create_account", created.error());
         return error(req.id(), v1::INTERNAL, "could not store the account");
     }
     metrics_.registrations.fetch_add(1, std::memory_order_relaxed);
+    events_.registration(s->conn->id(), config_.registration == RegistrationPolicy::kOpen ? "open"
+                                        : config_.registration == RegistrationPolicy::kInvite
+                                            ? "invite"
+                                            : "pow");
     auto f = wire::make_response(req.id(), v1::OK);
     auto* body = f.mutable_response()->mutable_register_();
     body->set_account_id(to_string_bytes(a.account));
@@ -360,16 +396,20 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
         !s->nonce.empty() && crypto::constant_time_equal(as_bytes(a.nonce()), s->nonce);
     if (!id || !nonce_ok) {
         metrics_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        events_.auth_failed(s->conn->id(), "no_challenge");
         return error(req.id(), v1::FORBIDDEN, "request a challenge and sign its nonce");
     }
     // One device per connection: its queue position and in-flight set belong to that device.
     if (s->device) {
         s->nonce.clear();
+        events_.auth_failed(s->conn->id(), "already");
         return error(req.id(), v1::CONFLICT, "this connection is already authenticated");
     }
     auto account = store_.account(*id);
-    if (!account && account.error().code != ErrorCode::kNoSession)
+    if (!account && account.error().code != ErrorCode::kNoSession) {
+        store_failed("account", account.error());
         return error(req.id(), v1::INTERNAL, "try again");
+    }
     const bool device_known =
         account && std::any_of(account->devices.begin(), account->devices.end(),
                                [&](const store::Device& d) { return d.id == a.device_id(); });
@@ -382,6 +422,7 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
         verify_auth_signature(*identity, s->nonce, *id, a.device_id(), as_bytes(a.signature()));
     if (!device_known || !signature_ok) {
         metrics_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        events_.auth_failed(s->conn->id(), "refused");
         s->nonce.clear();
         // One answer for unknown accounts and bad signatures: no account enumeration.
         return error(req.id(), v1::FORBIDDEN, "authentication failed");
@@ -390,6 +431,7 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
     if (!s->device) metrics_.connections_authenticated.fetch_add(1, std::memory_order_relaxed);
     s->device = DeviceAddress{*id, a.device_id()};
     s->identity_key = account->identity_key;
+    events_.auth_ok(s->conn->id(), a.device_id());
     {
         std::lock_guard lock(mutex_);
         by_device_[{*id, a.device_id()}].insert(s->conn->id());
@@ -408,8 +450,10 @@ v1::Frame Service::on_upload_prekeys(const SessionPtr& s, const v1::Request& req
     if (u.has_signed_prekey()) {
         if (!valid_signed_prekey(u.signed_prekey(), to_string_bytes(s->identity_key)))
             return error(req.id(), v1::BAD_REQUEST, "signed prekey signature invalid");
-        if (!store_.set_signed_prekey(*s->device, to_store(u.signed_prekey())))
+        if (auto set = store_.set_signed_prekey(*s->device, to_store(u.signed_prekey())); !set) {
+            store_failed("set_signed_prekey", set.error());
             return error(req.id(), v1::INTERNAL, "could not store the signed prekey");
+        }
     }
     std::vector<store::OneTimePreKey> keys;
     for (const auto& pk : u.prekeys()) {
@@ -420,17 +464,39 @@ v1::Frame Service::on_upload_prekeys(const SessionPtr& s, const v1::Request& req
         auto added = store_.add_prekeys(*s->device, keys);
         if (!added && added.error().code == ErrorCode::kLimitExceeded)
             return error(req.id(), v1::TOO_LARGE, "too many stored prekeys; upload fewer");
-        if (!added) return error(req.id(), v1::INTERNAL, "could not store prekeys");
+        if (!added) {
+            store_failed("add_prekeys", added.error());
+            return error(req.id(), v1::INTERNAL, "could not store prekeys");
+        }
     }
     return wire::make_response(req.id(), v1::OK);
 }
 
-v1::Frame Service::on_fetch_bundles(const SessionPtr&, const v1::Request& req) {
+bool Service::may_take_prekeys(const SessionPtr& s, const AccountId& target) {
+    const auto now = std::chrono::steady_clock::now();
+    std::string requester(s->device->account.begin(), s->device->account.end());
+    std::string pair = requester;
+    pair.append(target.begin(), target.end());
+    // The pair first: a requester stuck on one target does not spend its allowance for others.
+    return prekey_pair_limiter_.take(pair, now) && prekey_requester_limiter_.take(requester, now);
+}
+
+v1::Frame Service::on_fetch_bundles(const SessionPtr& s, const v1::Request& req) {
     auto id = account_id(req.fetch_bundles().account_id());
     if (!id) return error(req.id(), v1::BAD_REQUEST, "account id must be 16 bytes");
-    auto bundles = store_.take_bundles(*id);
-    if (!bundles && bundles.error().code != ErrorCode::kNoSession)
+    // Past the prekey limits the bundles still go out, only without one-time prekeys, rather
+    // than RATE_LIMITED: X3DH works without one (the first messages then rest on the signed
+    // prekey, which rotates, instead of a single-use key), so an honest client that fetches a
+    // lot still starts its sessions, while nobody can drain another account's finite one-time
+    // prekeys faster than the limits, leaving them for the contacts who need them. The answer
+    // looks exactly like a target that has run out, which a client must handle anyway.
+    const bool take = may_take_prekeys(s, *id);
+    if (!take) metrics_.prekey_fetches_limited.fetch_add(1, std::memory_order_relaxed);
+    auto bundles = store_.take_bundles(*id, take);
+    if (!bundles && bundles.error().code != ErrorCode::kNoSession) {
+        store_failed("take_bundles", bundles.error());
         return error(req.id(), v1::INTERNAL, "try again");
+    }
     if (!bundles || bundles->empty()) return error(req.id(), v1::NOT_FOUND, "no such account");
     auto f = wire::make_response(req.id(), v1::OK);
     auto* body = f.mutable_response()->mutable_fetch_bundles();
@@ -452,7 +518,10 @@ v1::Frame Service::on_fetch_bundles(const SessionPtr&, const v1::Request& req) {
 
 v1::Frame Service::on_prekey_count(const SessionPtr& s, const v1::Request& req) {
     auto n = store_.count_prekeys(*s->device);
-    if (!n) return error(req.id(), v1::INTERNAL, "could not count prekeys");
+    if (!n) {
+        store_failed("count_prekeys", n.error());
+        return error(req.id(), v1::INTERNAL, "could not count prekeys");
+    }
     auto f = wire::make_response(req.id(), v1::OK);
     f.mutable_response()->mutable_prekey_count()->set_count(static_cast<std::uint32_t>(*n));
     return f;
@@ -487,8 +556,10 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         if (!to || r.messages_size() == 0)
             return error(req.id(), v1::BAD_REQUEST, "recipient and messages required");
         auto account = store_.account(*to);
-        if (!account && account.error().code != ErrorCode::kNoSession)
+        if (!account && account.error().code != ErrorCode::kNoSession) {
+            store_failed("account", account.error());
             return error(req.id(), v1::INTERNAL, "try again");
+        }
         if (!account) return error(req.id(), v1::NOT_FOUND, "no such account");
         std::set<store::DeviceId> named, current;
         for (const auto& m : r.messages()) named.insert(m.device_id());
@@ -507,7 +578,13 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
     }
     const std::uint64_t rid = req.id();
     committer_->submit(std::move(send), [this, s, rid](Result<store::SendOutcome> outcome) {
+        if (!outcome && outcome.error().code == ErrorCode::kLimitExceeded) {
+            events_.busy("send");
+            respond(s, error(rid, v1::RATE_LIMITED, "server busy; retry with the same message id"));
+            return;
+        }
         if (!outcome) {
+            store_failed("commit_sends", outcome.error());
             respond(s, error(rid, v1::INTERNAL, "not stored; retry with the same message id"));
             return;
         }
@@ -546,35 +623,67 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         if (!id) return error(req.id(), v1::BAD_REQUEST, "message ids are 16 bytes");
         ids.push_back(*id);
     }
+    // Each id acknowledges one row pushed on this connection with that id, the oldest still
+    // unacknowledged: a client acks every envelope it got, so two envelopes with one id (from
+    // two senders) take two entries. Ids not pushed here (unknown, already acknowledged, or
+    // pushed on an earlier connection) delete nothing: those rows are pushed again and acked
+    // then. The rows are claimed now, so a concurrent ack cannot claim them twice, and given
+    // back if the commit fails.
+    using Claimed = std::vector<std::pair<store::MessageId, Session::Pushed>>;
+    Claimed claimed;
+    for (const auto& id : ids) {
+        auto it = s->in_flight.find(id);
+        if (it == s->in_flight.end()) continue;
+        claimed.emplace_back(id, it->second.front());
+        it->second.pop_front();
+        if (it->second.empty()) s->in_flight.erase(it);
+    }
+    std::vector<std::uint64_t> seqs;
+    seqs.reserve(claimed.size());
+    for (const auto& c : claimed) seqs.push_back(c.second.seq);
     // Through the group committer: one transaction (one fsync) carries the acks of every
     // connection, and this strand is free meanwhile. The answer comes once it is durable.
     const std::uint64_t rid = req.id();
-    auto done = [this, s, rid, ids](Result<void> r) {
-        if (!r) {
+    auto done = [this, s, rid, claimed = std::move(claimed)](Result<void> r) mutable {
+        if (r) {
+            metrics_.acks.fetch_add(claimed.size(), std::memory_order_relaxed);
+            respond(s, wire::make_response(rid, v1::OK));
+        } else if (r.error().code == ErrorCode::kLimitExceeded) {
+            events_.busy("ack");
+            respond(s, error(rid, v1::RATE_LIMITED, "server busy; send the ack again"));
+        } else {
+            store_failed("acknowledge_batch", r.error());
             respond(s, error(rid, v1::INTERNAL, "ack not stored; send it again"));
-            return;
         }
-        metrics_.acks.fetch_add(ids.size(), std::memory_order_relaxed);
-        respond(s, wire::make_response(rid, v1::OK));
         if (stopped_) return;
-        boost::asio::post(s->strand, [this, s, ids] {
-            for (const auto& id : ids) {
-                auto it = s->in_flight.find(id);
-                if (it == s->in_flight.end()) continue;
-                s->in_flight_bytes -= it->second;
-                s->in_flight.erase(it);
+        const bool ok = r.ok();
+        boost::asio::post(s->strand, [this, s, ok, claimed = std::move(claimed)] {
+            for (const auto& [id, pushed] : claimed) {
+                if (ok) {
+                    s->in_flight_count -= 1;
+                    s->in_flight_bytes -= pushed.bytes;
+                    continue;
+                }
+                // Not deleted: claimable again by the client's retry, in seq order.
+                auto& rows = s->in_flight[id];
+                auto at = std::find_if(rows.begin(), rows.end(), [&](const Session::Pushed& p) {
+                    return p.seq > pushed.seq;
+                });
+                rows.insert(at, pushed);
             }
-            post_drain(s);
+            if (ok) post_drain(s);
         });
     };
-    committer_->submit_acks(*s->device, std::move(ids), std::move(done));
+    committer_->submit_acks(*s->device, std::move(seqs), std::move(done));
     return std::nullopt;
 }
 
 v1::Frame Service::on_lookup_username(const SessionPtr&, const v1::Request& req) {
     auto id = store_.account_by_username(req.lookup_username().username());
-    if (!id && id.error().code != ErrorCode::kNoSession)
+    if (!id && id.error().code != ErrorCode::kNoSession) {
+        store_failed("account_by_username", id.error());
         return error(req.id(), v1::INTERNAL, "try again");
+    }
     if (!id) return error(req.id(), v1::NOT_FOUND, "no such username");
     auto f = wire::make_response(req.id(), v1::OK);
     f.mutable_response()->mutable_lookup_username()->set_account_id(to_string_bytes(*id));
@@ -586,13 +695,16 @@ void Service::drain(const SessionPtr& s) {
     // The window is bounded in messages and in bytes, so a backlog of large messages never
     // overruns the connection's send queue.
     auto window_open = [&] {
-        return s->in_flight.size() < config_.push_window &&
+        return s->in_flight_count < config_.push_window &&
                s->in_flight_bytes < config_.push_window_bytes;
     };
     while (window_open()) {
-        const std::size_t room = config_.push_window - s->in_flight.size();
+        const std::size_t room = config_.push_window - s->in_flight_count;
         auto batch = store_.pending(*s->device, s->last_pushed_seq, room, now_ms());
-        if (!batch) return;  // transient store error: the next ack or wake retries
+        if (!batch) {  // transient store error: the next ack or wake retries
+            store_failed("pending", batch.error());
+            return;
+        }
         std::size_t pushed = 0;
         for (const auto& m : *batch) {
             if (!window_open()) break;
@@ -607,7 +719,8 @@ void Service::drain(const SessionPtr& s) {
             e->set_server_time_ms(static_cast<std::uint64_t>(m.server_time_ms));
             respond(s, f);
             s->last_pushed_seq = m.seq;
-            s->in_flight[m.id] += m.content.size();  // ids may repeat across senders
+            s->in_flight[m.id].push_back({m.seq, m.content.size()});  // ids may repeat
+            s->in_flight_count += 1;
             s->in_flight_bytes += m.content.size();
             ++pushed;
             metrics_.deliveries.fetch_add(1, std::memory_order_relaxed);
@@ -640,6 +753,16 @@ void Service::wake(const std::vector<DeviceAddress>& devices) {
     std::sort(targets.begin(), targets.end());
     targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
     for (auto& s : targets) post_drain(s);
+}
+
+void Service::note_rate_limited(const SessionPtr& s, std::string_view limit) {
+    metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+    if (s->rate_limited++ == 0) events_.rate_limited(s->conn->id(), limit);
+}
+
+void Service::store_failed(std::string_view op, const Error& e) {
+    metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    events_.store_error(op, e.detail);
 }
 
 }  // namespace pp::server

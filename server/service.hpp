@@ -17,6 +17,7 @@
 #include "crypto/keys.hpp"
 #include "net/server.hpp"
 #include "server/config.hpp"
+#include "server/event_log.hpp"
 #include "server/group_committer.hpp"
 #include "server/keyed_rate_limiter.hpp"
 #include "server/metrics.hpp"
@@ -38,6 +39,10 @@ class Service : public net::Handler {
     // Graceful stop: answers every request already received, commits every send already
     // accepted, then stops the workers. Call after the network stopped accepting.
     void shutdown();
+
+    // Forgets rate-limit buckets that have refilled (the housekeeper calls this now and then,
+    // so the tables shrink after a burst of clients).
+    void sweep_rate_limiters();
 
   private:
     struct Session;
@@ -66,6 +71,11 @@ class Service : public net::Handler {
     void post_drain(const SessionPtr& s);
     // After a commit: wakes the sessions of every device that got mail.
     void wake(const std::vector<store::DeviceAddress>& devices);
+    // Counts a refused request; logs the connection's first refusal.
+    void note_rate_limited(const SessionPtr& s, std::string_view limit);
+    // Whether this fetch may take the target's one-time prekeys (the prekey limits).
+    bool may_take_prekeys(const SessionPtr& s, const store::AccountId& target);
+    void store_failed(std::string_view op, const Error& e);
 
     store::Store& store_;
     Config config_;
@@ -78,6 +88,9 @@ class Service : public net::Handler {
     KeyedRateLimiter account_limiter_;
     KeyedRateLimiter address_limiter_;
     KeyedRateLimiter registration_limiter_;
+    KeyedRateLimiter prekey_pair_limiter_;       // key: requester account || target account
+    KeyedRateLimiter prekey_requester_limiter_;  // key: requester account
+    EventLog events_;
     // Verified against when an account or device is unknown, so that answer takes as long as
     // a bad signature does and timing does not tell them apart.
     crypto::PublicKey decoy_identity_;

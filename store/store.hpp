@@ -76,7 +76,7 @@ struct Bundle {
 // One message for one device. `content` may be shared by many rows (a group send): the
 // backend stores it once.
 struct QueuedMessage {
-    std::uint64_t seq = 0;  // per-device order, assigned by the store
+    std::uint64_t seq = 0;  // per-device order, assigned by the store, never reused; acks name it
     MessageId id{};
     DeviceAddress sender;
     std::uint32_t type = 0;  // ciphertext type as the client labelled it
@@ -139,8 +139,11 @@ class Store {
     virtual Result<void> add_prekeys(const DeviceAddress& d,
                                      const std::vector<OneTimePreKey>& k) = 0;
     virtual Result<std::size_t> count_prekeys(const DeviceAddress& d) = 0;
-    // Takes one one-time prekey per device atomically: concurrent fetches never share one.
-    virtual Result<std::vector<Bundle>> take_bundles(const AccountId& id) = 0;
+    // One bundle per device. With `take_prekeys`, each carries one one-time prekey, taken
+    // atomically (concurrent fetches never share one; a device that has none left gets a
+    // bundle without). Without it, no prekey is handed out or consumed: the server does that
+    // for a requester past its prekey limit.
+    virtual Result<std::vector<Bundle>> take_bundles(const AccountId& id, bool take_prekeys) = 0;
 
     // Delivery. `commit_sends` writes many sends in ONE transaction (group commit) and returns
     // an outcome per send, in order; it returns only after the transaction is durable.
@@ -149,18 +152,19 @@ class Store {
     virtual Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d,
                                                        std::uint64_t after_seq, std::size_t limit,
                                                        std::int64_t now_ms) = 0;
-    // Deletes an acknowledged message (every queued row with this id) from the device's queue.
-    // Unknown ids are fine.
-    virtual Result<void> acknowledge(const DeviceAddress& d, const MessageId& id) = 0;
-    // The same for many ids in one transaction: one fsync for a whole window of acks instead
-    // of one each, which matters because every delivered message is acknowledged.
-    virtual Result<void> acknowledge_many(const DeviceAddress& d,
-                                          const std::vector<MessageId>& ids) = 0;
+    // Deletes acknowledged rows from the device's queue, named by their seq (as `pending`
+    // returned them), in one transaction. A message id alone is not enough: ids are chosen by
+    // senders, so two senders' messages may share one; the server acks exactly the rows it
+    // pushed. Seqs of rows already gone (or never there) are fine. Seqs are per device,
+    // assigned by the store in increasing order and never reused, so a stale seq can never name
+    // a newer message.
+    virtual Result<void> acknowledge(const DeviceAddress& d,
+                                     const std::vector<std::uint64_t>& seqs) = 0;
     // Acks of many devices in ONE transaction: the group committer gathers the acks of every
     // connection, so under load one fsync covers all of them. Unknown devices are skipped.
     struct DeviceAcks {
         DeviceAddress device;
-        std::vector<MessageId> ids;
+        std::vector<std::uint64_t> seqs;
     };
     virtual Result<void> acknowledge_batch(const std::vector<DeviceAcks>& acks) = 0;
     virtual Result<std::size_t> queue_depth(const DeviceAddress& d) = 0;

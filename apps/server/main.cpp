@@ -1,5 +1,6 @@
 // paperplane-server: the self-hosted home server. Wiring only: settings, storage, TLS, the
-// service and the network edge, plus `admin` subcommands for the operator.
+// service, its HTTP endpoints and housekeeping, and the network edge, plus `admin`
+// subcommands for the operator.
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -7,12 +8,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
-#include <thread>
 
 #include "apps/server/config_file.hpp"
 #include "base/hex.hpp"
 #include "crypto/random.hpp"
 #include "net/server.hpp"
+#include "server/housekeeper.hpp"
+#include "server/http_endpoints.hpp"
 #include "server/service.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -96,39 +98,16 @@ int run_server(apps::Settings s) {
     const std::string fingerprint = tls->fingerprint_sha256();
 
     server::Metrics metrics;
-    std::atomic<bool> running{true};
-    std::atomic<std::uint64_t> queued_messages{0}, accounts{0};  // refreshed by the housekeeper
+    server::StoreGauges gauges;
     // Held so it can be destroyed before `server`: connections closed during shutdown leave
     // work queued in the service's pool that owns those connections, and it must be released
     // while the network's io_context still exists (else the process crashes on exit).
     std::optional<server::Service> service_slot;
     server::Service& service = service_slot.emplace(**store, s.service, metrics);
-    net::Server* net_ptr = nullptr;
-    auto route = [&](std::string_view target) -> net::HttpReply {
-        if (target == "/healthz") return {200, "text/plain", "ok\n"};
-        if (target == "/metrics") {
-            return {200, "text/plain; version=0.0.4", metrics.render([&](std::string& out) {
-                        out +=
-                            "# HELP paperplane_queued_messages Messages waiting in device queues\n";
-                        out += "# TYPE paperplane_queued_messages gauge\n";
-                        out += "paperplane_queued_messages " +
-                               std::to_string(queued_messages.load()) + "\n";
-                        out += "# TYPE paperplane_accounts gauge\n";
-                        out += "paperplane_accounts " + std::to_string(accounts.load()) + "\n";
-                        if (!net_ptr) return;
-                        auto c = net_ptr->counters();
-                        out += "# TYPE paperplane_tls_handshake_failures_total counter\n";
-                        out += "paperplane_tls_handshake_failures_total " +
-                               std::to_string(c.handshake_failures) + "\n";
-                        out += "# TYPE paperplane_connections_rejected_total counter\n";
-                        out += "paperplane_connections_rejected_total " +
-                               std::to_string(c.rejected_over_limit) + "\n";
-                    })};
-        }
-        return {404, "text/plain", "not found\n"};
-    };
-    net::Server server(s.net, *tls, service, route);
-    net_ptr = &server;
+    server::HttpEndpoints endpoints(metrics, gauges);
+    net::Server server(s.net, *tls, service,
+                       [&endpoints](std::string_view target) { return endpoints(target); });
+    endpoints.attach(&server);
     if (auto started = server.start(); !started) {
         spdlog::error("cannot listen on {}:{}: {}", s.net.host, s.net.port, started.error().detail);
         return 1;
@@ -150,19 +129,8 @@ int run_server(apps::Settings s) {
         host.c_str(), server.port(), fingerprint.c_str());
     std::fflush(stdout);
 
-    // Housekeeping in the background: refresh the store gauges every 10 s (so a scrape never
-    // waits on the database) and expire old messages every minute. Ends with the server.
-    std::thread housekeeper([&] {
-        for (int tick = 1; running.load(); ++tick) {
-            if (auto st = (*store)->stats()) {
-                queued_messages = st->queued_messages;
-                accounts = st->accounts;
-            }
-            for (int i = 0; i < 100 && running.load(); ++i)
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            if (running.load() && tick % 6 == 0) (void)(*store)->expire(now_ms());
-        }
-    });
+    server::Housekeeper housekeeper(**store, metrics, gauges, {},
+                                    [&service] { service.sweep_rate_limiters(); });
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -170,9 +138,8 @@ int run_server(apps::Settings s) {
     server.stop_accepting();
     service.shutdown();  // answers and commits everything already received
     server.shutdown();
+    housekeeper.stop();
     service_slot.reset();
-    running = false;
-    housekeeper.join();
     spdlog::info("stopped cleanly");
     return 0;
 }

@@ -62,7 +62,7 @@ Result<std::size_t> SqliteStore::count_prekeys(const DeviceAddress& d) {
     return sqlite::to_size(s.int64(0));
 }
 
-Result<std::vector<Bundle>> SqliteStore::take_bundles(const AccountId& id) {
+Result<std::vector<Bundle>> SqliteStore::take_bundles(const AccountId& id, bool take_prekeys) {
     std::lock_guard lock(write_mu_);
     Connection& c = *writer_;
     // A write transaction even for the reads: BEGIN IMMEDIATE holds the database's write lock
@@ -95,7 +95,7 @@ Result<std::vector<Bundle>> SqliteStore::take_bundles(const AccountId& id) {
             bundles.push_back(std::move(b));
         }
     }
-    for (std::size_t i = 0; i < bundles.size(); ++i) {
+    for (std::size_t i = 0; take_prekeys && i < bundles.size(); ++i) {
         PP_TRY(s,
                c.prepare("DELETE FROM prekeys WHERE did = ?1 AND id = (SELECT id FROM "
                          "prekeys WHERE did = ?1 ORDER BY id LIMIT 1) RETURNING id, public_key"));

@@ -35,15 +35,14 @@ class SqliteStore final : public Store {
     Result<void> set_signed_prekey(const DeviceAddress& d, const SignedPreKey& k) override;
     Result<void> add_prekeys(const DeviceAddress& d, const std::vector<OneTimePreKey>& k) override;
     Result<std::size_t> count_prekeys(const DeviceAddress& d) override;
-    Result<std::vector<Bundle>> take_bundles(const AccountId& id) override;
+    Result<std::vector<Bundle>> take_bundles(const AccountId& id, bool take_prekeys) override;
 
     Result<std::vector<SendOutcome>> commit_sends(const std::vector<Send>& sends) override;
     Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d, std::uint64_t after_seq,
                                                std::size_t limit, std::int64_t now_ms) override;
-    Result<void> acknowledge(const DeviceAddress& d, const MessageId& id) override;
+    Result<void> acknowledge(const DeviceAddress& d,
+                             const std::vector<std::uint64_t>& seqs) override;
     Result<void> acknowledge_batch(const std::vector<DeviceAcks>& acks) override;
-    Result<void> acknowledge_many(const DeviceAddress& d,
-                                  const std::vector<MessageId>& ids) override;
     Result<std::size_t> queue_depth(const DeviceAddress& d) override;
     Result<std::size_t> expire(std::int64_t now_ms) override;
 

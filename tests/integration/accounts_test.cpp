@@ -7,10 +7,15 @@
 namespace pp::test {
 namespace {
 
+// These tests hand out many one-time prekeys to one requester on purpose, so the prekey
+// limits are raised here; PrekeyFetchesAreLimited checks the limits themselves.
+constexpr const char* kGenerousPrekeyLimits =
+    "[limits]\nprekey_fetch_burst_per_target = 1000\nprekey_fetch_burst = 1000\n";
+
 class AccountsTest : public ::testing::Test {
   protected:
     void SetUp() override { must(server.start(), "start server"); }
-    ServerProcess server;
+    ServerProcess server{ServerProcessOptions::with_config(kGenerousPrekeyLimits)};
 };
 
 TEST_F(AccountsTest, RegisterThenAuthenticate) {
@@ -226,6 +231,51 @@ TEST_F(AccountsTest, ConcurrentFetchesNeverShareAPrekey) {
     EXPECT_EQ(distinct.size(), all.size()) << "a one-time prekey was handed out twice";
     EXPECT_EQ(all.size(), kPrekeys) << "every prekey is handed out exactly once";
     for (auto id : distinct) EXPECT_NE(bob.keys.prekey(id), nullptr);
+}
+
+// One-time prekeys are finite: one account fetching another's bundles over and over must not
+// drain them. Past the limits bundles still come, without one-time prekeys.
+TEST(PrekeyLimits, OneRequesterCannotDrainAnotherAccountsPrekeys) {
+    ServerProcess server(ServerProcessOptions::with_config(
+        "[limits]\nprekey_fetches_per_target_per_hour = 1\nprekey_fetch_burst_per_target = 3\n"
+        "prekey_fetches_per_hour = 1\nprekey_fetch_burst = 5\n"));
+    must(server.start(), "start server");
+    User bob = register_user(server, 20);
+    User mallory = register_user(server, 0);
+    User carol = register_user(server, 0);
+
+    auto m = login(server, mallory);
+    int with_prekey = 0;
+    for (int i = 0; i < 15; ++i) {
+        auto r = must_ok(m.fetch_bundles(bob.account), "fetch");
+        ASSERT_EQ(r.fetch_bundles().bundles_size(), 1);
+        const auto& b = r.fetch_bundles().bundles(0);
+        EXPECT_TRUE(b.has_signed_prekey()) << "the bundle itself is still served";
+        if (b.has_prekey()) ++with_prekey;
+    }
+    EXPECT_EQ(with_prekey, 3) << "no more than the per-target burst";
+    auto bc = login(server, bob);
+    EXPECT_EQ(must_ok(bc.prekey_count(), "count").prekey_count().count(), 17u);
+
+    // Another requester is unaffected.
+    auto c = login(server, carol);
+    auto r = must_ok(c.fetch_bundles(bob.account), "carol's fetch");
+    ASSERT_EQ(r.fetch_bundles().bundles_size(), 1);
+    EXPECT_TRUE(r.fetch_bundles().bundles(0).has_prekey());
+    EXPECT_EQ(must_ok(bc.prekey_count(), "count").prekey_count().count(), 16u);
+
+    // Across targets the requester has its own budget (5, of which 3 went to Bob).
+    int across = 0;
+    for (int i = 0; i < 4; ++i) {
+        User target = register_user(server, 5);
+        auto t = must_ok(m.fetch_bundles(target.account), "fetch another target");
+        ASSERT_EQ(t.fetch_bundles().bundles_size(), 1);
+        if (t.fetch_bundles().bundles(0).has_prekey()) ++across;
+    }
+    EXPECT_EQ(across, 2);
+    auto metrics =
+        must(net::https_get(server.host(), server.port(), server.pin(), "/metrics"), "metrics");
+    EXPECT_GE(metric(metrics.body, "paperplane_prekey_fetches_limited_total"), 14);
 }
 
 }  // namespace

@@ -128,6 +128,42 @@ TEST_F(DeliveryTest, AckDeletesUnackedComesBack) {
     EXPECT_EQ(must(b.ack({"short"}), "ack").status(), v1::BAD_REQUEST);
 }
 
+// Message ids are chosen by senders, so two senders' messages can share one. An ack deletes
+// exactly the row the server pushed (one per acknowledged envelope), never its namesake from
+// another sender; an ack of an id this connection was never pushed deletes nothing.
+TEST_F(DeliveryTest, AckOfOneSendersMessageLeavesTheOtherWithTheSameId) {
+    User carol = register_user(server);
+    const std::string id = random_id();
+    {
+        auto a = login(server, alice);
+        must_ok(a.send(id, bob.account, {{1, 2, "from alice"}}), "alice's send");
+        auto c = login(server, carol);
+        must_ok(c.send(id, bob.account, {{1, 2, "from carol"}}), "carol's send");
+    }
+    {
+        auto b = login(server, bob);
+        auto got = drain_until_empty(b, false);
+        ASSERT_EQ(got.size(), 2u);
+        EXPECT_EQ(got[0].message_id(), id);
+        EXPECT_EQ(got[1].message_id(), id);
+        EXPECT_EQ(got[0].sender_account(), alice.account);
+        // One ack for the id: it covers the first envelope, the oldest one.
+        must_ok(b.ack({id}), "ack");
+        b.close();
+    }
+    {
+        auto b = login(server, bob);
+        auto got = drain_until_empty(b, false);
+        ASSERT_EQ(got.size(), 1u) << "the other sender's message is still delivered";
+        EXPECT_EQ(got[0].sender_account(), carol.account);
+        EXPECT_EQ(got[0].content(), "from carol");
+        must_ok(b.ack({id, id}), "ack, and once more (harmless)");
+        b.close();
+    }
+    auto b = login(server, bob);
+    EXPECT_TRUE(drain_until_empty(b, false).empty());
+}
+
 TEST_F(DeliveryTest, StaleDeviceListGetsCurrentDevices) {
     auto a = login(server, alice);
     const std::string id = random_id();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "protocol/session_cipher.hpp"
 #include "tests/integration/fixture.hpp"
@@ -79,6 +80,7 @@ TEST(NothingToHandOver, ServerFilesHoldNoPlaintextNorPrivateKeys) {
 
     std::vector<std::string> plaintexts;
     std::vector<std::string> ciphertexts;
+    std::vector<std::string> message_ids;
     auto exchange = [&](Party& from, ServerClient& fc, Party& to, ServerClient& tc,
                         const std::string& text, bool ack) {
         plaintexts.push_back(text);
@@ -87,6 +89,7 @@ TEST(NothingToHandOver, ServerFilesHoldNoPlaintextNorPrivateKeys) {
         const std::string content(ct->bytes.begin(), ct->bytes.end());
         ciphertexts.push_back(content);
         const std::string id = random_id();
+        message_ids.push_back(id);
         must_ok(fc.send(id, to.user.account, {{1, static_cast<std::uint32_t>(ct->type), content}}),
                 "send");
         auto p = must(tc.next_push(5s), "push");
@@ -175,6 +178,30 @@ TEST(NothingToHandOver, ServerFilesHoldNoPlaintextNorPrivateKeys) {
     b.close();
     must(server.stop(), "SIGTERM");
     check("after a graceful stop");
+
+    // The logs carry structured event lines, and none of the metadata the server keeps out of
+    // them: account ids, message ids, client addresses (those only when the operator opts in).
+    const std::string out = server.output();
+    for (const char* event :
+         {"event=register ", "event=conn_open ", "event=auth_ok ", "event=conn_close "})
+        EXPECT_NE(out.find(event), std::string::npos) << event << " missing in\n" << out;
+    std::vector<Needle> metadata;
+    for (auto* party : {&alice, &bob}) {
+        auto f =
+            forms(party == &alice ? "Alice's account id" : "Bob's account id", party->user.account);
+        metadata.insert(metadata.end(), f.begin(), f.end());
+    }
+    for (const auto& id : message_ids) {
+        auto f = forms("a message id", id);
+        metadata.insert(metadata.end(), f.begin(), f.end());
+    }
+    for (const auto& n : metadata) EXPECT_EQ(out.find(n.bytes), std::string::npos) << n.what;
+    std::istringstream log_lines(out);
+    for (std::string line; std::getline(log_lines, line);) {
+        if (line.find("event=") == std::string::npos) continue;
+        EXPECT_EQ(line.find("addr="), std::string::npos) << line;
+        EXPECT_EQ(line.find(server.host()), std::string::npos) << line;
+    }
 }
 
 }  // namespace

@@ -98,6 +98,18 @@ TEST(Operations, RegistrationsPerAddressAreLimited) {
     EXPECT_EQ(must(c.challenge(), "challenge").status(), v1::OK);
 }
 
+// Client addresses stay out of the event logs unless the operator turns them on.
+TEST(Operations, ClientAddressesInLogsOnlyWhenEnabled) {
+    ServerProcess server(ServerProcessOptions::with_config("[logging]\nclient_addresses = true\n"));
+    must(server.start(), "start server");
+    User u = register_user(server);
+    auto c = login(server, u);
+    c.close();
+    must(server.stop(), "SIGTERM");
+    EXPECT_NE(server.output().find("event=conn_open conn="), std::string::npos);
+    EXPECT_NE(server.output().find(" addr=" + server.host()), std::string::npos) << server.output();
+}
+
 TEST(Operations, ProofOfWorkFromConfigFile) {
     ServerProcess server(ServerProcessOptions::with_config(
         "[registration]\npolicy = \"pow\"\npow_difficulty = 10\n"));

@@ -113,7 +113,7 @@ TEST_F(SqliteAccounts, PrekeysCountTakeAndRefill) {
     ASSERT_TRUE(store->create_account(new_account(1, 2)).ok());
     EXPECT_EQ(*store->count_prekeys(primary(1)), 2u);
 
-    auto b1 = store->take_bundles(account_id(1));
+    auto b1 = store->take_bundles(account_id(1), true);
     ASSERT_TRUE(b1.ok());
     ASSERT_EQ(b1->size(), 1u);
     const Bundle& bundle = (*b1)[0];
@@ -126,8 +126,16 @@ TEST_F(SqliteAccounts, PrekeysCountTakeAndRefill) {
     EXPECT_EQ(bundle.prekey->public_key, bytes(33, 1));
     EXPECT_EQ(*store->count_prekeys(primary(1)), 1u);
 
-    ASSERT_TRUE(store->take_bundles(account_id(1)).ok());
-    auto empty = store->take_bundles(account_id(1));
+    // Without taking: the same bundle, no one-time prekey handed out or consumed.
+    auto kept = store->take_bundles(account_id(1), false);
+    ASSERT_TRUE(kept.ok());
+    ASSERT_EQ(kept->size(), 1u);
+    EXPECT_EQ((*kept)[0].signed_prekey.id, 7u);
+    EXPECT_FALSE((*kept)[0].prekey.has_value());
+    EXPECT_EQ(*store->count_prekeys(primary(1)), 1u);
+
+    ASSERT_TRUE(store->take_bundles(account_id(1), true).ok());
+    auto empty = store->take_bundles(account_id(1), true);
     ASSERT_TRUE(empty.ok());
     EXPECT_FALSE((*empty)[0].prekey.has_value());  // out of prekeys: signed prekey only
 
@@ -142,12 +150,12 @@ TEST_F(SqliteAccounts, PrekeysCountTakeAndRefill) {
     EXPECT_EQ(*store->count_prekeys(primary(1)), 2u);
 
     ASSERT_TRUE(store->set_signed_prekey(primary(1), {8, bytes(33, 8), bytes(64, 8)}).ok());
-    EXPECT_EQ((*store->take_bundles(account_id(1)))[0].signed_prekey.id, 8u);
+    EXPECT_EQ((*store->take_bundles(account_id(1), true))[0].signed_prekey.id, 8u);
 
     EXPECT_EQ(store->count_prekeys(primary(9)).error().code, ErrorCode::kNoSession);
     EXPECT_EQ(store->add_prekeys(primary(9), many).error().code, ErrorCode::kNoSession);
     EXPECT_EQ(store->set_signed_prekey(primary(9), {}).error().code, ErrorCode::kNoSession);
-    EXPECT_EQ(store->take_bundles(account_id(9)).error().code, ErrorCode::kNoSession);
+    EXPECT_EQ(store->take_bundles(account_id(9), true).error().code, ErrorCode::kNoSession);
 }
 
 // Many threads over two independent stores on the same file (as two server processes would
@@ -171,7 +179,7 @@ TEST_F(SqliteAccounts, ConcurrentTakeBundlesNeverShareAPrekey) {
         SqliteStore* store = (t % 2 == 0) ? first.get() : second.get();
         threads.emplace_back([&, store] {
             for (std::uint32_t i = 0; i < kPrekeys / 8 + 10; ++i) {
-                auto b = store->take_bundles(account_id(1));
+                auto b = store->take_bundles(account_id(1), true);
                 std::lock_guard lock(mu);
                 if (!b.ok()) {
                     ++errors;

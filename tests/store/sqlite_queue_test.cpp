@@ -56,8 +56,8 @@ TEST_F(SqliteQueue, PendingInOrderAndAcknowledgeDeletes) {
     EXPECT_EQ((*page)[0].id, message_id(3));
     EXPECT_EQ((*page)[1].id, message_id(4));
 
-    ASSERT_TRUE(store->acknowledge(primary(2), message_id(2)).ok());
-    ASSERT_TRUE(store->acknowledge(primary(2), message_id(99)).ok());  // unknown: fine
+    ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(2)}).ok());
+    ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(99)}).ok());  // unknown: fine
     auto rest = store->pending(primary(2), 0, 100, 200);
     ASSERT_EQ(rest->size(), 4u);
     EXPECT_EQ((*rest)[1].id, message_id(3));
@@ -67,14 +67,14 @@ TEST_F(SqliteQueue, PendingInOrderAndAcknowledgeDeletes) {
 
     // New messages after acknowledged ones still get higher seqs.
     const std::uint64_t last = (*rest)[3].seq;
-    ASSERT_TRUE(store->acknowledge(primary(2), message_id(5)).ok());
+    ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(5)}).ok());
     ASSERT_TRUE(store->commit_sends({direct(6, 1, 2, bytes(3, 6))}).ok());
     auto after = store->pending(primary(2), last, 100, 200);
     ASSERT_EQ(after->size(), 1u);
     EXPECT_EQ((*after)[0].id, message_id(6));
 
     EXPECT_EQ(store->pending(primary(9), 0, 10, 0).error().code, ErrorCode::kNoSession);
-    EXPECT_EQ(store->acknowledge(primary(9), message_id(1)).error().code, ErrorCode::kNoSession);
+    EXPECT_EQ(ack_ids(*store, primary(9), {message_id(1)}).error().code, ErrorCode::kNoSession);
     EXPECT_EQ(store->queue_depth(primary(9)).error().code, ErrorCode::kNoSession);
 }
 
@@ -88,7 +88,7 @@ TEST_F(SqliteQueue, DuplicateIdStoresNothing) {
     EXPECT_EQ((*out)[1], SendOutcome::kDuplicate);  // same sender, same id, same batch
     EXPECT_EQ((*out)[2], SendOutcome::kStored);     // same id from another sender is its own
     // A retry after the recipient acknowledged is still a duplicate.
-    ASSERT_TRUE(store->acknowledge(primary(2), message_id(1)).ok());
+    ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(1)}).ok());
     auto retry = store->commit_sends({direct(1, 1, 2, bytes(8, 1))});
     ASSERT_TRUE(retry.ok());
     EXPECT_EQ((*retry)[0], SendOutcome::kDuplicate);
@@ -125,7 +125,7 @@ TEST_F(SqliteQueue, QueueCapRefusesOnlyTheSendThatDoesNotFit) {
     EXPECT_EQ(store->stats()->stored_contents, 4u);
 
     // Not remembered as sent: the retry succeeds once the queue drains.
-    ASSERT_TRUE(store->acknowledge(primary(2), message_id(1)).ok());
+    ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(1)}).ok());
     auto retry = store->commit_sends({direct(4, 1, 2, bytes(4, 4))});
     EXPECT_EQ((*retry)[0], SendOutcome::kStored);
     // A retry of a stored send on a full queue is a duplicate, not "full".
@@ -165,18 +165,49 @@ TEST_F(SqliteQueue, AcknowledgeBatchAcrossDevices) {
     ASSERT_TRUE(store->commit_sends({group, direct(8, 1, 5, bytes(8, 8))}).ok());
     EXPECT_EQ(store->stats()->queued_messages, 4u);
 
-    std::vector<Store::DeviceAcks> acks = {{primary(2), {message_id(7)}},
-                                           {primary(3), {message_id(7), message_id(99)}},
-                                           {primary(5), {message_id(8)}},
-                                           {DeviceAddress{AccountId{}, 9}, {message_id(7)}}};
+    std::vector<Store::DeviceAcks> acks = {
+        {primary(2), seqs_of(*store, primary(2), {message_id(7)})},
+        {primary(3), seqs_of(*store, primary(3), {message_id(7)})},
+        {primary(3), {12345}},  // no such row: fine
+        {primary(5), seqs_of(*store, primary(5), {message_id(8)})},
+        {DeviceAddress{AccountId{}, 9}, {1}}};
     ASSERT_TRUE(store->acknowledge_batch(acks).ok());
     EXPECT_EQ(store->stats()->queued_messages, 1u);  // only device 4's copy is left
     EXPECT_EQ(store->stats()->stored_contents, 1u);
     EXPECT_EQ(store->pending(primary(4), 0, 10, 600)->size(), 1u);
     EXPECT_TRUE(store->pending(primary(2), 0, 10, 600)->empty());
-    ASSERT_TRUE(store->acknowledge_batch({{primary(4), {message_id(7)}}}).ok());
+    ASSERT_TRUE(
+        store->acknowledge_batch({{primary(4), seqs_of(*store, primary(4), {message_id(7)})}})
+            .ok());
     EXPECT_EQ(store->stats()->stored_contents, 0u);
     EXPECT_TRUE(store->acknowledge_batch({}).ok());
+}
+
+// Message ids are chosen by senders, so two senders' messages may carry the same id in one
+// queue. An ack names rows by seq: acknowledging one of them leaves the other queued.
+TEST_F(SqliteQueue, AcknowledgeBySeqLeavesSameIdFromAnotherSender) {
+    auto store = open_with_accounts(3);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->commit_sends({direct(42, 1, 3, bytes(8, 0x01))}).ok());
+    ASSERT_TRUE(store->commit_sends({direct(42, 2, 3, bytes(8, 0x02))}).ok());
+    auto rows = store->pending(primary(3), 0, 10, 0);
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows->size(), 2u);
+    EXPECT_EQ((*rows)[0].id, (*rows)[1].id);
+    EXPECT_NE((*rows)[0].seq, (*rows)[1].seq);
+
+    ASSERT_TRUE(store->acknowledge_batch({{primary(3), {(*rows)[0].seq}}}).ok());
+    auto left = store->pending(primary(3), 0, 10, 0);
+    ASSERT_TRUE(left.ok());
+    ASSERT_EQ(left->size(), 1u);
+    EXPECT_EQ((*left)[0].sender, primary(2));
+    EXPECT_EQ((*left)[0].content, bytes(8, 0x02));
+    EXPECT_EQ(*store->queue_depth(primary(3)), 1u);
+    // The same ack again, or a seq of another device's queue, deletes nothing.
+    ASSERT_TRUE(store->acknowledge(primary(3), {(*rows)[0].seq}).ok());
+    ASSERT_TRUE(store->acknowledge(primary(1), {(*rows)[1].seq}).ok());
+    EXPECT_EQ(*store->queue_depth(primary(3)), 1u);
+    EXPECT_EQ(store->stats()->stored_contents, 1u);
 }
 
 TEST_F(SqliteQueue, GroupSendStoresContentOnce) {
@@ -202,12 +233,11 @@ TEST_F(SqliteQueue, GroupSendStoresContentOnce) {
         EXPECT_EQ((*m)[0].content, bytes(1000, 0xAB));
         EXPECT_EQ((*m)[0].type, 3u);
     }
-    EXPECT_TRUE(store->acknowledge_many(primary(2), {}).ok());
+    EXPECT_TRUE(store->acknowledge(primary(2), {}).ok());
     // The content goes only with its last reference.
-    for (std::uint8_t i = 2; i <= 9; ++i)
-        ASSERT_TRUE(store->acknowledge(primary(i), group.id).ok());
+    for (std::uint8_t i = 2; i <= 9; ++i) ASSERT_TRUE(ack_ids(*store, primary(i), {group.id}).ok());
     EXPECT_EQ(store->stats()->stored_contents, 1u);
-    ASSERT_TRUE(store->acknowledge(primary(10), group.id).ok());
+    ASSERT_TRUE(ack_ids(*store, primary(10), {group.id}).ok());
     EXPECT_EQ(store->stats()->stored_contents, 0u);
     EXPECT_EQ(store->stats()->queued_messages, 0u);
 }
@@ -296,11 +326,18 @@ TEST_F(SqliteQueue, CommitThroughputFigure) {
         "%.0f deliveries/s\n",
         kSenders, gs, 20.0 * kSenders / gs);
 
+    // The seq of every queued row, as the server learns them when it pushes.
+    std::map<std::pair<std::uint8_t, MessageId>, std::uint64_t> seq_of;
+    for (std::uint8_t d = 1; d <= kSenders + 1; ++d) {
+        auto rows = store->pending(primary(d), 0, 1'000'000, 0);
+        ASSERT_TRUE(rows.ok());
+        for (const QueuedMessage& m : *rows) seq_of[{d, m.id}] = m.seq;
+    }
     const auto astart = std::chrono::steady_clock::now();
     constexpr std::uint32_t kAcks = 200;
     for (std::uint32_t i = 1; i <= kAcks; ++i) {
         auto to = static_cast<std::uint8_t>(1 + (i + 7) % (kSenders + 1));
-        ASSERT_TRUE(store->acknowledge(primary(to), message_id(i)).ok());
+        ASSERT_TRUE(store->acknowledge(primary(to), {seq_of.at({to, message_id(i)})}).ok());
     }
     const double as =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - astart).count();
@@ -308,25 +345,26 @@ TEST_F(SqliteQueue, CommitThroughputFigure) {
                 kAcks / as);
 
     // The rest acknowledged in windows of 256 ids per device.
-    std::map<std::uint8_t, std::vector<MessageId>> by_device;
+    std::map<std::uint8_t, std::vector<std::uint64_t>> by_device;
     for (std::uint32_t i = kAcks + 1; i <= kBatches * kBatch; ++i) {
-        by_device[static_cast<std::uint8_t>(1 + (i + 7) % (kSenders + 1))].push_back(message_id(i));
+        auto to = static_cast<std::uint8_t>(1 + (i + 7) % (kSenders + 1));
+        by_device[to].push_back(seq_of.at({to, message_id(i)}));
     }
     std::size_t acked = 0;
     const auto mstart = std::chrono::steady_clock::now();
     for (auto& [to, ids] : by_device) {
         for (std::size_t at = 0; at < ids.size(); at += 256) {
-            std::vector<MessageId> window(
+            std::vector<std::uint64_t> window(
                 ids.begin() + static_cast<std::ptrdiff_t>(at),
                 ids.begin() + static_cast<std::ptrdiff_t>(std::min(at + 256, ids.size())));
-            ASSERT_TRUE(store->acknowledge_many(primary(to), window).ok());
+            ASSERT_TRUE(store->acknowledge(primary(to), window).ok());
             acked += window.size();
         }
     }
     const double ms =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - mstart).count();
     std::printf(
-        "[ figure   ] acknowledge_many: %zu acks in windows of <= 256 in %.3f s = %.0f "
+        "[ figure   ] acknowledge: %zu acks in windows of <= 256 in %.3f s = %.0f "
         "acks/s\n",
         acked, ms, static_cast<double>(acked) / ms);
     auto st = store->stats();

@@ -74,6 +74,25 @@ inline Send direct(std::uint32_t id, std::uint8_t from, std::uint8_t to, Bytes c
     return s;
 }
 
+// The seqs of a device's queued rows with these ids, as the server learns them from `pending`
+// when it pushes; what acknowledge() takes. Empty for an unknown device.
+inline std::vector<std::uint64_t> seqs_of(Store& store, const DeviceAddress& d,
+                                          const std::vector<MessageId>& ids) {
+    std::vector<std::uint64_t> out;
+    auto rows = store.pending(d, 0, 1'000'000, 0);
+    if (!rows) return out;
+    for (const MessageId& id : ids)
+        for (const QueuedMessage& m : *rows)
+            if (m.id == id) out.push_back(m.seq);
+    return out;
+}
+
+// Acknowledges every queued row of the device with these ids.
+inline Result<void> ack_ids(Store& store, const DeviceAddress& d,
+                            const std::vector<MessageId>& ids) {
+    return store.acknowledge(d, seqs_of(store, d, ids));
+}
+
 class StoreTest : public ::testing::Test {
   protected:
     std::string db_path() const { return (dir_.path() / "server.db").string(); }

@@ -1,0 +1,80 @@
+#include "server/housekeeper.hpp"
+
+namespace pp::server {
+
+namespace {
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+}  // namespace
+
+Housekeeper::Housekeeper(store::Store& store, Metrics& metrics, StoreGauges& gauges,
+                         Options options, Sweep sweep)
+    : store_(store),
+      metrics_(metrics),
+      gauges_(gauges),
+      options_(options),
+      sweep_(std::move(sweep)) {
+    thread_ = std::thread([this] { run(); });
+}
+
+Housekeeper::~Housekeeper() {
+    stop();
+}
+
+void Housekeeper::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void Housekeeper::refresh_gauges() {
+    auto st = store_.stats();
+    if (!st) {
+        metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+        events_.store_error("stats", st.error().detail);
+        return;
+    }
+    gauges_.queued_messages = st->queued_messages;
+    gauges_.accounts = st->accounts;
+}
+
+void Housekeeper::expire() {
+    auto gone = store_.expire(now_ms());
+    if (!gone) {
+        metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+        events_.store_error("expire", gone.error().detail);
+    }
+}
+
+void Housekeeper::run() {
+    using Clock = std::chrono::steady_clock;
+    auto next_gauges = Clock::now();
+    auto next_expire = Clock::now() + options_.expire_interval;
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        const auto now = Clock::now();
+        if (now >= next_gauges || now >= next_expire) {
+            lock.unlock();
+            if (now >= next_gauges) {
+                refresh_gauges();
+                if (sweep_) sweep_();
+                next_gauges = now + options_.gauge_interval;
+            }
+            if (now >= next_expire) {
+                expire();
+                next_expire = now + options_.expire_interval;
+            }
+            lock.lock();
+            continue;
+        }
+        wake_.wait_until(lock, std::min(next_gauges, next_expire), [this] { return stopping_; });
+    }
+}
+
+}  // namespace pp::server

@@ -1,0 +1,146 @@
+// The group committer's queue bound: past it a submit is refused at once with "server busy",
+// and everything accepted before is still committed and answered.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "server/group_committer.hpp"
+
+namespace pp::server {
+namespace {
+
+// A store whose commits wait until the test opens the gate; everything else is unused.
+class GatedStore final : public store::Store {
+  public:
+    void open_gate() {
+        std::lock_guard lock(mutex_);
+        open_ = true;
+        changed_.notify_all();
+    }
+    void wait_for_commit_started() {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return started_ > 0; });
+    }
+
+    Result<std::vector<store::SendOutcome>> commit_sends(
+        const std::vector<store::Send>& sends) override {
+        wait_gate();
+        return std::vector<store::SendOutcome>(sends.size(), store::SendOutcome::kStored);
+    }
+    Result<void> acknowledge_batch(const std::vector<DeviceAcks>& acks) override {
+        wait_gate();
+        std::lock_guard lock(mutex_);
+        for (const auto& a : acks) acked_ += a.seqs.size();
+        return {};
+    }
+    std::size_t acked() {
+        std::lock_guard lock(mutex_);
+        return acked_;
+    }
+
+    Result<void> create_account(const store::NewAccount&) override { return unused(); }
+    Result<store::Account> account(const store::AccountId&) override { return unused(); }
+    Result<store::AccountId> account_by_username(const std::string&) override { return unused(); }
+    Result<void> set_signed_prekey(const store::DeviceAddress&,
+                                   const store::SignedPreKey&) override {
+        return unused();
+    }
+    Result<void> add_prekeys(const store::DeviceAddress&,
+                             const std::vector<store::OneTimePreKey>&) override {
+        return unused();
+    }
+    Result<std::size_t> count_prekeys(const store::DeviceAddress&) override { return unused(); }
+    Result<std::vector<store::Bundle>> take_bundles(const store::AccountId&, bool) override {
+        return unused();
+    }
+    Result<std::vector<store::QueuedMessage>> pending(const store::DeviceAddress&, std::uint64_t,
+                                                      std::size_t, std::int64_t) override {
+        return unused();
+    }
+    Result<void> acknowledge(const store::DeviceAddress&,
+                             const std::vector<std::uint64_t>&) override {
+        return unused();
+    }
+    Result<std::size_t> queue_depth(const store::DeviceAddress&) override { return unused(); }
+    Result<std::size_t> expire(std::int64_t) override { return unused(); }
+    Result<void> add_invite(const std::string&, std::int64_t) override { return unused(); }
+    Result<store::Stats> stats() override { return unused(); }
+
+  private:
+    static Error unused() { return make_error(ErrorCode::kInternal, "not used by this test"); }
+    void wait_gate() {
+        std::unique_lock lock(mutex_);
+        ++started_;
+        changed_.notify_all();
+        changed_.wait(lock, [&] { return open_; });
+    }
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool open_ = false;
+    int started_ = 0;
+    std::size_t acked_ = 0;
+};
+
+store::Send a_send(std::uint8_t n) {
+    store::Send s;
+    s.id[0] = n;
+    s.contents.push_back(Bytes{1, 2, 3});
+    s.deliveries.push_back({store::DeviceAddress{}, 1, 0});
+    return s;
+}
+
+TEST(GroupCommitter, RefusesPastTheBoundAndCommitsEverythingAccepted) {
+    GatedStore store;
+    Metrics metrics;
+    constexpr std::size_t kBound = 4;
+    std::mutex mu;
+    std::size_t stored = 0, busy = 0, acks_ok = 0, acks_busy = 0;
+    {
+        GroupCommitter committer(store, metrics, /*max_batch=*/1, kBound, kBound, {});
+        auto on_send = [&](Result<store::SendOutcome> r) {
+            std::lock_guard lock(mu);
+            if (r && *r == store::SendOutcome::kStored) ++stored;
+            if (!r && r.error().code == ErrorCode::kLimitExceeded) ++busy;
+        };
+        // The first send is taken into a transaction that waits on the gate; then the queue
+        // fills to its bound while the "disk" is stuck.
+        committer.submit(a_send(0), on_send);
+        store.wait_for_commit_started();
+        for (std::uint8_t i = 1; i <= kBound; ++i) committer.submit(a_send(i), on_send);
+        {
+            std::lock_guard lock(mu);
+            EXPECT_EQ(busy, 0u);
+        }
+        // Past the bound: refused at once, on the caller's thread, without waiting.
+        committer.submit(a_send(99), on_send);
+        {
+            std::lock_guard lock(mu);
+            EXPECT_EQ(busy, 1u);
+            EXPECT_EQ(stored, 0u);
+        }
+        // Acks have their own bound.
+        auto on_ack = [&](Result<void> r) {
+            std::lock_guard lock(mu);
+            if (r) ++acks_ok;
+            if (!r && r.error().code == ErrorCode::kLimitExceeded) ++acks_busy;
+        };
+        for (std::size_t i = 0; i < kBound + 2; ++i)
+            committer.submit_acks(store::DeviceAddress{}, {i}, on_ack);
+        {
+            std::lock_guard lock(mu);
+            EXPECT_EQ(acks_busy, 2u);
+        }
+        EXPECT_EQ(metrics.busy_refusals.load(), 3u);
+        store.open_gate();
+        committer.stop();  // commits everything already accepted
+    }
+    EXPECT_EQ(stored, kBound + 1);  // nothing accepted was dropped
+    EXPECT_EQ(busy, 1u);
+    EXPECT_EQ(acks_ok, kBound);
+    EXPECT_EQ(store.acked(), kBound);
+}
+
+}  // namespace
+}  // namespace pp::server
