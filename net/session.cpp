@@ -5,7 +5,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 #include "net/tls_impl.hpp"
 
@@ -29,9 +28,9 @@ std::string endpoint_string(const asio::ip::tcp::socket& s) {
 
 Session::Session(std::shared_ptr<ServerCore> core, asio::ip::tcp::socket socket, std::uint64_t id)
     : core_(std::move(core)),
-      ws_(beast::tcp_stream(std::move(socket)), core_->tls.impl().ctx),
+      ws_(std::move(socket), core_->tls.impl().ctx),
       id_(id),
-      peer_(endpoint_string(beast::get_lowest_layer(ws_).socket())) {}
+      peer_(endpoint_string(tls().socket())) {}
 
 void Session::launch(const std::shared_ptr<Session>& s) {
     // run() catches everything it can; the handler only sees what escapes a bad_alloc in the
@@ -41,6 +40,18 @@ void Session::launch(const std::shared_ptr<Session>& s) {
 
 void Session::spawn(asio::awaitable<void> op) {
     asio::co_spawn(ws_.get_executor(), std::move(op), [](const std::exception_ptr&) {});
+}
+
+void Session::arm_deadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d) {
+    const auto gen = ++deadline_gen_;
+    timer.expires_after(d);  // cancels an earlier wait
+    // The timer runs on the session's strand; a weak reference, so a pending deadline does not
+    // keep a finished session alive.
+    timer.async_wait([weak = weak_from_this(), gen](const boost::system::error_code& ec) {
+        if (ec) return;
+        auto self = weak.lock();
+        if (self && self->deadline_gen_ == gen) self->tls().close();
+    });
 }
 
 template <typename F>
@@ -77,8 +88,7 @@ asio::awaitable<void> Session::run() {
     }
     phase_ = Phase::kDone;
     queue_.clear();
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    tls().close();
     core_->counters.connections_open.fetch_sub(1);
     core_->remove(id_);
 }
@@ -183,7 +193,7 @@ void Session::close() {
 void Session::close_with(websocket::close_code code) {
     asio::post(ws_.get_executor(), [self = shared_from_this(), code] {
         if (self->phase_ == Phase::kHandshake) {
-            beast::get_lowest_layer(self->ws_).close();
+            self->tls().close();
         } else {
             self->request_close(code);
         }
@@ -191,8 +201,7 @@ void Session::close_with(websocket::close_code code) {
 }
 
 void Session::abort() {
-    asio::post(ws_.get_executor(),
-               [self = shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
+    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->tls().close(); });
 }
 
 }  // namespace pp::net::detail
