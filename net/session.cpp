@@ -12,10 +12,6 @@ namespace pp::net::detail {
 
 namespace {
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-// A read buffer that grew for one large message is given back, so a connection that once
-// received 256 KiB does not keep holding it while idle.
-constexpr std::size_t kKeepReadCapacity = 8 * 1024;
-
 std::string endpoint_string(const asio::ip::tcp::socket& s) {
     boost::system::error_code ec;
     auto ep = s.remote_endpoint(ec);
@@ -94,21 +90,31 @@ asio::awaitable<void> Session::run() {
 }
 
 asio::awaitable<void> Session::read_loop() {
-    beast::flat_buffer buf;
     std::shared_ptr<Connection> conn = shared_from_this();
     for (;;) {
-        auto [ec, n] = co_await ws_.async_read(buf, kTok);
+        // Idle wait with a one-byte buffer: Beast reads the next data frame's header into its
+        // own fixed read buffer (answering pings and handling a close on the way) and hands us
+        // at most the first payload byte, so no message buffer exists while nothing arrives.
+        // (Not an empty buffer: Beast 1.81 crashes validating UTF-8 of a text frame into one.)
+        std::uint8_t first = 0;
+        auto [idle_ec, n] = co_await ws_.async_read_some(asio::buffer(&first, 1), kTok);
         // Includes message_too_big (Beast has already sent close 1009), the idle timeout and
         // the peer's close: all end the connection the same way.
-        if (ec) co_return;
-        if (close_requested_) {
-            buf.consume(buf.size());  // draining until the peer answers our close
-            continue;
+        if (idle_ec) co_return;
+        // The rest of the message is appended, in a buffer that lives for this message only.
+        beast::flat_buffer buf;
+        if (n == 1) {
+            buf.commit(asio::buffer_copy(buf.prepare(1), asio::buffer(&first, 1)));
         }
+        if (!ws_.is_message_done()) {
+            auto [ec, rest] = co_await ws_.async_read(buf, kTok);
+            if (ec) co_return;
+            n += rest;
+        }
+        if (close_requested_) continue;  // draining until the peer answers our close
         if (!ws_.got_binary()) {
             // Frames are protobuf bytes; text is a client bug. 1003: data type not accepted.
             request_close(websocket::close_code::unknown_data);
-            buf.consume(buf.size());
             continue;
         }
         core_->counters.frames_in.fetch_add(1, std::memory_order_relaxed);
@@ -116,8 +122,6 @@ asio::awaitable<void> Session::read_loop() {
         auto data = buf.data();
         const auto* p = static_cast<const std::uint8_t*>(data.data());
         Bytes frame(p, p + data.size());
-        buf.consume(buf.size());
-        if (buf.capacity() > kKeepReadCapacity) buf.shrink_to_fit();
         if (!call_handler([&] { core_->handler.on_frame(conn, std::move(frame)); })) {
             request_close(websocket::close_code::internal_error);
         }

@@ -117,6 +117,9 @@ asio::awaitable<bool> Session::accept_websocket(const Request& req) {
     ws_.set_option(t);
     ws_.read_message_max(opts.max_frame_bytes);
     ws_.binary(true);
+    // Without permessage-deflate a server holds no write buffer, and auto-fragmenting would
+    // only cut every message above 4 KiB into 4 KiB frames: more records, more send() calls.
+    ws_.auto_fragment(false);
     auto [ec] = co_await ws_.async_accept(req, kTok);
     if (ec) {
         core_->counters.handshake_failures.fetch_add(1);
