@@ -75,8 +75,47 @@ asio::awaitable<void> Session::run() {
         if (!call_handler([&] { core_->handler.on_open(conn); })) {
             request_close(websocket::close_code::internal_error);
         }
+        // The read loop lives in this frame rather than in a coroutine of its own: every
+        // frame is held for the connection's whole life.
         try {
-            co_await read_loop();
+            for (;;) {
+                // Idle wait with a one-byte buffer: Beast reads the next data frame's header into
+                // its own fixed read buffer (answering pings and handling a close on the way) and
+                // hands us at most the first payload byte, so no message buffer exists while
+                // nothing arrives. (Not an empty buffer: Beast 1.81 crashes validating UTF-8 of a
+                // text frame into one.)
+                std::uint8_t first = 0;
+                auto [idle_ec, n] = co_await ws_.async_read_some(asio::buffer(&first, 1), kTok);
+                // Includes message_too_big (Beast has already sent close 1009), the idle timeout
+                // and the peer's close: all end the connection the same way.
+                if (idle_ec) break;
+                // The rest of the message is appended, in a buffer that lives for this message
+                // only.
+                beast::flat_buffer buf;
+                if (n == 1) {
+                    buf.commit(asio::buffer_copy(buf.prepare(1), asio::buffer(&first, 1)));
+                }
+                if (!ws_.is_message_done()) {
+                    auto [ec, rest] = co_await ws_.async_read(buf, kTok);
+                    if (ec) break;
+                    n += rest;
+                }
+                if (close_requested_) continue;  // draining until the peer answers our close
+                if (!ws_.got_binary()) {
+                    // Frames are protobuf bytes; text is a client bug. 1003: data type not
+                    // accepted.
+                    request_close(websocket::close_code::unknown_data);
+                    continue;
+                }
+                core_->counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+                core_->counters.bytes_in.fetch_add(n, std::memory_order_relaxed);
+                auto data = buf.data();
+                const auto* p = static_cast<const std::uint8_t*>(data.data());
+                Bytes frame(p, p + data.size());
+                if (!call_handler([&] { core_->handler.on_frame(conn, std::move(frame)); })) {
+                    request_close(websocket::close_code::internal_error);
+                }
+            }
         } catch (...) {
         }
         phase_ = Phase::kDone;
@@ -87,45 +126,6 @@ asio::awaitable<void> Session::run() {
     tls().close();
     core_->counters.connections_open.fetch_sub(1);
     core_->remove(id_);
-}
-
-asio::awaitable<void> Session::read_loop() {
-    std::shared_ptr<Connection> conn = shared_from_this();
-    for (;;) {
-        // Idle wait with a one-byte buffer: Beast reads the next data frame's header into its
-        // own fixed read buffer (answering pings and handling a close on the way) and hands us
-        // at most the first payload byte, so no message buffer exists while nothing arrives.
-        // (Not an empty buffer: Beast 1.81 crashes validating UTF-8 of a text frame into one.)
-        std::uint8_t first = 0;
-        auto [idle_ec, n] = co_await ws_.async_read_some(asio::buffer(&first, 1), kTok);
-        // Includes message_too_big (Beast has already sent close 1009), the idle timeout and
-        // the peer's close: all end the connection the same way.
-        if (idle_ec) co_return;
-        // The rest of the message is appended, in a buffer that lives for this message only.
-        beast::flat_buffer buf;
-        if (n == 1) {
-            buf.commit(asio::buffer_copy(buf.prepare(1), asio::buffer(&first, 1)));
-        }
-        if (!ws_.is_message_done()) {
-            auto [ec, rest] = co_await ws_.async_read(buf, kTok);
-            if (ec) co_return;
-            n += rest;
-        }
-        if (close_requested_) continue;  // draining until the peer answers our close
-        if (!ws_.got_binary()) {
-            // Frames are protobuf bytes; text is a client bug. 1003: data type not accepted.
-            request_close(websocket::close_code::unknown_data);
-            continue;
-        }
-        core_->counters.frames_in.fetch_add(1, std::memory_order_relaxed);
-        core_->counters.bytes_in.fetch_add(n, std::memory_order_relaxed);
-        auto data = buf.data();
-        const auto* p = static_cast<const std::uint8_t*>(data.data());
-        Bytes frame(p, p + data.size());
-        if (!call_handler([&] { core_->handler.on_frame(conn, std::move(frame)); })) {
-            request_close(websocket::close_code::internal_error);
-        }
-    }
 }
 
 void Session::send(Bytes frame) {

@@ -40,14 +40,14 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
   private:
     // TlsStream, not beast::ssl_stream: see net/tls_stream.hpp (no per-connection TLS buffers).
-    using Ws = websocket::stream<TlsStream>;
+    // No permessage-deflate (never offered): deflateSupported=false drops its state and code.
+    using Ws = websocket::stream<TlsStream, false>;
     enum class Phase : std::uint8_t { kHandshake, kOpen, kDone };
 
     asio::awaitable<void> run();
     asio::awaitable<bool> handshake();  // session_http.cpp; true once upgraded to WebSocket
     asio::awaitable<bool> accept_websocket(
         const beast::http::request<beast::http::string_body>& req);
-    asio::awaitable<void> read_loop();
     asio::awaitable<void> write_loop();
     void enqueue(Bytes frame);
     void request_close(websocket::close_code code);
