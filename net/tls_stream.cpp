@@ -106,6 +106,11 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, asio::ssl::context& ctx)
     // WANT_WRITE retry concerns one record only. Moving buffer: the retried bytes are the same
     // but may sit at another address (the gather copy moves with its operation).
     SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Read-ahead: one recv() fills OpenSSL's record buffer with whatever has arrived, instead of
+    // one recv() for each record header and another for its body. The buffer is still released
+    // (SSL_MODE_RELEASE_BUFFERS) once everything in it has been consumed. A WANT_READ still
+    // means the socket must be read, so waiting for readiness after one stays correct.
+    SSL_set_read_ahead(ssl, 1);
     ssl_ = ssl;
 }
 
