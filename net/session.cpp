@@ -5,7 +5,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 #include "net/tls_impl.hpp"
 
@@ -13,10 +12,6 @@ namespace pp::net::detail {
 
 namespace {
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-// A read buffer that grew for one large message is given back, so a connection that once
-// received 256 KiB does not keep holding it while idle.
-constexpr std::size_t kKeepReadCapacity = 8 * 1024;
-
 std::string endpoint_string(const asio::ip::tcp::socket& s) {
     boost::system::error_code ec;
     auto ep = s.remote_endpoint(ec);
@@ -29,9 +24,9 @@ std::string endpoint_string(const asio::ip::tcp::socket& s) {
 
 Session::Session(std::shared_ptr<ServerCore> core, asio::ip::tcp::socket socket, std::uint64_t id)
     : core_(std::move(core)),
-      ws_(beast::tcp_stream(std::move(socket)), core_->tls.impl().ctx),
+      ws_(std::move(socket), core_->tls.impl().ctx),
       id_(id),
-      peer_(endpoint_string(beast::get_lowest_layer(ws_).socket())) {}
+      peer_(endpoint_string(tls().socket())) {}
 
 void Session::launch(const std::shared_ptr<Session>& s) {
     // run() catches everything it can; the handler only sees what escapes a bad_alloc in the
@@ -41,6 +36,18 @@ void Session::launch(const std::shared_ptr<Session>& s) {
 
 void Session::spawn(asio::awaitable<void> op) {
     asio::co_spawn(ws_.get_executor(), std::move(op), [](const std::exception_ptr&) {});
+}
+
+void Session::arm_deadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d) {
+    const auto gen = ++deadline_gen_;
+    timer.expires_after(d);  // cancels an earlier wait
+    // The timer runs on the session's strand; a weak reference, so a pending deadline does not
+    // keep a finished session alive.
+    timer.async_wait([weak = weak_from_this(), gen](const boost::system::error_code& ec) {
+        if (ec) return;
+        auto self = weak.lock();
+        if (self && self->deadline_gen_ == gen) self->tls().close();
+    });
 }
 
 template <typename F>
@@ -68,8 +75,47 @@ asio::awaitable<void> Session::run() {
         if (!call_handler([&] { core_->handler.on_open(conn); })) {
             request_close(websocket::close_code::internal_error);
         }
+        // The read loop lives in this frame rather than in a coroutine of its own: every
+        // frame is held for the connection's whole life.
         try {
-            co_await read_loop();
+            for (;;) {
+                // Idle wait with a one-byte buffer: Beast reads the next data frame's header into
+                // its own fixed read buffer (answering pings and handling a close on the way) and
+                // hands us at most the first payload byte, so no message buffer exists while
+                // nothing arrives. (Not an empty buffer: Beast 1.81 crashes validating UTF-8 of a
+                // text frame into one.)
+                std::uint8_t first = 0;
+                auto [idle_ec, n] = co_await ws_.async_read_some(asio::buffer(&first, 1), kTok);
+                // Includes message_too_big (Beast has already sent close 1009), the idle timeout
+                // and the peer's close: all end the connection the same way.
+                if (idle_ec) break;
+                // The rest of the message is appended, in a buffer that lives for this message
+                // only.
+                beast::flat_buffer buf;
+                if (n == 1) {
+                    buf.commit(asio::buffer_copy(buf.prepare(1), asio::buffer(&first, 1)));
+                }
+                if (!ws_.is_message_done()) {
+                    auto [ec, rest] = co_await ws_.async_read(buf, kTok);
+                    if (ec) break;
+                    n += rest;
+                }
+                if (close_requested_) continue;  // draining until the peer answers our close
+                if (!ws_.got_binary()) {
+                    // Frames are protobuf bytes; text is a client bug. 1003: data type not
+                    // accepted.
+                    request_close(websocket::close_code::unknown_data);
+                    continue;
+                }
+                core_->counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+                core_->counters.bytes_in.fetch_add(n, std::memory_order_relaxed);
+                auto data = buf.data();
+                const auto* p = static_cast<const std::uint8_t*>(data.data());
+                Bytes frame(p, p + data.size());
+                if (!call_handler([&] { core_->handler.on_frame(conn, std::move(frame)); })) {
+                    request_close(websocket::close_code::internal_error);
+                }
+            }
         } catch (...) {
         }
         phase_ = Phase::kDone;
@@ -77,41 +123,9 @@ asio::awaitable<void> Session::run() {
     }
     phase_ = Phase::kDone;
     queue_.clear();
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    tls().close();
     core_->counters.connections_open.fetch_sub(1);
     core_->remove(id_);
-}
-
-asio::awaitable<void> Session::read_loop() {
-    beast::flat_buffer buf;
-    std::shared_ptr<Connection> conn = shared_from_this();
-    for (;;) {
-        auto [ec, n] = co_await ws_.async_read(buf, kTok);
-        // Includes message_too_big (Beast has already sent close 1009), the idle timeout and
-        // the peer's close: all end the connection the same way.
-        if (ec) co_return;
-        if (close_requested_) {
-            buf.consume(buf.size());  // draining until the peer answers our close
-            continue;
-        }
-        if (!ws_.got_binary()) {
-            // Frames are protobuf bytes; text is a client bug. 1003: data type not accepted.
-            request_close(websocket::close_code::unknown_data);
-            buf.consume(buf.size());
-            continue;
-        }
-        core_->counters.frames_in.fetch_add(1, std::memory_order_relaxed);
-        core_->counters.bytes_in.fetch_add(n, std::memory_order_relaxed);
-        auto data = buf.data();
-        const auto* p = static_cast<const std::uint8_t*>(data.data());
-        Bytes frame(p, p + data.size());
-        buf.consume(buf.size());
-        if (buf.capacity() > kKeepReadCapacity) buf.shrink_to_fit();
-        if (!call_handler([&] { core_->handler.on_frame(conn, std::move(frame)); })) {
-            request_close(websocket::close_code::internal_error);
-        }
-    }
 }
 
 void Session::send(Bytes frame) {
@@ -183,7 +197,7 @@ void Session::close() {
 void Session::close_with(websocket::close_code code) {
     asio::post(ws_.get_executor(), [self = shared_from_this(), code] {
         if (self->phase_ == Phase::kHandshake) {
-            beast::get_lowest_layer(self->ws_).close();
+            self->tls().close();
         } else {
             self->request_close(code);
         }
@@ -191,8 +205,7 @@ void Session::close_with(websocket::close_code code) {
 }
 
 void Session::abort() {
-    asio::post(ws_.get_executor(),
-               [self = shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
+    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->tls().close(); });
 }
 
 }  // namespace pp::net::detail

@@ -4,11 +4,9 @@
 // abort(), which only post to it.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include <atomic>
@@ -17,6 +15,7 @@
 #include <string>
 
 #include "net/server_core.hpp"
+#include "net/tls_stream.hpp"
 
 namespace pp::net::detail {
 
@@ -40,20 +39,27 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     void abort();                                 // thread-safe: drop the TCP socket now
 
   private:
-    using Ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+    // TlsStream, not beast::ssl_stream: see net/tls_stream.hpp (no per-connection TLS buffers).
+    // No permessage-deflate (never offered): deflateSupported=false drops its state and code.
+    using Ws = websocket::stream<TlsStream, false>;
     enum class Phase : std::uint8_t { kHandshake, kOpen, kDone };
 
     asio::awaitable<void> run();
     asio::awaitable<bool> handshake();  // session_http.cpp; true once upgraded to WebSocket
     asio::awaitable<bool> accept_websocket(
         const beast::http::request<beast::http::string_body>& req);
-    asio::awaitable<void> read_loop();
     asio::awaitable<void> write_loop();
     void enqueue(Bytes frame);
     void request_close(websocket::close_code code);
     void spawn(asio::awaitable<void> op);
     template <typename F>
     bool call_handler(F&& f);
+    // The deadline of the phase before the WebSocket (TLS handshake, HTTP requests, TLS
+    // shutdown): when `timer` fires, the socket is closed. disarm() or the next arm() makes an
+    // earlier expiry harmless even if its handler is already queued.
+    void arm_deadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d);
+    void disarm_deadline() { ++deadline_gen_; }
+    TlsStream& tls() { return ws_.next_layer(); }
 
     std::shared_ptr<ServerCore> core_;
     Ws ws_;
@@ -64,6 +70,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     Phase phase_ = Phase::kHandshake;
     bool writing_ = false;
     bool close_requested_ = false;
+    std::uint32_t deadline_gen_ = 0;
     websocket::close_code close_code_ = websocket::close_code::normal;
 };
 

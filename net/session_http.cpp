@@ -60,14 +60,15 @@ Response respond(const ServerCore& core, const Request& req) {
 }  // namespace
 
 asio::awaitable<bool> Session::handshake() {
-    auto& tcp = beast::get_lowest_layer(ws_);
     auto& tls = ws_.next_layer();
     const auto& opts = core_->opts;
     auto& counters = core_->counters;
 
     // One deadline from accept through the first request: it is not renewed by progress, so a
-    // client trickling bytes gains nothing.
-    tcp.expires_after(opts.handshake_timeout);
+    // client trickling bytes gains nothing. The timer lives only in this phase's coroutine
+    // frame: an open WebSocket relies on Beast's timers and holds none of its own.
+    asio::steady_timer deadline(ws_.get_executor());
+    arm_deadline(deadline, opts.handshake_timeout);
     auto [hs_ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTok);
     if (hs_ec) {
         counters.handshake_failures.fetch_add(1);
@@ -94,17 +95,21 @@ asio::awaitable<bool> Session::handshake() {
         auto [wr_ec, wr_n] = co_await http::async_write(tls, res, kTok);
         if (wr_ec) co_return false;
         if (!keep) break;
-        tcp.expires_after(opts.handshake_timeout);
+        arm_deadline(deadline, opts.handshake_timeout);
     }
-    tcp.expires_after(std::min(opts.handshake_timeout, kTlsShutdownGrace));
-    co_await tls.async_shutdown(kTok);
+    arm_deadline(deadline, std::min<std::chrono::steady_clock::duration>(opts.handshake_timeout,
+                                                                         kTlsShutdownGrace));
+    // close_notify, then FIN, then wait (bounded) for the client's FIN: closing with unread
+    // bytes in the socket would send an RST that can destroy the response in flight.
+    co_await async_teardown(beast::role_type::server, tls, kTok);
+    disarm_deadline();
     co_return false;
 }
 
 asio::awaitable<bool> Session::accept_websocket(const Request& req) {
     const auto& opts = core_->opts;
-    // From here Beast's own timers apply; the TCP deadline would fight them.
-    beast::get_lowest_layer(ws_).expires_never();
+    // From here Beast's own timers apply; the handshake deadline would fight them.
+    disarm_deadline();
     websocket::stream_base::timeout t;
     t.handshake_timeout = opts.handshake_timeout;  // upgrade reply and, later, the close handshake
     t.idle_timeout = opts.idle_timeout;
@@ -112,6 +117,9 @@ asio::awaitable<bool> Session::accept_websocket(const Request& req) {
     ws_.set_option(t);
     ws_.read_message_max(opts.max_frame_bytes);
     ws_.binary(true);
+    // Without permessage-deflate a server holds no write buffer, and auto-fragmenting would
+    // only cut every message above 4 KiB into 4 KiB frames: more records, more send() calls.
+    ws_.auto_fragment(false);
     auto [ec] = co_await ws_.async_accept(req, kTok);
     if (ec) {
         core_->counters.handshake_failures.fetch_add(1);

@@ -88,8 +88,9 @@ TEST(Memory, IdleWebSocketConnectionsStaySmall) {
     int status = 0;
     ::waitpid(child, &status, 0);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    // A regression guard, not the target: Asio's TLS engine alone holds 34 KiB per stream.
-    EXPECT_LT(per_conn, 96.0);
+    // A regression guard with room for allocator noise (the target is 20 KiB): going back to
+    // asio::ssl::stream, whose buffers alone hold about 68 KiB per connection, fails it.
+    EXPECT_LT(per_conn, 32.0);
 }
 
 }  // namespace
