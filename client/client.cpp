@@ -195,17 +195,37 @@ Result<SafetyNumber> Client::safety_number(const AccountId& contact) const {
     if (!impl_->account) return make_error(ErrorCode::kNoSession, "not registered yet");
     PP_TRY(c, impl_->store->contact(contact));
     if (!c) return make_error(ErrorCode::kNoSession, "no such contact");
-    PP_TRY(theirs, crypto::PublicKey::deserialize(c->identity_key));
     // Account ids as the stable identifiers: both sides name each other the same way.
     const std::string ours_id = to_hex(impl_->account->account);
     const std::string their_id = to_hex(c->account);
-    protocol::FingerprintGenerator gen;
-    PP_TRY(fp, gen.create(ours_id, impl_->identity.public_key, their_id, theirs));
+    auto number = [&](const Bytes& key) -> Result<protocol::Fingerprint> {
+        PP_TRY(theirs, crypto::PublicKey::deserialize(key));
+        protocol::FingerprintGenerator gen;
+        return gen.create(ours_id, impl_->identity.public_key, their_id, theirs);
+    };
     SafetyNumber out;
-    out.digits = protocol::group_digits(fp.displayable.text());
-    out.scannable = fp.scannable.serialize();
+    PP_TRY(current, number(c->changed_identity_key ? *c->changed_identity_key : c->identity_key));
+    out.digits = protocol::group_digits(current.displayable.text());
+    out.scannable = current.scannable.serialize();
     out.verified = c->verified && !c->changed_identity_key;
+    if (c->changed_identity_key) {
+        out.pending_change = true;
+        PP_TRY(previous, number(c->identity_key));
+        out.previous_digits = protocol::group_digits(previous.displayable.text());
+    }
     return out;
+}
+
+Result<void> Client::reject_identity_change(const AccountId& contact) {
+    auto& s = *impl_->store;
+    PP_TRY(c, s.contact(contact));
+    if (!c) return make_error(ErrorCode::kNoSession, "no such contact");
+    if (!c->changed_identity_key) return {};
+    c->changed_identity_key.reset();
+    return s.transaction([&]() -> Result<void> {
+        PP_TRY_VOID(s.put_contact(*c));
+        return s.drop_held_envelopes(contact);
+    });
 }
 
 Result<void> Client::verify(const AccountId& contact, bool accept_new_identity) {
@@ -227,8 +247,8 @@ Result<void> Client::verify(const AccountId& contact, bool accept_new_identity) 
         c->verified = true;
         return s.put_contact(*c);
     }));
-    if (!accepted) return {};
-    // Messages that arrived under the new key were held back: process them now.
+    // Messages that arrived under the new key were held back: process them now (also after a
+    // crash that interrupted an earlier replay: acceptance is committed, the held ones remain).
     // Dropped only after the replay: a crash in between replays them again, and the message
     // history ignores what it already has.
     PP_TRY(held, s.held_envelopes(contact));
@@ -252,8 +272,15 @@ Result<Contact> Client::Impl::contact_for_sender(const AccountId& sender,
     Contact c;
     c.account = sender;
     c.identity_key = identity_key;
-    c.name = "user-" + short_hex(sender);
     c.added_ms = now_ms();
+    // A free name: the server picks account ids, so prefixes can be made to collide.
+    const std::string base = "user-" + short_hex(sender);
+    c.name = base;
+    for (int n = 2;; ++n) {
+        PP_TRY(taken, store->contact_by_name(c.name));
+        if (!taken) break;
+        c.name = base + "-" + std::to_string(n);
+    }
     PP_TRY_VOID(store->put_contact(c));
     return c;
 }
@@ -265,7 +292,7 @@ std::optional<Bytes> Client::Impl::trusted_key_for(const AccountId& who) {
     auto gs = store->groups();
     if (!gs) return std::nullopt;
     for (const auto& g : *gs)
-        for (const auto& m : g.members)
+        for (const auto& m : g.left ? std::vector<GroupMember>{} : g.members)
             if (m.account == who) return m.identity_key;
     return std::nullopt;
 }

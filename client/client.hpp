@@ -75,6 +75,10 @@ struct SafetyNumber {
     std::string digits;  // 60 digits, grouped in fives: the same on both phones
     Bytes scannable;     // what the QR code carries (libsignal-compatible)
     bool verified = false;
+    // The contact's identity key changed and the user has not decided yet: `digits` is the
+    // number for the NEW key (what to compare before accepting), `previous_digits` the old.
+    bool pending_change = false;
+    std::string previous_digits;
 };
 
 struct Status {
@@ -121,6 +125,9 @@ class Client {
     // Marks the contact's current key verified. With accept_new_identity, first trusts the
     // changed key the contact now has (and processes the messages held back meanwhile).
     Result<void> verify(const AccountId& contact, bool accept_new_identity);
+    // Keeps the old key after an identity change: the messages held back under the new key are
+    // dropped unread, and the contact can be written to again on the old session.
+    Result<void> reject_identity_change(const AccountId& contact);
 
     // --- messages ---
     // Stores the message (status kPending), encrypts it and queues it in the outbox, then tries

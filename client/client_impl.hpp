@@ -21,6 +21,7 @@ namespace pp::client {
 // One-time prekeys kept on the server; refilled when fewer than kPrekeyLowWater remain.
 inline constexpr std::uint32_t kPrekeyBatch = 100;
 inline constexpr std::uint32_t kPrekeyLowWater = 25;
+inline constexpr std::size_t kMaxLocalPrekeys = 1000;
 // The signed prekey is replaced after this long; the old one is kept a while for late first
 // messages that still name it.
 inline constexpr std::int64_t kSignedPrekeyRotationMs = 7LL * 24 * 3600 * 1000;
@@ -127,9 +128,10 @@ struct Client::Impl {
                                std::optional<GroupId> group);
 
     // groups.cpp
-    // Sends the group's whole state pairwise to `recipients` (current and removed members).
-    Result<void> send_group_update(const Group& g, const std::vector<GroupMember>& recipients,
-                                   milliseconds timeout);
+    // Stores the group's new state (rotating our sender key if asked) and queues its whole
+    // state pairwise to `recipients` (current and removed members), in one transaction.
+    Result<void> commit_group_change(const Group& g, const std::vector<GroupMember>& recipients,
+                                     bool rotate, milliseconds timeout);
     Result<void> apply_group_update(const content::GroupUpdate& u, const AccountId& sender);
     // Sends our current sender key to every member who does not hold it yet.
     Result<void> share_sender_key(const Group& g, milliseconds timeout);

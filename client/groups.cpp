@@ -3,6 +3,8 @@
 // each member's Sender Key, which is itself sent pairwise to the members that lack it. When a
 // member is removed every remaining member rotates its sender key, so nothing sent afterwards
 // can be read with what the removed member holds.
+#include <sodium.h>
+
 #include <algorithm>
 
 #include "client/client_impl.hpp"
@@ -13,6 +15,22 @@ namespace pp::client {
 namespace {
 
 constexpr std::size_t kMaxGroupMembers = 1000;
+constexpr std::uint64_t kMaxRevisionJump = 1 << 20;
+
+// A digest of a group's state (name, members, keys) for ordering concurrent updates.
+std::string state_digest(const Group& g) {
+    std::vector<std::string> members;
+    for (const auto& m : g.members)
+        members.push_back(std::string(m.account.begin(), m.account.end()) +
+                          std::string(m.identity_key.begin(), m.identity_key.end()));
+    std::sort(members.begin(), members.end());
+    std::string all = g.name;
+    all.push_back('\0');
+    for (const auto& m : members) all += m;
+    std::array<std::uint8_t, crypto_hash_sha256_BYTES> h{};
+    crypto_hash_sha256(h.data(), reinterpret_cast<const unsigned char*>(all.data()), all.size());
+    return std::string(h.begin(), h.end());
+}
 
 std::string str(ByteView b) {
     return std::string(b.begin(), b.end());
@@ -46,18 +64,38 @@ content::Content update_content(const Group& g) {
 
 }  // namespace
 
-Result<void> Client::Impl::send_group_update(const Group& g,
-                                             const std::vector<GroupMember>& recipients,
-                                             milliseconds timeout) {
+Result<void> Client::Impl::commit_group_change(const Group& g,
+                                               const std::vector<GroupMember>& recipients,
+                                               bool rotate, milliseconds timeout) {
+    // Sessions first (network, best effort), then ONE transaction: the new state, our key
+    // rotation and the update queued for every recipient in the outbox, which retries until
+    // the server has them. A crash or a lost connection can no longer leave some members
+    // uninformed of a removal.
+    for (const auto& r : recipients)
+        if (r.account != account->account && check_not_changed(r.account))
+            (void)ensure_sessions(r.account, timeout);
+    bool missed = false;
     const auto c = update_content(g);
-    for (const auto& r : recipients) {
-        if (r.account == account->account) continue;
-        PP_TRY_VOID(check_not_changed(r.account));
-        PP_TRY_VOID(ensure_sessions(r.account, timeout));
-        PP_TRY_VOID(store->transaction(
-            [&]() -> Result<void> { return queue_pairwise(r.account, random_message_id(), c); }));
-    }
-    return flush_outbox(timeout);
+    PP_TRY_VOID(store->transaction([&]() -> Result<void> {
+        PP_TRY_VOID(store->put_group(g));
+        if (rotate) PP_TRY_VOID(rotate_own_sender_key(g.id));
+        for (const auto& r : recipients) {
+            if (r.account == account->account) continue;
+            PP_TRY(devices, store->session_devices(r.account));
+            if (devices.empty() || !check_not_changed(r.account)) {
+                missed = true;
+                continue;
+            }
+            PP_TRY_VOID(queue_pairwise(r.account, random_message_id(), c));
+        }
+        return {};
+    }));
+    if (missed)
+        emit(make_event(Event::Kind::kUndeliverable, group_conversation(g.id),
+                        "some members could not be told of the change yet (no session, or a "
+                        "changed safety number)"));
+    (void)flush_outbox(timeout);  // offline: the outbox sends it later
+    return {};
 }
 
 Result<void> Client::Impl::share_sender_key(const Group& g, milliseconds timeout) {
@@ -74,8 +112,14 @@ Result<void> Client::Impl::share_sender_key(const Group& g, milliseconds timeout
         if (m.account == account->account) continue;
         PP_TRY(shared, store->sender_key_shared(g.id, key_id, m.account));
         if (shared) continue;
-        PP_TRY_VOID(check_not_changed(m.account));
-        PP_TRY_VOID(ensure_sessions(m.account, timeout));
+        // A member whose safety number changed (undecided) or who cannot be reached now does
+        // not get the key; the rest of the group is not held hostage. They get it on a later
+        // send, once the session exists.
+        if (!check_not_changed(m.account) || !ensure_sessions(m.account, timeout)) {
+            emit(make_event(Event::Kind::kUndeliverable, group_conversation(g.id),
+                            "a member could not be given the group key yet"));
+            continue;
+        }
         PP_TRY_VOID(store->transaction([&]() -> Result<void> {
             PP_TRY_VOID(queue_pairwise(m.account, random_message_id(), c));
             return store->mark_sender_key_shared(g.id, key_id, m.account);
@@ -128,9 +172,20 @@ Result<void> Client::Impl::apply_group_update(const content::GroupUpdate& u,
     PP_TRY(current, store->group(gid));
     const bool me_in = is_member(next, account->account);
     if (current) {
-        // Only a current member may change the group, and only forwards.
-        if (current->left || !is_member(*current, sender) || next.revision <= current->revision)
+        // Only a current member may change the group, and only forwards: a higher revision
+        // (within a sane jump, so no one can freeze the group at the top of the range), or the
+        // same revision with the larger state digest, so two concurrent changes settle on the
+        // same state everywhere.
+        if (current->left || !is_member(*current, sender)) return {};
+        if (next.revision > current->revision + kMaxRevisionJump) return {};
+        if (next.revision < current->revision) return {};
+        if (next.revision == current->revision && state_digest(next) <= state_digest(*current))
             return {};
+        // Keys of members we already know stay the ones we were first told (or verified):
+        // an update may add and remove members, not re-key them.
+        for (auto& m : next.members)
+            for (const auto& known : current->members)
+                if (known.account == m.account) m.identity_key = known.identity_key;
     } else {
         if (!me_in || !is_member(next, sender)) return {};
     }
@@ -138,9 +193,16 @@ Result<void> Client::Impl::apply_group_update(const content::GroupUpdate& u,
     bool someone_left = false;
     if (current)
         for (const auto& m : current->members) someone_left |= !is_member(next, m.account);
-    // Names are unique locally; a clash gets the id's prefix appended.
-    PP_TRY(same_name, store->group_by_name(next.name));
-    if (same_name && same_name->id != gid) next.name += " (" + short_hex(gid) + ")";
+    // Names are unique locally; an incoming name that clashes gets a suffix until it does not
+    // (a peer must not be able to make an update unstorable, which would stall the queue).
+    if (!current || current->name != next.name) {
+        const std::string base = next.name;
+        for (int n = 1;; ++n) {
+            PP_TRY(same_name, store->group_by_name(next.name));
+            if (!same_name || same_name->id == gid) break;
+            next.name = base + " (" + short_hex(gid) + (n > 1 ? "-" + std::to_string(n) : "") + ")";
+        }
+    }
     PP_TRY_VOID(store->put_group(next));
     if (someone_left || next.left) PP_TRY_VOID(rotate_own_sender_key(gid));
     deferred.push_back(group_event(next));
@@ -167,8 +229,7 @@ Result<Group> Client::create_group(std::string name, const std::vector<AccountId
         if (!is_member(g, a)) g.members.push_back({a, c->identity_key});
     }
     PP_TRY_VOID(im.ensure_online(milliseconds(10000)));
-    PP_TRY_VOID(im.store->put_group(g));
-    PP_TRY_VOID(im.send_group_update(g, g.members, milliseconds(10000)));
+    PP_TRY_VOID(im.commit_group_change(g, g.members, false, milliseconds(10000)));
     im.emit(group_event(g));
     return g;
 }
@@ -183,9 +244,8 @@ Result<Group> Client::add_member(const GroupId& group, const AccountId& member) 
     if (is_member(*g, member)) return *g;
     g->members.push_back({member, c->identity_key});
     ++g->revision;
-    PP_TRY_VOID(im.ensure_online(milliseconds(10000)));
-    PP_TRY_VOID(im.store->put_group(*g));
-    PP_TRY_VOID(im.send_group_update(*g, g->members, milliseconds(10000)));
+    (void)im.ensure_online(milliseconds(10000));
+    PP_TRY_VOID(im.commit_group_change(*g, g->members, false, milliseconds(10000)));
     im.emit(group_event(*g));
     return *g;
 }
@@ -200,13 +260,9 @@ Result<Group> Client::remove_member(const GroupId& group, const AccountId& membe
     const auto before = g->members;
     std::erase_if(g->members, [&](const GroupMember& m) { return m.account == member; });
     ++g->revision;
-    PP_TRY_VOID(im.ensure_online(milliseconds(10000)));
-    PP_TRY_VOID(im.store->transaction([&]() -> Result<void> {
-        PP_TRY_VOID(im.store->put_group(*g));
-        return im.rotate_own_sender_key(g->id);
-    }));
+    (void)im.ensure_online(milliseconds(10000));
     // The removed member hears of it too, so their client stops sending to the group.
-    PP_TRY_VOID(im.send_group_update(*g, before, milliseconds(10000)));
+    PP_TRY_VOID(im.commit_group_change(*g, before, true, milliseconds(10000)));
     im.emit(group_event(*g));
     return *g;
 }
@@ -222,9 +278,8 @@ Result<Group> Client::rename_group(const GroupId& group, std::string name) {
         return make_error(ErrorCode::kLimitExceeded, "a group by that name exists");
     g->name = std::move(name);
     ++g->revision;
-    PP_TRY_VOID(im.ensure_online(milliseconds(10000)));
-    PP_TRY_VOID(im.store->put_group(*g));
-    PP_TRY_VOID(im.send_group_update(*g, g->members, milliseconds(10000)));
+    (void)im.ensure_online(milliseconds(10000));
+    PP_TRY_VOID(im.commit_group_change(*g, g->members, false, milliseconds(10000)));
     im.emit(group_event(*g));
     return *g;
 }

@@ -19,6 +19,12 @@ bool copy_id(const std::string& in, std::array<std::uint8_t, N>& out) {
     return true;
 }
 
+// The local database failing (locked, unwritable, full), as opposed to a message that fails
+// on its own: then nothing may be acknowledged.
+bool is_database_failure(const Error& e) {
+    return e.code == ErrorCode::kInternal || e.detail == "database or disk is full";
+}
+
 }  // namespace
 
 Result<std::optional<Bytes>> Client::Impl::decrypt_pairwise(const v1::Envelope& e,
@@ -27,8 +33,10 @@ Result<std::optional<Bytes>> Client::Impl::decrypt_pairwise(const v1::Envelope& 
     const DeviceId device = e.sender_device();
     PP_TRY(known, store->contact(sender));
     contact = known;
-    if (contact && contact->changed_identity_key) {
-        // The user has not accepted the new key yet: keep the envelope for after.
+    if (contact && contact->changed_identity_key &&
+        e.type() == static_cast<std::uint32_t>(protocol::MessageType::kPreKey)) {
+        // A new session under the changed key: kept, unread, until the user decides. Messages
+        // on the session we already have are still from the key we trust, and flow on.
         PP_TRY_VOID(store->hold_envelope(sender, as_bytes(e.SerializeAsString())));
         return std::optional<Bytes>{};
     }
@@ -40,9 +48,12 @@ Result<std::optional<Bytes>> Client::Impl::decrypt_pairwise(const v1::Envelope& 
         PP_TRY_VOID(store->put_session(sender, device, record));
         return std::optional<Bytes>(std::move(plain));
     }
+    // Incoming sessions are checked against contacts' keys only; someone we do not know yet
+    // is trusted on first use. (Keys vouched for in groups serve our outgoing sessions: a
+    // group member cannot make a stranger's real first message unreadable.)
     std::optional<crypto::PublicKey> trusted;
-    if (auto key = trusted_key_for(sender)) {
-        auto k = crypto::PublicKey::deserialize(*key);
+    if (contact) {
+        auto k = crypto::PublicKey::deserialize(contact->identity_key);
         if (k) trusted = *k;
     }
     StorePreKeys keys(*store, identity, registration_id);
@@ -216,16 +227,24 @@ Result<bool> Client::Impl::handle_envelope(const v1::Envelope& e, bool held_repl
             undecryptable = std::string(content.error().detail);
             return {};
         }
-        auto applied = apply_content(*content, sender, device, e, group_message, group);
-        if (!applied && applied.error().code == ErrorCode::kMalformed) {
-            undecryptable = std::string(applied.error().detail);
-            return {};
-        }
-        return applied;
+        return apply_content(*content, sender, device, e, group_message, group);
     });
     if (!committed) {
+        // Whatever failed (content a peer crafted to fail, or the database), nothing of it was
+        // kept. If only this envelope is the problem, a transaction that records just its id
+        // succeeds: it is acknowledged and reported, and the queue behind it moves on. If the
+        // database itself fails, this fails too and nothing is acknowledged.
         deferred.clear();
-        return committed.error();
+        const Error first = committed.error();
+        if (is_database_failure(first)) return first;
+        auto recorded = store->transaction([&]() -> Result<void> {
+            if (held_replay) return {};
+            PP_TRY(fresh, store->mark_processed(sender, device, envelope_id));
+            is_new = fresh;
+            return {};
+        });
+        if (!recorded) return recorded.error();
+        undecryptable = std::string(first.detail);
     }
     if (!held_replay) acks_due.push_back(e.message_id());
     auto events = std::move(deferred);

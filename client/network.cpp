@@ -113,6 +113,8 @@ void Client::Impl::drop_connection(std::string why) {
     // record turns them into acknowledgements then.
     acks_due.clear();
     last_error = why;
+    // Not straight back: a server that drops us at once must not be hammered.
+    next_attempt = std::max(next_attempt, std::chrono::steady_clock::now() + kMinBackoff);
     if (was_online) emit(make_event(Event::Kind::kDisconnected, {}, std::move(why)));
 }
 
@@ -186,24 +188,31 @@ Result<void> Client::Impl::maintain_prekeys(milliseconds timeout) {
     v1::Request upload;
     auto* u = upload.mutable_upload_prekeys();
     bool any = false;
-    PP_TRY(rotated_ms, store->counter("signed_prekey_ms", 0));
-    if (now_ms() - rotated_ms > kSignedPrekeyRotationMs) {
-        PP_TRY(next_spk, store->counter("next_signed_prekey_id", 1));
-        const auto spk = protocol::generate_signed_prekey(
-            identity, static_cast<std::uint32_t>(next_spk), static_cast<std::uint64_t>(now_ms()));
-        PP_TRY(old, store->signed_prekeys());
-        PP_TRY_VOID(store->transaction([&]() -> Result<void> {
-            PP_TRY_VOID(store->put_signed_prekey(spk));
-            // Keep the previous one for first messages still in flight; older ones go.
-            for (std::size_t i = 1; i < old.size(); ++i)
-                PP_TRY_VOID(store->remove_signed_prekey(old[i].id));
-            PP_TRY_VOID(store->set_counter("next_signed_prekey_id", next_spk + 1));
-            return store->set_counter("signed_prekey_ms", now_ms());
-        }));
-        *u->mutable_signed_prekey() = to_wire(spk);
+    // "signed_prekey_ms" is when the current signed prekey was PUBLISHED: it moves only once
+    // the server has it, so a failed upload is retried with the same key next time.
+    PP_TRY(published_ms, store->counter("signed_prekey_ms", 0));
+    std::optional<protocol::SignedPreKeyRecord> rotated;
+    if (now_ms() - published_ms > kSignedPrekeyRotationMs) {
+        PP_TRY(existing, store->signed_prekeys());
+        if (!existing.empty() &&
+            static_cast<std::int64_t>(existing.front().timestamp_ms) > published_ms) {
+            rotated = existing.front();  // made before, never acknowledged by the server
+        } else {
+            PP_TRY(next_spk, store->counter("next_signed_prekey_id", 1));
+            rotated =
+                protocol::generate_signed_prekey(identity, static_cast<std::uint32_t>(next_spk),
+                                                 static_cast<std::uint64_t>(now_ms()));
+            PP_TRY_VOID(store->transaction([&]() -> Result<void> {
+                PP_TRY_VOID(store->put_signed_prekey(*rotated));
+                return store->set_counter("next_signed_prekey_id", next_spk + 1);
+            }));
+        }
+        *u->mutable_signed_prekey() = to_wire(*rotated);
         any = true;
     }
-    if (cr.prekey_count().count() < kPrekeyLowWater) {
+    PP_TRY(held_locally, store->prekey_count());
+    // A server that keeps reporting too few cannot make us pile up keys without end.
+    if (cr.prekey_count().count() < kPrekeyLowWater && held_locally < kMaxLocalPrekeys) {
         PP_TRY(next_id, store->counter("next_prekey_id", 1));
         const auto fresh =
             protocol::generate_prekeys(static_cast<std::uint32_t>(next_id), kPrekeyBatch);
@@ -217,6 +226,16 @@ Result<void> Client::Impl::maintain_prekeys(milliseconds timeout) {
     if (!any) return {};
     PP_TRY(ur, conn->call(upload, timeout));
     if (ur.status() != v1::OK) return status_error(ur);
+    if (rotated) {
+        // Published: from now on first messages name it. Keep the one before it for first
+        // messages still in flight; drop older ones.
+        PP_TRY(all, store->signed_prekeys());
+        PP_TRY_VOID(store->transaction([&]() -> Result<void> {
+            for (std::size_t i = 2; i < all.size(); ++i)
+                PP_TRY_VOID(store->remove_signed_prekey(all[i].id));
+            return store->set_counter("signed_prekey_ms", now_ms());
+        }));
+    }
     return {};
 }
 
@@ -314,8 +333,11 @@ Result<std::size_t> Client::sync(milliseconds timeout) {
         drain.mutable_drain();
         const auto generation = im.connections;
         ++im.queue_empty_due;
-        PP_TRY(r, im.rpc(drain, timeout));
-        if (r.status() != v1::OK) return status_error(r);
+        auto r = im.rpc(drain, timeout);
+        if (!r || r->status() != v1::OK) {
+            if (im.queue_empty_due > 0) --im.queue_empty_due;
+            return r ? status_error(*r) : r.error();
+        }
         // Reconnected on the way: the new connection owes one QueueEmpty for authenticating
         // and one for this drain.
         if (im.connections != generation) im.queue_empty_due = 2;

@@ -163,6 +163,9 @@ Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
                 if (m) emit(status_event(m->conversation, entry.id, MessageStatus::kSent));
                 break;
             }
+            case v1::UNAUTHENTICATED:
+                drop_connection("the server asked to sign in again");
+                return {};
             case v1::RATE_LIMITED:
             case v1::QUEUE_FULL:
             case v1::INTERNAL:
@@ -240,6 +243,13 @@ Result<Message> Client::send_text(const ConversationId& to, std::string text,
         PP_TRY(g, im.store->group(to.id));
         if (!g) return make_error(ErrorCode::kNoSession, "no such group");
         if (g->left) return make_error(ErrorCode::kNoSession, "you are no longer in this group");
+        // Take in what is queued for us first (a removal, a new member) so the message goes to
+        // the group as it is now, with the keys it has now.
+        if (im.conn && im.authenticated && im.queue_empty_due > 0) (void)im.receive(timeout, true);
+        PP_TRY(now, im.store->group(to.id));
+        if (!now || now->left)
+            return make_error(ErrorCode::kNoSession, "you are no longer in this group");
+        g = std::move(now);
         data->set_group_id(str(g->id));
         PP_TRY_VOID(im.share_sender_key(*g, timeout));
         PP_TRY_VOID(im.store->transaction([&]() -> Result<void> {

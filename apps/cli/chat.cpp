@@ -44,7 +44,7 @@ void say(const std::string& line) {
 
 int run_chat(client::Client& c, const client::ConversationId& conv,
              std::chrono::milliseconds poll_interval) {
-    const std::string name = c.display_name(conv);
+    const std::string name = printable(c.display_name(conv));
     bool unread_here = false;
     c.set_event_handler([&](const client::Event& e) {
         using K = client::Event::Kind;
@@ -54,7 +54,7 @@ int run_chat(client::Client& c, const client::ConversationId& conv,
                     say(message_line(c, *e.message));
                     unread_here = true;
                 } else {
-                    say("(new message in " + c.display_name(e.conversation) + ")");
+                    say("(new message in " + printable(c.display_name(e.conversation)) + ")");
                 }
                 break;
             case K::kStatus:
@@ -63,7 +63,7 @@ int run_chat(client::Client& c, const client::ConversationId& conv,
                     say("  (" + status_name(e.status) + ")");
                 break;
             case K::kIdentityChanged:
-                say("!! WARNING: the safety number with " + e.contact->name +
+                say("!! WARNING: the safety number with " + printable(e.contact->name) +
                     " changed. Messages are held back until you compare it "
                     "(`paperplane safety`) and accept it (`paperplane verify "
                     "--accept-new-identity`).");
@@ -72,11 +72,11 @@ int run_chat(client::Client& c, const client::ConversationId& conv,
                 if (e.conversation == conv) say("(group updated)");
                 break;
             case K::kUndecryptable:
-                say("(a message from " + c.display_name(e.conversation) +
-                    " could not be decrypted: " + e.detail + ")");
+                say("(a message from " + printable(c.display_name(e.conversation)) +
+                    " could not be decrypted: " + printable(e.detail) + ")");
                 break;
             case K::kUndeliverable:
-                say("(not delivered: " + e.detail + ")");
+                say("(not delivered: " + printable(e.detail) + ")");
                 break;
             case K::kConnected:
                 say("(online)");

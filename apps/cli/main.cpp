@@ -88,10 +88,11 @@ void print_qr(const std::string& text) {
     if (qr) std::printf("%s", qr->c_str());
 }
 
-// Prints what a sync brought in, as events happen.
-void report_events(client::Client& c) {
-    c.set_event_handler([&c](const client::Event& e) {
+// Prints what a sync brought in, as events happen; counts refusals in `refused`, if given.
+void report_events(client::Client& c, int* refused = nullptr) {
+    c.set_event_handler([&c, refused](const client::Event& e) {
         using K = client::Event::Kind;
+        if (e.kind == K::kUndeliverable && refused) ++*refused;
         if (e.kind == K::kIdentityChanged)
             std::fprintf(stderr,
                          "WARNING: the safety number with %s changed; their messages are held "
@@ -100,10 +101,12 @@ void report_events(client::Client& c) {
                          e.contact->name.c_str(), e.contact->name.c_str(), e.contact->name.c_str());
         else if (e.kind == K::kUndecryptable)
             std::fprintf(stderr, "warning: a message from %s could not be decrypted (%s)\n",
-                         c.display_name(e.conversation).c_str(), e.detail.c_str());
+                         printable(c.display_name(e.conversation)).c_str(),
+                         printable(e.detail).c_str());
         else if (e.kind == K::kUndeliverable)
             std::fprintf(stderr, "warning: a message to %s was refused by the server (%s)\n",
-                         c.display_name(e.conversation).c_str(), e.detail.c_str());
+                         printable(c.display_name(e.conversation)).c_str(),
+                         printable(e.detail).c_str());
     });
 }
 
@@ -228,7 +231,8 @@ int main(int argc, char** argv) {
                     return 0;
                 }
                 for (const auto& ct : *list)
-                    std::printf("%-20s %s%s\n", ct.name.c_str(), to_hex(ct.account).c_str(),
+                    std::printf("%-20s %s%s\n", printable(ct.name).c_str(),
+                                to_hex(ct.account).c_str(),
                                 ct.changed_identity_key ? "  SAFETY NUMBER CHANGED"
                                 : ct.verified           ? "  verified"
                                                         : "");
@@ -251,9 +255,12 @@ int main(int argc, char** argv) {
                 if (!conv) return fail(conv.error());
                 std::string text;
                 for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
-                report_events(c);
+                int refused = 0;
+                report_events(c, &refused);
                 auto m = c.send_text(*conv, text, std::nullopt, g.timeout());
                 if (!m) return fail(m.error());
+                if (refused > 0 && m->status == client::MessageStatus::kPending)
+                    return kExitFailure;
                 if (g.json)
                     print_json(to_json(c, *m));
                 else
@@ -401,12 +408,23 @@ int main(int argc, char** argv) {
                 auto sn = c.safety_number(*id);
                 if (!sn) return fail(sn.error());
                 if (g.json) {
-                    print_json({{"contact", c.display_name(*id)},
-                                {"safety_number", sn->digits},
-                                {"verified", sn->verified},
-                                {"scannable", to_hex(sn->scannable)}});
+                    Json j{{"contact", c.display_name(*id)},
+                           {"safety_number", sn->digits},
+                           {"verified", sn->verified},
+                           {"scannable", to_hex(sn->scannable)},
+                           {"identity_changed", sn->pending_change}};
+                    if (sn->pending_change) j["previous_safety_number"] = sn->previous_digits;
+                    print_json(j);
                     return 0;
                 }
+                if (sn->pending_change)
+                    std::printf(
+                        "WARNING: %s's identity key CHANGED. Compare this NEW number with "
+                        "theirs; only if it matches run `paperplane verify %s "
+                        "--accept-new-identity` (or --reject-new-identity).\n"
+                        "previous number:\n%s\n",
+                        printable(c.display_name(*id)).c_str(), safety_with.c_str(),
+                        sn->previous_digits.c_str());
                 std::printf("safety number with %s%s:\n%s\n", c.display_name(*id).c_str(),
                             sn->verified ? " (verified)" : "", sn->digits.c_str());
                 std::printf(
@@ -419,19 +437,33 @@ int main(int argc, char** argv) {
     });
     auto* verify = app.add_subcommand("verify", "mark a contact's safety number as verified");
     std::string verify_who;
-    bool accept_new = false;
+    bool accept_new = false, reject_new = false;
     verify->add_option("contact", verify_who, "contact name")->required();
-    verify->add_flag("--accept-new-identity", accept_new,
-                     "trust the contact's new identity key (after comparing safety numbers)");
+    auto* accept_flag =
+        verify->add_flag("--accept-new-identity", accept_new,
+                         "trust the contact's new identity key (after comparing safety numbers)");
+    verify
+        ->add_flag("--reject-new-identity", reject_new,
+                   "keep the old key; drop what arrived under the new one")
+        ->excludes(accept_flag);
     verify->callback([&] {
         run = [&]() -> int {
             return with_client(g, [&](client::Client& c) {
                 auto id = contact_id(c, verify_who);
                 if (!id) return fail(id.error());
                 report_events(c);
+                if (reject_new) {
+                    auto r = c.reject_identity_change(*id);
+                    if (!r) return fail(r.error());
+                    std::printf("kept the old key for %s\n",
+                                printable(c.display_name(*id)).c_str());
+                    return 0;
+                }
                 auto r = c.verify(*id, accept_new);
-                if (!r) return fail(r.error());
-                std::printf("%s is verified\n", c.display_name(*id).c_str());
+                if (!r)
+                    return fail(r.error(),
+                                "compare numbers first: paperplane safety " + verify_who);
+                std::printf("%s is verified\n", printable(c.display_name(*id)).c_str());
                 return 0;
             });
         };
@@ -518,8 +550,8 @@ int main(int argc, char** argv) {
                     std::string members;
                     for (const auto& m : gr.members)
                         members += (members.empty() ? "" : ", ") + c.display_name(m.account);
-                    std::printf("%-20s %s%s\n", gr.name.c_str(), members.c_str(),
-                                gr.left ? "  (you were removed)" : "");
+                    std::printf("%-20s %s%s\n", printable(gr.name).c_str(),
+                                printable(members).c_str(), gr.left ? "  (you were removed)" : "");
                 }
                 return 0;
             });

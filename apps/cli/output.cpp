@@ -82,11 +82,32 @@ nlohmann::json to_json(const client::Client& c, const client::Group& g) {
     return j;
 }
 
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto b = static_cast<unsigned char>(text[i]);
+        if (b == '\n') {
+            out += "\n    ";
+        } else if (b < 0x20 || b == 0x7F) {
+            out += '?';
+        } else if (b == 0xC2 && i + 1 < text.size() &&
+                   static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                   static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+            out += '?';
+            ++i;
+        } else {
+            out += static_cast<char>(b);
+        }
+    }
+    return out;
+}
+
 std::string message_line(const client::Client& c, const client::Message& m) {
     std::string line = "[" + clock_time(m.sent_ms) + "] ";
     if (m.conversation.kind == client::ConversationId::Kind::kGroup)
-        line += c.display_name(m.conversation) + " / ";
-    line += c.display_name(m.sender) + ": " + m.text;
+        line += printable(c.display_name(m.conversation)) + " / ";
+    line += printable(c.display_name(m.sender)) + ": " + printable(m.text);
     return line;
 }
 

@@ -16,7 +16,12 @@ nlohmann::json to_json(const client::Client& c, const client::Message& m);
 nlohmann::json to_json(const client::Contact& c);
 nlohmann::json to_json(const client::Client& c, const client::Group& g);
 
-// "[12:03] Bob: text", with the group's name for group messages.
+// What a peer wrote, made safe for a terminal: control characters (C0, DEL, and C1 in their
+// UTF-8 form, which can move the cursor, retitle the window or write the clipboard) become
+// '?', and a line break continues indented so no one can fake a line of their own.
+std::string printable(std::string_view text);
+
+// "[12:03] Bob: text", with the group's name for group messages; printable().
 std::string message_line(const client::Client& c, const client::Message& m);
 
 // Exit codes: 0 done, 1 failed, 2 usage, plus sysexits where they say more.

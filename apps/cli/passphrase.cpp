@@ -52,12 +52,11 @@ Result<std::optional<std::string>> new_passphrase() {
 }
 
 std::optional<std::string> existing_passphrase(const std::filesystem::path& dir) {
-    if (auto env = passphrase_from_env()) return env;
-    // A profile without a key file was made with a passphrase: ask for it.
+    // A profile with a key file has no passphrase, whatever the environment says.
     std::error_code ec;
-    if (!std::filesystem::exists(dir / "profile.db", ec) ||
-        std::filesystem::exists(dir / "profile.key", ec))
-        return std::nullopt;
+    if (std::filesystem::exists(dir / "profile.key", ec)) return std::nullopt;
+    if (auto env = passphrase_from_env()) return env;
+    if (!std::filesystem::exists(dir / "profile.db", ec)) return std::nullopt;
     return ask("passphrase: ");
 }
 

@@ -84,6 +84,13 @@ has '"text": "hello ben"'
 has '"sender": "ann"'
 expect 0 pp ben inbox
 has "no unread messages"
+# A peer's control characters never reach the terminal raw, and a line break cannot fake a
+# line of its own.
+expect 0 pp ann send ben $'evil\e]0;pwned\a\n[00:00] cat: fake'
+expect 0 pp ben inbox
+has "evil?]0;pwned?"
+has "    [00:00] cat: fake"
+grep -q $'\e' <<<"$out" && fail "an escape character reached the terminal"
 expect 0 pp ann sync  # brings Ben's read receipt
 expect 0 pp ann history ben --json
 has '"status": "read"'

@@ -1,6 +1,8 @@
 // Two people chat end to end through the real server: both directions, receipts, an offline
 // backlog delivered in order once each, restarts, and replies.
+#include "client/profile_store.hpp"
 #include "tests/client_integration/client_fixture.hpp"
+#include "tests/support/server_client.hpp"
 
 namespace pp::test {
 namespace {
@@ -63,6 +65,20 @@ TEST_F(ClientTest, OfflineBacklogOfHundredArrivesInOrderOnce) {
     ASSERT_TRUE(stored);
     ASSERT_EQ(stored->size(), 100u);
     for (std::size_t i = 0; i < sent.size(); ++i) EXPECT_EQ((*stored)[i].text, sent[i]);
+    // Every one was acknowledged: a raw connection as Bob finds his queue empty.
+    const auto bob_id = bob.account();
+    bob.client.reset();
+    auto bob_store = client::ProfileStore::open(bob.dir, std::nullopt);
+    ASSERT_TRUE(bob_store);
+    auto identity = (*bob_store)->identity();
+    ASSERT_TRUE(identity);
+    auto raw = ServerClient::connect(server.host(), server.port(), server.pin());
+    ASSERT_TRUE(raw);
+    auto auth = raw->authenticate(std::string(bob_id.begin(), bob_id.end()), *identity);
+    ASSERT_TRUE(auth && auth->status() == v1::OK);
+    auto first = raw->next_push(10s);
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(first->has_queue_empty()) << "messages were left unacknowledged";
 }
 
 TEST_F(ClientTest, RestartMidConversationKeepsSessions) {

@@ -93,33 +93,38 @@ TEST_F(GroupTest, RemovedMemberCannotReadLaterMessages) {
     auto auth = raw->authenticate(std::string(ben_id.begin(), ben_id.end()), *ben_identity);
     ASSERT_TRUE(auth);
     ASSERT_EQ(auth->status(), v1::OK);
-    std::optional<v1::Envelope> after;
-    const auto ann_id = users["ann"].account();
-    for (int i = 0; i < 20 && !after; ++i) {
+    // Both group messages sent after the removal (Ann's and Cat's) wait in Ben's queue.
+    std::map<std::string, v1::Envelope> after;  // by sender account
+    for (int i = 0; i < 40; ++i) {
         auto p = raw->next_push(5s);
         ASSERT_TRUE(p);
         if (p->has_queue_empty()) break;
-        if (p->envelope().sender_account() == std::string(ann_id.begin(), ann_id.end()) &&
-            p->envelope().type() == static_cast<std::uint32_t>(protocol::MessageType::kSenderKey))
-            after = p->envelope();
+        if (p->envelope().type() == static_cast<std::uint32_t>(protocol::MessageType::kSenderKey))
+            after[p->envelope().sender_account()] = p->envelope();
     }
-    ASSERT_TRUE(after.has_value()) << "Ann's group message is not in Ben's queue";
     raw->close();
+    const auto ann_id = users["ann"].account();
+    const auto cat_id = users["cat"].account();
+    ASSERT_EQ(after.size(), 2u) << "Ann's and Cat's group messages are not in Ben's queue";
 
-    // Eve holds every sender key she was ever given; none opens it.
+    // Eve holds every sender key she was ever given; none opens either message...
     users["eve"].client.reset();
     auto eve_store = client::ProfileStore::open(users["eve"].dir, std::nullopt);
     ASSERT_TRUE(eve_store);
-    auto parsed = protocol::SenderKeyMessage::parse(as_bytes(after->content()));
-    ASSERT_TRUE(parsed);
-    auto indexed = (*eve_store)->group_for_sender_key(ann_id, 1, parsed->key_id);
-    ASSERT_TRUE(indexed);
-    EXPECT_FALSE(indexed->has_value()) << "Eve was given Ann's new sender key";
-    auto record = (*eve_store)->sender_key(group, ann_id, 1);
-    ASSERT_TRUE(record);
-    ASSERT_TRUE(record->has_value());
-    auto opened = protocol::group_decrypt(**record, as_bytes(after->content()));
-    EXPECT_FALSE(opened);
+    // ...Ann's (she removed Eve and rotated) and Cat's (rotated when the update reached her).
+    for (const auto& sender : {ann_id, cat_id}) {
+        const auto& env = after.at(std::string(sender.begin(), sender.end()));
+        auto parsed = protocol::SenderKeyMessage::parse(as_bytes(env.content()));
+        ASSERT_TRUE(parsed);
+        auto indexed = (*eve_store)->group_for_sender_key(sender, 1, parsed->key_id);
+        ASSERT_TRUE(indexed);
+        EXPECT_FALSE(indexed->has_value()) << "Eve was given a new sender key";
+        auto record = (*eve_store)->sender_key(group, sender, 1);
+        ASSERT_TRUE(record);
+        ASSERT_TRUE(record->has_value()) << "Eve should hold the old key (she had it before)";
+        auto opened = protocol::group_decrypt(**record, as_bytes(env.content()));
+        EXPECT_FALSE(opened);
+    }
 }
 
 TEST_F(GroupTest, RenameAndAddReachEveryone) {

@@ -5,7 +5,11 @@
 
 #include <random>
 
+#include "client/content_codec.hpp"
+#include "client/profile_store.hpp"
+#include "protocol/session_cipher.hpp"
 #include "tests/client_integration/client_fixture.hpp"
+#include "tests/support/server_client.hpp"
 
 namespace pp::test {
 namespace {
@@ -92,6 +96,12 @@ TEST_F(ClientTest, ForgedSenderWithAnotherKeyIsHeldUntilAccepted) {
     auto refused = bob.client->send_text(to(bob, "alice"), "hello?");
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, ErrorCode::kUntrustedIdentity);
+    // The number to compare now is the one for the new key, with the old one alongside.
+    auto sn = bob.client->safety_number(alice.account());
+    ASSERT_TRUE(sn);
+    EXPECT_TRUE(sn->pending_change);
+    EXPECT_NE(sn->digits, sn->previous_digits);
+    EXPECT_FALSE(sn->verified);
     // Only after an explicit decision does the held message show, with the key the user took.
     ASSERT_FALSE(bob.client->verify(alice.account(), false));
     ASSERT_TRUE(bob.client->verify(alice.account(), true));
@@ -165,6 +175,58 @@ TEST_F(ClientCrashTest, KillNineAtRandomMomentsLosesNothing) {
     std::vector<std::string> got;
     for (const auto& m : *history) got.push_back(m.text);
     EXPECT_EQ(got, sent);
+}
+
+}  // namespace
+}  // namespace pp::test
+
+namespace pp::test {
+namespace {
+
+// A contact crafts a correctly encrypted message whose content makes processing fail (a sender
+// key distribution that does not parse). It must be reported and acknowledged, not block the
+// queue: Alice's message behind it still arrives.
+TEST_F(ClientTest, PoisonedContentFromAPeerDoesNotBlockTheQueue) {
+    auto& alice = make_user("alice");
+    auto& bob = make_user("bob");
+    auto& mallory = make_user("mallory");
+    befriend(alice, bob);
+    befriend(mallory, bob);
+    send(mallory, "bob", "hi");
+    sync(bob);
+    const auto m_id = mallory.account();
+    mallory.client.reset();
+
+    // Encrypted with Mallory's real session, sent over a raw connection as Mallory.
+    auto store = client::ProfileStore::open(mallory.dir, std::nullopt);
+    ASSERT_TRUE(store);
+    auto session = (*store)->session(bob.account(), 1);
+    ASSERT_TRUE(session && session->has_value());
+    client::content::Content poison;
+    poison.mutable_sender_key()->set_group_id(std::string(16, '\x42'));
+    poison.mutable_sender_key()->set_distribution(std::string(1, '\0'));
+    auto ct = protocol::encrypt(**session, client::encode_content(poison));
+    ASSERT_TRUE(ct);
+    ASSERT_TRUE((*store)->put_session(bob.account(), 1, **session));
+    auto identity = (*store)->identity();
+    ASSERT_TRUE(identity);
+    auto raw = ServerClient::connect(server.host(), server.port(), server.pin());
+    ASSERT_TRUE(raw);
+    const auto b_id = bob.account();
+    auto auth = raw->authenticate(std::string(m_id.begin(), m_id.end()), *identity);
+    ASSERT_TRUE(auth && auth->status() == v1::OK);
+    auto sent = raw->send(random_id(), std::string(b_id.begin(), b_id.end()),
+                          {{1, static_cast<std::uint32_t>(ct->type),
+                            std::string(ct->bytes.begin(), ct->bytes.end())}});
+    ASSERT_TRUE(sent && sent->status() == v1::OK);
+    raw->close();
+
+    send(alice, "bob", "after the poison");
+    sync(bob);
+    EXPECT_EQ(bob.received_texts(), (std::vector<std::string>{"hi", "after the poison"}));
+    EXPECT_EQ(bob.count(client::Event::Kind::kUndecryptable), 1u);
+    sync(bob);  // nothing comes back
+    EXPECT_EQ(bob.count(client::Event::Kind::kUndecryptable), 1u);
 }
 
 }  // namespace
