@@ -63,6 +63,17 @@ inline Event group_event(const Group& g) {
 MessageId random_message_id();
 std::string short_hex(ByteView id);  // the first 8 hex digits: for display
 
+// Ids between their fixed-size form and protobuf `bytes`.
+inline std::string str(ByteView b) {
+    return std::string(b.begin(), b.end());
+}
+template <std::size_t N>
+bool copy_id(const std::string& in, std::array<std::uint8_t, N>& out) {
+    if (in.size() != N) return false;
+    std::copy(in.begin(), in.end(), out.begin());
+    return true;
+}
+
 struct Client::Impl {
     std::unique_ptr<ProfileStore> store;
     std::optional<AccountRecord> account;

@@ -32,17 +32,6 @@ std::string state_digest(const Group& g) {
     return std::string(h.begin(), h.end());
 }
 
-std::string str(ByteView b) {
-    return std::string(b.begin(), b.end());
-}
-
-template <std::size_t N>
-bool copy_id(const std::string& in, std::array<std::uint8_t, N>& out) {
-    if (in.size() != N) return false;
-    std::copy(in.begin(), in.end(), out.begin());
-    return true;
-}
-
 bool is_member(const Group& g, const AccountId& a) {
     return std::any_of(g.members.begin(), g.members.end(),
                        [&](const GroupMember& m) { return m.account == a; });

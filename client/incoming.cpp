@@ -8,17 +8,6 @@ namespace pp::client {
 
 namespace {
 
-std::string str(ByteView b) {
-    return std::string(b.begin(), b.end());
-}
-
-template <std::size_t N>
-bool copy_id(const std::string& in, std::array<std::uint8_t, N>& out) {
-    if (in.size() != N) return false;
-    std::copy(in.begin(), in.end(), out.begin());
-    return true;
-}
-
 // The local database failing (locked, unwritable, full), as opposed to a message that fails
 // on its own: then nothing may be acknowledged.
 bool is_database_failure(const Error& e) {

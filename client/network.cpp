@@ -8,31 +8,11 @@
 #include "client/server_errors.hpp"
 #include "crypto/xeddsa.hpp"
 #include "wire/auth.hpp"
+#include "wire/keys.hpp"
 
 namespace pp::client {
 
 namespace {
-
-std::string bytes_string(ByteView b) {
-    return std::string(b.begin(), b.end());
-}
-
-v1::SignedPreKey to_wire(const protocol::SignedPreKeyRecord& k) {
-    v1::SignedPreKey w;
-    w.set_id(k.id);
-    const auto pub = k.key_pair.public_key.serialize();
-    w.set_public_key(bytes_string(pub));
-    w.set_signature(bytes_string(k.signature));
-    return w;
-}
-
-v1::PreKey to_wire(const protocol::PreKeyRecord& k) {
-    v1::PreKey w;
-    w.set_id(k.id);
-    const auto pub = k.key_pair.public_key.serialize();
-    w.set_public_key(bytes_string(pub));
-    return w;
-}
 
 // Fault injection for the crash tests: with PAPERPLANE_TEST_EXIT_AFTER_STORE=N the process
 // ends abruptly (as under kill -9) once N envelopes are stored and before any is acknowledged.
@@ -65,24 +45,23 @@ Result<AccountRecord> Client::register_account(const ServerAddress& server,
     v1::Request req;
     auto* r = req.mutable_register_();
     const auto identity_pub = im.identity.public_key.serialize();
-    r->set_identity_key(bytes_string(identity_pub));
+    r->set_identity_key(str(identity_pub));
     r->set_registration_id(im.registration_id);
     PP_TRY(signed_prekeys, im.store->signed_prekeys());
     if (signed_prekeys.empty()) return make_error(ErrorCode::kInternal, "no signed prekey");
-    *r->mutable_signed_prekey() = to_wire(signed_prekeys.front());
+    *r->mutable_signed_prekey() = wire::to_wire(signed_prekeys.front());
     PP_TRY(next_prekey, im.store->counter("next_prekey_id", 1));
     for (std::int64_t id = std::max<std::int64_t>(1, next_prekey - kPrekeyBatch); id < next_prekey;
          ++id) {
         PP_TRY(k, im.store->prekey(static_cast<std::uint32_t>(id)));
-        if (k) *r->add_prekeys() = to_wire(*k);
+        if (k) *r->add_prekeys() = wire::to_wire(*k);
     }
     if (!options.username.empty()) r->set_username(options.username);
     if (!options.invite_code.empty()) r->set_invite_code(options.invite_code);
     if (const auto difficulty = c.challenge().pow_difficulty(); difficulty > 0) {
         // The server asks for proof of work: a few seconds of hashing, once per account.
         r->set_pow_challenge(c.challenge().nonce());
-        r->set_pow_nonce(
-            bytes_string(wire::solve_pow(as_bytes(c.challenge().nonce()), difficulty)));
+        r->set_pow_nonce(str(wire::solve_pow(as_bytes(c.challenge().nonce()), difficulty)));
     }
     PP_TRY(resp, conn->call(req, options.timeout));
     if (resp.status() != v1::OK) return status_error(resp);
@@ -131,10 +110,10 @@ Result<void> Client::Impl::connect_and_authenticate(milliseconds timeout) {
                             wire::auth_message(as_bytes(nonce), account->account, account->device));
     v1::Request auth;
     auto* a = auth.mutable_authenticate();
-    a->set_account_id(bytes_string(account->account));
+    a->set_account_id(str(account->account));
     a->set_device_id(account->device);
     a->set_nonce(nonce);
-    a->set_signature(bytes_string(signature));
+    a->set_signature(str(signature));
     PP_TRY(ar, c->call(auth, timeout));
     if (ar.status() != v1::OK) return status_error(ar);
     conn = std::move(c);
@@ -207,7 +186,7 @@ Result<void> Client::Impl::maintain_prekeys(milliseconds timeout) {
                 return store->set_counter("next_signed_prekey_id", next_spk + 1);
             }));
         }
-        *u->mutable_signed_prekey() = to_wire(*rotated);
+        *u->mutable_signed_prekey() = wire::to_wire(*rotated);
         any = true;
     }
     PP_TRY(held_locally, store->prekey_count());
@@ -220,7 +199,7 @@ Result<void> Client::Impl::maintain_prekeys(milliseconds timeout) {
             PP_TRY_VOID(store->put_prekeys(fresh));
             return store->set_counter("next_prekey_id", next_id + kPrekeyBatch);
         }));
-        for (const auto& k : fresh) *u->add_prekeys() = to_wire(k);
+        for (const auto& k : fresh) *u->add_prekeys() = wire::to_wire(k);
         any = true;
     }
     if (!any) return {};

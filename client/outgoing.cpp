@@ -6,37 +6,9 @@
 #include "base/hex.hpp"
 #include "client/client_impl.hpp"
 #include "client/server_errors.hpp"
+#include "wire/keys.hpp"
 
 namespace pp::client {
-
-namespace {
-
-std::string str(ByteView b) {
-    return std::string(b.begin(), b.end());
-}
-
-Result<protocol::PreKeyBundle> to_protocol_bundle(const v1::Bundle& b) {
-    protocol::PreKeyBundle out;
-    out.registration_id = b.registration_id();
-    out.device_id = b.device_id();
-    PP_TRY(identity, crypto::PublicKey::deserialize(as_bytes(b.identity_key())));
-    out.identity_key = identity;
-    PP_TRY(spk, crypto::PublicKey::deserialize(as_bytes(b.signed_prekey().public_key())));
-    out.signed_prekey = spk;
-    out.signed_prekey_id = b.signed_prekey().id();
-    if (b.signed_prekey().signature().size() != out.signed_prekey_signature.size())
-        return make_error(ErrorCode::kInvalidSignature, "bundle signature has the wrong size");
-    std::copy(b.signed_prekey().signature().begin(), b.signed_prekey().signature().end(),
-              out.signed_prekey_signature.begin());
-    if (b.has_prekey()) {
-        PP_TRY(pk, crypto::PublicKey::deserialize(as_bytes(b.prekey().public_key())));
-        out.prekey = pk;
-        out.prekey_id = b.prekey().id();
-    }
-    return out;
-}
-
-}  // namespace
 
 Result<void> Client::Impl::check_not_changed(const AccountId& to) {
     PP_TRY(c, store->contact(to));
@@ -65,7 +37,7 @@ Result<void> Client::Impl::ensure_sessions(const AccountId& to, milliseconds tim
     if (resp.status() != v1::OK) return status_error(resp);
     std::vector<std::pair<DeviceId, protocol::SessionRecord>> made;
     for (const auto& b : resp.fetch_bundles().bundles()) {
-        PP_TRY(bundle, to_protocol_bundle(b));
+        PP_TRY(bundle, wire::to_protocol_bundle(b));
         protocol::SessionRecord record;
         auto r =
             protocol::process_prekey_bundle(record, identity, registration_id, bundle, trusted_key);

@@ -75,7 +75,9 @@ class ProfileStore {
     virtual Result<void> put_session(const AccountId& account, DeviceId device,
                                      const protocol::SessionRecord& record) = 0;
     virtual Result<std::vector<DeviceId>> session_devices(const AccountId& account) = 0;
-    virtual Result<void> delete_sessions(const AccountId& account) = 0;  // every device
+    // Every device's session, and the marks that our sender keys were shared with the account
+    // (a new session means a new install that must be given them again).
+    virtual Result<void> delete_sessions(const AccountId& account) = 0;
 
     // --- sender keys, one record per (group, sender account, sender device); ours included ---
     virtual Result<std::optional<protocol::SenderKeyRecord>> sender_key(const GroupId& group,

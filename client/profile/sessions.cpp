@@ -35,8 +35,16 @@ Result<std::vector<DeviceId>> SqliteProfileStore::session_devices(const AccountI
 }
 
 Result<void> SqliteProfileStore::delete_sessions(const AccountId& account) {
-    PP_TRY(s, db_->prepare("DELETE FROM sessions WHERE account = ?1"));
-    return s.bind_blob(1, account).run();
+    // Our sender keys went to this account over those sessions; a new session (a re-install)
+    // means they must be shared again, so the "already shared" marks go too.
+    return write<void>([&]() -> Result<void> {
+        {
+            PP_TRY(s, db_->prepare("DELETE FROM sessions WHERE account = ?1"));
+            PP_TRY_VOID(s.bind_blob(1, account).run());
+        }
+        PP_TRY(s, db_->prepare("DELETE FROM sender_key_shared WHERE member = ?1"));
+        return s.bind_blob(1, account).run();
+    });
 }
 
 Result<std::optional<protocol::SenderKeyRecord>> SqliteProfileStore::sender_key(

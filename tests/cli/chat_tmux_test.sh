@@ -8,15 +8,10 @@ set -euo pipefail
 server_bin="$1"
 cli_bin="$2"
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/pp-chat.XXXXXX")"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sock="pp-chat-$$"
-server_pid=""
-cleanup() {
-    tmux -L "$sock" kill-server 2>/dev/null || true
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+stop_tmux() { tmux -L "$sock" kill-server 2>/dev/null || true; }
+cleanup_hooks+=(stop_tmux)
 
 fail() {
     echo "FAIL: $*" >&2
@@ -39,16 +34,7 @@ wait_for() {
     fail "pane $pane never showed: $text"
 }
 
-"$server_bin" --listen 127.0.0.1:0 --data-dir "$work/data" --registration open \
-    >"$work/server.log" 2>&1 &
-server_pid=$!
-link=""
-for _ in $(seq 1 200); do
-    link="$(sed -n 's/^ *server link: *\(paperplane:[^ ]*\)$/\1/p' "$work/server.log")"
-    [[ -n "$link" ]] && break
-    sleep 0.1
-done
-[[ -n "$link" ]] || fail "server did not start"
+start_server
 
 alice=("$cli_bin" --profile-dir "$work/alice")
 bob=("$cli_bin" --profile-dir "$work/bob")

@@ -6,13 +6,7 @@ set -euo pipefail
 server_bin="$1"
 cli_bin="$2"
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/pp-cli.XXXXXX")"
-server_pid=""
-cleanup() {
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fail() {
     echo "FAIL: $*" >&2
     exit 1
@@ -29,16 +23,7 @@ expect() {
 }
 has() { grep -qF -- "$1" <<<"$out" || fail "output lacks '$1': $out"; }
 
-"$server_bin" --listen 127.0.0.1:0 --data-dir "$work/data" --registration open \
-    >"$work/server.log" 2>&1 &
-server_pid=$!
-link=""
-for _ in $(seq 1 200); do
-    link="$(sed -n 's/^ *server link: *\(paperplane:[^ ]*\)$/\1/p' "$work/server.log")"
-    [[ -n "$link" ]] && break
-    sleep 0.1
-done
-[[ -n "$link" ]] || fail "server did not start"
+start_server
 
 pp() { local who="$1"; shift; "$cli_bin" --profile-dir "$work/$who" "$@"; }
 

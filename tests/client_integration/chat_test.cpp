@@ -17,7 +17,7 @@ TEST_F(ClientTest, AliceAndBobChatBothWays) {
     send(alice, "bob", "hello bob");
     sync(bob);
     ASSERT_EQ(bob.received_texts(), std::vector<std::string>{"hello bob"});
-    const auto& got = bob.received().front();
+    const auto got = bob.received().front();
     EXPECT_EQ(got.sender, alice.account());
     EXPECT_EQ(got.conversation, client::contact_conversation(alice.account()));
 

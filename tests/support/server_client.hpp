@@ -16,6 +16,7 @@
 #include "protocol/prekeys.hpp"
 #include "protocol/session_cipher.hpp"
 #include "wire/frame_codec.hpp"
+#include "wire/keys.hpp"
 
 namespace pp::test {
 
@@ -97,10 +98,9 @@ std::string sign_auth(const protocol::IdentityKeyPair& identity, const std::stri
 // A pow_nonce such that SHA-256(challenge || nonce) has `difficulty` leading zero bits.
 std::string solve_pow(const std::string& challenge, unsigned difficulty);
 bool pow_ok(const std::string& challenge, const std::string& nonce, unsigned difficulty);
-// The server's Bundle in the protocol library's form (for process_prekey_bundle).
-Result<protocol::PreKeyBundle> to_protocol_bundle(const v1::Bundle& b);
-v1::PreKey to_wire(const protocol::PreKeyRecord& k);
-v1::SignedPreKey to_wire(const protocol::SignedPreKeyRecord& k);
+// Keys in wire form and back (the server's Bundle for process_prekey_bundle): wire/keys.hpp.
+using wire::to_protocol_bundle;
+using wire::to_wire;
 
 class ServerClient {
   public:
