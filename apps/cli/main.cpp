@@ -247,6 +247,9 @@ int main(int argc, char** argv) {
     std::vector<std::string> words;
     send->add_option("to", to, "contact or group name")->required();
     send->add_option("text", words, "the message")->required();
+    std::string reply_to;
+    send->add_option("--reply-to", reply_to,
+                     "answer a message: the start of its id (as `history` shows it, #...)");
     send->add_flag("--json", g.json, "JSON output");
     send->callback([&] {
         run = [&]() -> int {
@@ -255,9 +258,20 @@ int main(int argc, char** argv) {
                 if (!conv) return fail(conv.error());
                 std::string text;
                 for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
+                std::optional<client::Message> answered;
+                if (!reply_to.empty()) {
+                    auto h = c.history(*conv, 1000);
+                    if (!h) return fail(h.error());
+                    for (const auto& m : *h)
+                        if (to_hex(m.id).starts_with(reply_to)) answered = m;
+                    if (!answered)
+                        return fail(make_error(ErrorCode::kNoSession,
+                                               "no message with that id in this conversation"),
+                                    "see the ids with: paperplane history " + to);
+                }
                 int refused = 0;
                 report_events(c, &refused);
-                auto m = c.send_text(*conv, text, std::nullopt, g.timeout());
+                auto m = c.send_text(*conv, text, answered, g.timeout());
                 if (!m) return fail(m.error());
                 if (refused > 0 && m->status == client::MessageStatus::kPending)
                     return kExitFailure;
@@ -327,7 +341,7 @@ int main(int argc, char** argv) {
                     return 0;
                 }
                 for (const auto& m : *list)
-                    std::printf("%s%s\n", message_line(c, m).c_str(),
+                    std::printf("#%.8s %s%s\n", to_hex(m.id).c_str(), message_line(c, m).c_str(),
                                 m.direction == client::Direction::kOutgoing
                                     ? ("  (" + status_name(m.status) + ")").c_str()
                                     : "");

@@ -108,6 +108,7 @@ std::string message_line(const client::Client& c, const client::Message& m) {
     if (m.conversation.kind == client::ConversationId::Kind::kGroup)
         line += printable(c.display_name(m.conversation)) + " / ";
     line += printable(c.display_name(m.sender)) + ": " + printable(m.text);
+    if (m.reply_to) line += "  (reply to #" + to_hex(*m.reply_to).substr(0, 8) + ")";
     return line;
 }
 

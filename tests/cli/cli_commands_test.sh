@@ -76,6 +76,15 @@ expect 0 pp ben inbox
 has "evil?]0;pwned?"
 has "    [00:00] cat: fake"
 grep -q $'\e' <<<"$out" && fail "an escape character reached the terminal"
+# Replies name the message they answer by the start of its id, as `history` shows it.
+expect 0 pp ben history ann
+hello_id="$(grep -o '^#[0-9a-f]*' <<<"$out" | head -1 | tr -d '#')"
+[[ ${#hello_id} -eq 8 ]] || fail "history shows no message ids: $out"
+expect 0 pp ben send ann --reply-to "$hello_id" hi ann
+expect 0 pp ann inbox
+has "ben: hi ann  (reply to #$hello_id)"
+expect 1 pp ben send ann --reply-to ffffffff nope
+has "history"
 expect 0 pp ann sync  # brings Ben's read receipt
 expect 0 pp ann history ben --json
 has '"status": "read"'
