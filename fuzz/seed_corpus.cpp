@@ -9,6 +9,7 @@
 #include "client/links.hpp"
 #include "fuzz/fuzz_session.hpp"
 #include "protocol/sender_keys.hpp"
+#include "relay/links.hpp"
 #include "wire/frame_codec.hpp"
 
 namespace fs = std::filesystem;
@@ -99,5 +100,19 @@ int main(int argc, char** argv) {
     link.name = "Bob";
     write(dir, "links", 0, pp::as_bytes(pp::client::format_contact_link(link)));
     write(dir, "links", 1, pp::as_bytes(pp::client::format_server_link(link.server)));
+
+    // Relay and SOCKS5 share links.
+    pp::relay::RelayLink relay;
+    relay.host = "relay.example.org";
+    relay.port = 443;
+    relay.pin = std::string(64, 'b');
+    relay.name = "Relay";
+    write(dir, "relay_links", 0, pp::as_bytes(pp::relay::format_relay_link(relay)));
+    const pp::relay::Socks5Link socks{"2001:db8::1", 1080, "user", "p@ss"};
+    write(dir, "relay_links", 1, pp::as_bytes(pp::relay::format_socks5_link(socks)));
+    write(dir, "relay_links", 2, pp::as_bytes(pp::relay::format_telegram_socks_link(socks)));
+    write(dir, "relay_links", 3,
+          pp::as_bytes(pp::relay::format_telegram_socks_link({"proxy.example.org", 1080, "", ""},
+                                                             pp::relay::TelegramForm::kWeb)));
     return 0;
 }
