@@ -13,7 +13,7 @@
 #include "base/hex.hpp"
 #include "client/client.hpp"
 #include "client/links.hpp"
-#include "client/qr.hpp"
+#include "qr/terminal.hpp"
 
 using namespace pp;
 using namespace pp::cli;
@@ -84,7 +84,7 @@ Result<client::GroupId> group_id(client::Client& c, const std::string& name) {
 }
 
 void print_qr(const std::string& text) {
-    auto qr = client::qr_for_terminal(text);
+    auto qr = qr::qr_for_terminal(text);
     if (qr) std::printf("%s", qr->c_str());
 }
 

@@ -7,9 +7,9 @@
 
 #include "base/result.hpp"
 
-namespace pp::client {
+namespace pp::qr {
 
 // kLimitExceeded if the text does not fit in a QR code.
 Result<std::string> qr_for_terminal(std::string_view text);
 
-}  // namespace pp::client
+}  // namespace pp::qr
