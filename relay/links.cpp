@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <initializer_list>
 #include <map>
@@ -26,8 +27,18 @@ Error malformed(std::string_view why) {
     return make_error(ErrorCode::kMalformed, why);
 }
 
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+// inet_pton reads a C string: the character checks keep an embedded NUL from ending the text
+// early, which would accept "::1\0anything".
 bool is_ipv6(std::string_view host) {
     if (host.empty() || host.size() > 45) return false;
+    if (!std::all_of(host.begin(), host.end(), [](char c) {
+            return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        }))
+        return false;
     const std::string s(host);
     in6_addr a{};
     return inet_pton(AF_INET6, s.c_str(), &a) == 1;
@@ -35,13 +46,11 @@ bool is_ipv6(std::string_view host) {
 
 bool is_ipv4(std::string_view host) {
     if (host.empty() || host.size() > 15) return false;
+    if (!std::all_of(host.begin(), host.end(), [](char c) { return is_digit(c) || c == '.'; }))
+        return false;
     const std::string s(host);
     in_addr a{};
     return inet_pton(AF_INET, s.c_str(), &a) == 1;
-}
-
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
 }
 
 Result<std::uint16_t> parse_port(std::string_view s) {

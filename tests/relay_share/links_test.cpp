@@ -202,6 +202,8 @@ TEST(TelegramLink, RefusesMalformedLinks) {
         "tg://socks?server=h&port=1&user=&pass=p",
         "tg://socks?server=h&port=1&secret=x",
         "tg://socks?server=h%20x&port=1",
+        "tg://socks?server=::1%00x&port=1",  // found by the fuzzer: inet_pton stops at NUL
+        "tg://socks?server=1.2.3.4%00&port=1",
         "https://t.me/proxy?server=h&port=1",
         "http://t.me/socks?server=h&port=1",
     };
