@@ -159,9 +159,12 @@ bool valid_host(std::string_view host) {
     if (host.empty() || host.size() > 253) return false;
     if (host.find(':') != std::string_view::npos) return is_ipv6(host);
     // A name whose last label is numeric would be read as an address: it has to be one.
-    const auto last_dot = host.rfind('.');
-    const auto last = last_dot == std::string_view::npos ? host : host.substr(last_dot + 1);
-    if (!last.empty() && std::all_of(last.begin(), last.end(), is_digit)) return is_ipv4(host);
+    auto name = host;
+    if (name.size() > 1 && name.ends_with('.')) name.remove_suffix(1);  // the root's dot
+    const auto last_dot = name.rfind('.');
+    const auto last = last_dot == std::string_view::npos ? name : name.substr(last_dot + 1);
+    if (!last.empty() && std::all_of(last.begin(), last.end(), is_digit))
+        return is_ipv4(name) && name == host;
     std::size_t label = 0;
     for (char c : host) {
         if (c == '.') {

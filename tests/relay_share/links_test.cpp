@@ -217,8 +217,8 @@ TEST(Host, ValidatesNamesAndAddresses) {
     for (auto h : {"a", "example.org", "example.org.", "xn--80ak6aa92e.com", "_srv.example.org",
                    "10.0.0.1", "::1", "2001:db8::1", "::ffff:1.2.3.4"})
         EXPECT_TRUE(valid_host(h)) << h;
-    for (auto h : {"", ".", "a..b", ".a", "a b", "1.2.3", "1.2.3.4.5", "300.1.1.1", "fe80::1%eth0",
-                   "[::1]", "a/b", "a:b"})
+    for (auto h : {"", ".", "a..b", ".a", "a b", "1.2.3", "1.2.3.4.5", "1.2.3.4.", "300.1.1.1",
+                   "fe80::1%eth0", "[::1]", "a/b", "a:b"})
         EXPECT_FALSE(valid_host(h)) << h;
 }
 
