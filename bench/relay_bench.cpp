@@ -325,7 +325,10 @@ double bulk(const Options& o, const Servers& srv, unsigned streams, Stats& stats
     };
     asio::co_spawn(ioc, run(), asio::detached);
     run_bounded(ioc, o.duration + o.warmup + 30s, "bulk");
-    if (t1 <= t0) return 0;
+    if (t1 <= t0 || b1 == b0) {
+        stats.fail("bulk: no data reached the sink");
+        return 0;
+    }
     const double seconds = std::chrono::duration<double>(t1 - t0).count();
     return static_cast<double>(b1 - b0) * 8 / seconds / 1e9;
 }
