@@ -156,7 +156,11 @@ struct ServerLoop {
         if (rec) co_return;
         auto [wec, w] = co_await asio::async_write(s, asio::buffer(buf), kTok);
         if (wec) co_return;
-        // The client closes first (so TIME_WAIT lands on its side); wait for that.
+        // This side closes first, as an HTTP server would, so TIME_WAIT lands here on the
+        // listening port and not on the proxy's outgoing ports: a proxy that binds its outgoing
+        // socket before connecting (Dante) would otherwise run out of ephemeral ports.
+        boost::system::error_code ignored;
+        s.shutdown(tcp::socket::shutdown_send, ignored);
         (void)co_await s.async_read_some(asio::buffer(buf), kTok);
     }
 };
@@ -350,10 +354,17 @@ double connections_per_second(const Options& o, const Servers& srv, Stats& stats
             }
             auto [wec, w] = co_await asio::async_write(s, asio::buffer(out), kTok);
             auto [rec, r] = co_await asio::async_read(s, asio::buffer(in), kTok);
-            if (wec || rec || in != out)
+            if (wec || rec || in != out) {
                 stats.fail("echo");
-            else
-                ++done;
+            } else {
+                // The server closes first; the end of stream completes the exchange.
+                std::array<char, 1> eof{};
+                auto [eec, e] = co_await s.async_read_some(asio::buffer(eof), kTok);
+                if (eec == asio::error::eof)
+                    ++done;
+                else
+                    stats.fail("echo: no close after the reply");
+            }
             close(s);
         }
     };
@@ -535,13 +546,26 @@ int main(int argc, char** argv) {
         const Servers srv = start_servers();
         Stats stats;
         auto want = [&](std::string_view t) { return o.only.empty() || o.only == t; };
+        std::uint64_t reported = 0;
+        // After each test: how many of its connections failed, if any.
+        auto failed = [&](const char* test) {
+            const auto now = stats.failures.load();
+            if (now != reported)
+                std::printf("%s_failed %llu\n", test,
+                            static_cast<unsigned long long>(now - reported));
+            reported = now;
+        };
         if (want("bulk_1")) std::printf("bulk_1 %.2f\n", bulk(o, srv, 1, stats));
+        failed("bulk_1");
         if (want("bulk_16")) std::printf("bulk_16 %.2f\n", bulk(o, srv, o.streams, stats));
+        failed("bulk_16");
         if (want("cps")) std::printf("cps %.0f\n", connections_per_second(o, srv, stats));
+        failed("cps");
         if (want("idle") && o.pid > 0) {
             const auto r = idle(o, srv, stats);
             std::printf("idle_rss_kib %.1f\n", r.rss_kib);
             if (r.pss_known) std::printf("idle_pss_kib %.1f\n", r.pss_kib);
+            failed("idle");
         }
         std::printf("failures %llu\n", static_cast<unsigned long long>(stats.failures.load()));
         std::fflush(stdout);

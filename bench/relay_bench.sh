@@ -77,7 +77,12 @@ run() {
     pss="$(get idle_pss_kib)"
     rows+=("$(printf '| %-16s | %8s | %8s | %9s | %9s | %9s |' "$name" "$(get bulk_1)" \
         "$(get bulk_16)" "$(get cps)" "${rss:--}" "${pss:--}")")
+    local failed
+    failed="$(awk '$1 ~ /_failed$/ { sub(/_failed$/, "", $1); printf " %s: %s;", $1, $2 }' <<<"$out")"
+    [[ -n "$failed" ]] && notes+=("$name, connections failed in$failed see its log in the run")
+    return 0
 }
+notes=()
 skip() { rows+=("$(printf '| %-16s | %s |' "$1" "$2")"); }
 
 # (a) direct
@@ -138,4 +143,5 @@ echo "| server           | 1 stream | 16 strms |  conn/s   | idle RSS  | idle PS
 echo "|                  |  Gbit/s  |  Gbit/s  |           | KiB/conn  | KiB/conn  |"
 echo "|------------------|----------|----------|-----------|-----------|-----------|"
 printf '%s\n' "${rows[@]}"
+(( ${#notes[@]} )) && printf '%s\n' "${notes[@]}"
 exit "$status"
