@@ -8,6 +8,9 @@
 #   bench/relay_bench.sh --smoke    a few hundred ms each, 200 idle connections (ctest)
 #   SECONDS_EACH=5 IDLE=5000 bench/relay_bench.sh
 #   PAPERPLANE_RELAY=path/to/paperplane-relay RELAY_BENCH_TOOL=path/to/pp_relay_bench ...
+#
+# Leave a minute between full runs: the idle test's connections end in TIME_WAIT on the
+# proxies' outgoing ports, and Dante (which binds before it connects) cannot reuse those.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
