@@ -90,6 +90,12 @@ TEST(AdminHttp, ServesMetricsHealthAndNotFound) {
     auto post = curl("-o /dev/null -w '%{http_code}' -X POST " + r.url("/metrics"));
     EXPECT_EQ(post.output, "405");
 
+    // HEAD: the headers a GET would get, no body.
+    auto head = curl("-I " + r.url("/healthz"));
+    EXPECT_EQ(head.exit_code, 0) << head.output;
+    EXPECT_NE(head.output.find("Content-Length: 2\r\n"), std::string::npos) << head.output;
+    EXPECT_TRUE(head.output.ends_with("\r\n\r\n")) << head.output;
+
     // Several requests on one kept-alive connection, as a scraper polls.
     auto twice = curl("-s " + r.url("/healthz") + " " + r.url("/healthz"));
     EXPECT_EQ(twice.output, "okok");
