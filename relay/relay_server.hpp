@@ -2,7 +2,9 @@
 // paperplane-relay's relay mode: a TLS listener that relays clients holding the link's secret to
 // their home server and shows everyone else an ordinary website (docs/protocol.md, "Relay
 // handshake"). The daemon constructs it, calls start(), and runs the io_context on as many
-// threads as it likes: each connection runs on a strand of its own.
+// threads as it likes: each connection runs on a strand of its own. Destroy it before the
+// io_context (its acceptor belongs to that context); connections still open keep what they
+// share alive by themselves.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -49,6 +51,7 @@ class RelayServer {
     std::shared_ptr<detail::RelayContext> ctx_;
     std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
     std::uint16_t port_ = 0;
+    bool stopped_ = false;
 };
 
 }  // namespace pp::relay

@@ -253,6 +253,9 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         co_return got;
     }
 
+    // Runs real curl against the relay and checks it got the decoy's page.
+    void curl_decoy(const std::string& tls_flags);
+
     // Waits (bounded) until the relay has let go of every connection.
     bool all_connections_closed(std::chrono::seconds limit = std::chrono::seconds(3)) {
         const auto until = std::chrono::steady_clock::now() + limit;
@@ -460,7 +463,6 @@ TEST_P(RelayModeTest, CurlSeesAnOrdinaryWebsite) {
         EXPECT_NE(out.find("HTTP/1.1 200 OK"), std::string::npos) << out;
         EXPECT_NE(out.find("Harbor Lane Studio"), std::string::npos) << out;
     }
-    EXPECT_EQ(metrics_.relay_decoy.load(), 1u);
 }
 
 TEST_P(RelayModeTest, PlainHttpWithoutTlsGetsTheDecoy) {
