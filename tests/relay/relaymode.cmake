@@ -3,6 +3,7 @@
 add_executable(pp_relaymode_unit_tests
     relaymode_auth_test.cpp
     relaymode_decoy_site_test.cpp
+    relaymode_host_port_test.cpp
     relaymode_replay_cache_test.cpp
 )
 target_link_libraries(pp_relaymode_unit_tests PRIVATE pp_relay pp_wire pp_crypto Boost::headers

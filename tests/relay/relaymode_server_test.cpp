@@ -470,6 +470,19 @@ TEST_P(RelayModeTest, PlainHttpWithoutTlsGetsTheDecoy) {
     expect_decoy(raw_probe(get), get, false);
 }
 
+TEST_P(RelayModeTest, BuiltInSiteKeepsConnectionsAlive) {
+    if (upstream_decoy()) GTEST_SKIP() << "keep-alive is the upstream's business";
+    const std::string two =
+        "GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n"
+        "HEAD /missing HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
+    const std::string answer = tls_probe(two);
+    const auto second = answer.find("HTTP/1.1 404 Not Found\r\n");
+    ASSERT_NE(second, std::string::npos) << answer;
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+    // HEAD: headers only, so the answer ends with the second header block.
+    EXPECT_EQ(answer.substr(answer.size() - 4), "\r\n\r\n");
+}
+
 TEST_P(RelayModeTest, RandomBytesGetTheDecoy) {
     std::string junk(300, '\0');
     crypto::random_bytes({reinterpret_cast<std::uint8_t*>(junk.data()), junk.size()});
