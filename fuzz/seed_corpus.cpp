@@ -11,6 +11,7 @@
 #include "protocol/sender_keys.hpp"
 #include "relay/links.hpp"
 #include "wire/frame_codec.hpp"
+#include "wire/relay_auth.hpp"
 
 namespace fs = std::filesystem;
 
@@ -114,5 +115,24 @@ int main(int argc, char** argv) {
     write(dir, "relay_links", 3,
           pp::as_bytes(pp::relay::format_telegram_socks_link({"proxy.example.org", 1080, "", ""},
                                                              pp::relay::TelegramForm::kWeb)));
+    // Relay authenticators under the fuzz target's fixed key (bytes 0..31), and the replies.
+    {
+        namespace rw = pp::wire::relay;
+        rw::LinkSecret secret;
+        for (std::size_t i = 0; i < secret.size(); ++i) secret[i] = static_cast<std::uint8_t>(i);
+        const rw::AuthKey key(secret);
+        const char* targets[] = {"chat.example.org:443", "[2001:db8::1]:8443", "h:1"};
+        int n = 0;
+        for (const char* target : targets) {
+            rw::Nonce nonce;
+            nonce.fill(static_cast<std::uint8_t>(n));
+            auto a = rw::encode_authenticator(key, 1'800'000'000 + static_cast<unsigned>(n), nonce,
+                                              target);
+            if (a) write(dir, "relay_auth", n++, *a);
+        }
+        const auto ok = rw::encode_reply(rw::Status::kOk);
+        write(dir, "relay_auth", n++, ok);
+        write(dir, "relay_auth", n, pp::as_bytes("GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"));
+    }
     return 0;
 }

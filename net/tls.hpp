@@ -36,6 +36,16 @@ Result<TlsIdentity> make_server_tls(const std::filesystem::path& cert_pem_path,
 // Later runs load the same files, so the pin stays stable.
 Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data_dir);
 
+// The same with a chosen subject, for services that should not name themselves (the relay's
+// certificate reads like any host's): CN = host, SAN = DNS:host (or IP:host for an address),
+// files data_dir/<file_stem>-cert.pem and data_dir/<file_stem>-key.pem.
+struct SelfSignedSubject {
+    std::string host;
+    std::string file_stem;
+};
+Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data_dir,
+                                               const SelfSignedSubject& subject);
+
 // Lowercase hex SHA-256 of a DER-encoded certificate: the pin format used in links.
 std::string certificate_fingerprint_sha256(ByteView cert_der);
 

@@ -6,9 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <functional>
 #include <string>
 #include <system_error>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "net/openssl_ptr.hpp"
 #include "net/tls.hpp"
@@ -17,8 +21,7 @@ namespace pp::net {
 
 namespace {
 
-constexpr const char* kCertFile = "tls-cert.pem";
-constexpr const char* kKeyFile = "tls-key.pem";
+constexpr const char* kFileStem = "tls";  // tls-cert.pem, tls-key.pem
 constexpr long kTenYearsDays = 3653;
 
 bool add_ext(X509* cert, int nid, const char* value) {
@@ -29,7 +32,8 @@ bool add_ext(X509* cert, int nid, const char* value) {
     return ext && X509_add_ext(cert, ext.get(), -1) == 1;
 }
 
-Result<ossl::X509Ptr> self_signed(EVP_PKEY* key) {
+Result<ossl::X509Ptr> self_signed(EVP_PKEY* key, const std::string& common_name,
+                                  const std::string& subject_alt_name) {
     const auto fail = make_error(ErrorCode::kInternal, "building the certificate failed");
     ossl::X509Ptr cert(X509_new());
     if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return fail;
@@ -47,12 +51,12 @@ Result<ossl::X509Ptr> self_signed(EVP_PKEY* key) {
         return fail;
     }
     X509_NAME* name = X509_get_subject_name(cert.get());
-    const auto* cn = reinterpret_cast<const unsigned char*>("paperplane");
+    const auto* cn = reinterpret_cast<const unsigned char*>(common_name.c_str());
     if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn, -1, -1, 0) != 1 ||
         X509_set_issuer_name(cert.get(), name) != 1 || X509_set_pubkey(cert.get(), key) != 1) {
         return fail;
     }
-    if (!add_ext(cert.get(), NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1") ||
+    if (!add_ext(cert.get(), NID_subject_alt_name, subject_alt_name.c_str()) ||
         !add_ext(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
         !add_ext(cert.get(), NID_key_usage, "critical,digitalSignature") ||
         !add_ext(cert.get(), NID_ext_key_usage, "serverAuth") ||
@@ -97,11 +101,11 @@ Result<void> write_file(const std::filesystem::path& path, const std::string& co
     return {};
 }
 
-Result<void> generate(const std::filesystem::path& cert_path,
-                      const std::filesystem::path& key_path) {
+Result<void> generate(const std::filesystem::path& cert_path, const std::filesystem::path& key_path,
+                      const std::string& common_name, const std::string& subject_alt_name) {
     ossl::Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
     if (!key) return make_error(ErrorCode::kInternal, "P-256 key generation failed");
-    PP_TRY(cert, self_signed(key.get()));
+    PP_TRY(cert, self_signed(key.get(), common_name, subject_alt_name));
     PP_TRY(key_pem, to_pem([&](BIO* b) {
                return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
            }));
@@ -112,26 +116,50 @@ Result<void> generate(const std::filesystem::path& cert_path,
     return write_file(cert_path, cert_pem, 0644);
 }
 
-}  // namespace
-
-Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data_dir) {
+// The pair lives in data_dir/<stem>-cert.pem and data_dir/<stem>-key.pem.
+Result<TlsIdentity> load_or_create(const std::filesystem::path& data_dir, const std::string& stem,
+                                   const std::string& common_name,
+                                   const std::string& subject_alt_name) {
     std::error_code ec;
     std::filesystem::create_directories(data_dir, ec);
     if (ec) return make_error(ErrorCode::kInternal, "cannot create data dir");
-    const auto cert_path = data_dir / kCertFile;
-    const auto key_path = data_dir / kKeyFile;
+    const auto cert_path = data_dir / (stem + "-cert.pem");
+    const auto key_path = data_dir / (stem + "-key.pem");
     const bool have_cert = std::filesystem::exists(cert_path, ec);
     const bool have_key = std::filesystem::exists(key_path, ec);
     if (have_cert && !have_key) {
         // Never mint a new key under a certificate an operator may have published.
-        return make_error(ErrorCode::kInvalidKey, "tls-cert.pem present without tls-key.pem");
+        return make_error(ErrorCode::kInvalidKey, "certificate present without its key");
     }
     if (!have_cert) {
-        auto made = generate(cert_path, key_path);
+        auto made = generate(cert_path, key_path, common_name, subject_alt_name);
         ERR_clear_error();
         if (!made) return made.error();
     }
     return make_server_tls(cert_path, key_path);
+}
+
+}  // namespace
+
+Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data_dir) {
+    return load_or_create(data_dir, kFileStem, "paperplane", "DNS:localhost,IP:127.0.0.1,IP:::1");
+}
+
+Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data_dir,
+                                               const SelfSignedSubject& subject) {
+    // Host names and addresses only: the SAN is built as OpenSSL config text, where ',' or ':'
+    // at the wrong place would add entries.
+    const auto host_char = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':';
+    };
+    if (subject.host.empty() || !std::all_of(subject.host.begin(), subject.host.end(), host_char) ||
+        subject.file_stem.empty() || subject.file_stem.find('/') != std::string::npos) {
+        return make_error(ErrorCode::kMalformed, "bad self-signed certificate subject");
+    }
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(subject.host, ec);
+    const std::string san = (ec ? "DNS:" : "IP:") + subject.host;
+    return load_or_create(data_dir, subject.file_stem, subject.host, san);
 }
 
 }  // namespace pp::net

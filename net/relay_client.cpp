@@ -1,0 +1,149 @@
+#include "net/relay_client.hpp"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+
+#include "crypto/random.hpp"
+#include "net/client_common.hpp"
+
+namespace pp::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+namespace rw = wire::relay;
+
+namespace {
+
+constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+// ALPN as a browser would offer it to an HTTPS site.
+constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+std::uint64_t unix_now() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+// Closes the socket when the deadline passes, which aborts whatever step is waiting on it.
+struct Deadline {
+    Deadline(tcp::socket& s, std::chrono::milliseconds timeout)
+        : timer(s.get_executor()), expired(std::make_shared<bool>(false)) {
+        timer.expires_after(timeout);
+        timer.async_wait([&s, expired = expired](const error_code& ec) {
+            if (ec || *expired) return;  // cancelled: the handshake finished (and may be gone)
+            *expired = true;
+            error_code ignored;
+            s.close(ignored);
+        });
+    }
+    ~Deadline() { disarm(); }
+    void disarm() {
+        if (!*expired) *expired = true;
+        timer.cancel();
+    }
+    asio::steady_timer timer;
+    std::shared_ptr<bool> expired;
+};
+
+}  // namespace
+
+asio::awaitable<Result<RelayTunnel>> relay_handshake(tcp::socket socket, const RelayEndpoint& relay,
+                                                     std::string target,
+                                                     std::chrono::milliseconds timeout,
+                                                     std::uint64_t unix_seconds) {
+    // Built (and its errors turned into values) before the first suspension.
+    std::unique_ptr<asio::ssl::context> ctx;
+    std::unique_ptr<RelayTunnel::Outer> outer;
+    auto pin = std::make_shared<detail::PinCheck>();
+    pin->expected = relay.pin;
+    try {
+        ctx = std::make_unique<asio::ssl::context>(detail::pinned_client_context());
+        SSL_CTX_set_alpn_protos(ctx->native_handle(), kAlpn, sizeof kAlpn);
+        outer = std::make_unique<RelayTunnel::Outer>(std::move(socket), *ctx);
+    } catch (...) {
+        co_return make_error(ErrorCode::kInternal, "relay client setup failed");
+    }
+    outer->set_verify_callback([pin](bool pre, asio::ssl::verify_context& vc) {
+        return detail::verify_pinned(*pin, pre, vc);
+    });
+    detail::set_sni(outer->native_handle(), relay.host);
+
+    const rw::AuthKey key(relay.secret);
+    rw::Nonce nonce;
+    crypto::random_bytes(nonce);
+    auto auth =
+        rw::encode_authenticator(key, unix_seconds != 0 ? unix_seconds : unix_now(), nonce, target);
+    if (!auth) co_return auth.error();
+
+    // A shared deadline for the whole exchange: handshake, authenticator, status.
+    Deadline deadline(outer->next_layer(), timeout);
+    auto [hec] = co_await outer->async_handshake(asio::ssl::stream_base::client, kTok);
+    if (hec) {
+        co_return *deadline.expired && !pin->mismatch
+            ? make_error(ErrorCode::kLimitExceeded, "timed out")
+            : detail::to_error(hec, pin.get());
+    }
+    // One write of the whole authenticator: one TLS record, which the relay reads in one go.
+    auto [wec, wn] = co_await outer->async_write_some(asio::buffer(*auth), kTok);
+    if (wec || wn != auth->size()) {
+        co_return wec ? detail::to_error(wec, nullptr)
+                      : make_error(ErrorCode::kInternal, "authenticator split");
+    }
+    std::array<std::uint8_t, rw::kReplySize> reply{};
+    auto [rec, rn] = co_await asio::async_read(*outer, asio::buffer(reply), kTok);
+    const bool timed_out = *deadline.expired;
+    deadline.disarm();
+    if (timed_out) co_return make_error(ErrorCode::kLimitExceeded, "timed out");
+    if (rec) co_return detail::to_error(rec, nullptr);
+    auto status = rw::parse_reply(reply);
+    if (!status) {
+        // Most likely the decoy website answering: the secret in the link is wrong, or this
+        // is not a relay at all.
+        co_return make_error(ErrorCode::kMalformed, "relay: no relay status (wrong secret?)");
+    }
+    switch (*status) {
+        case rw::Status::kOk:
+            co_return RelayTunnel(std::move(ctx), std::move(outer));
+        case rw::Status::kNotAllowed:
+            co_return make_error(ErrorCode::kLimitExceeded, "relay: target not allowed");
+        case rw::Status::kUnreachable:
+            co_return make_error(ErrorCode::kNoSession, "relay: target unreachable");
+        case rw::Status::kInternal:
+            break;
+    }
+    co_return make_error(ErrorCode::kInternal, "relay: internal error");
+}
+
+asio::awaitable<Result<RelayTunnel>> relay_connect(const RelayEndpoint& relay, std::string target,
+                                                   std::chrono::milliseconds timeout) {
+    const auto start = std::chrono::steady_clock::now();
+    auto executor = co_await asio::this_coro::executor;
+    tcp::socket socket(executor);
+    {
+        Deadline deadline(socket, timeout);
+        tcp::resolver resolver(executor);
+        auto [rec, results] =
+            co_await resolver.async_resolve(relay.host, std::to_string(relay.port), kTok);
+        if (rec) co_return make_error(ErrorCode::kInternal, "cannot resolve relay");
+        auto [cec, ep] = co_await asio::async_connect(socket, results, kTok);
+        if (*deadline.expired) co_return make_error(ErrorCode::kLimitExceeded, "timed out");
+        if (cec) co_return make_error(ErrorCode::kNoSession, "cannot connect to relay");
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    const auto left = spent < timeout ? timeout - spent : std::chrono::milliseconds(1);
+    co_return co_await relay_handshake(std::move(socket), relay, std::move(target), left);
+}
+
+}  // namespace pp::net

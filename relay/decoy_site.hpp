@@ -1,0 +1,40 @@
+#pragma once
+// relay/ internal: the built-in decoy website, what anyone who does not authenticate sees: an
+// ordinary small homepage served over HTTP/1.1 (through TLS, or raw for plain-HTTP clients),
+// 404 for other paths, 400 for anything that is not HTTP, keep-alive with an idle timeout.
+// Optionally serves static files from a directory instead of its own page.
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "base/bytes.hpp"
+#include "relay/connection.hpp"
+
+namespace pp::relay::detail {
+
+class DecoySite {
+  public:
+    // `root` empty: the built-in page. Otherwise files under it, nothing outside it.
+    DecoySite(std::string root, std::chrono::seconds keep_alive);
+
+    // The answer to one parsed request: pure apart from reading files under the root.
+    boost::beast::http::response<boost::beast::http::string_body> respond(
+        const boost::beast::http::request<boost::beast::http::string_body>& req) const;
+
+    // Serves requests until the client closes, sends something that is not HTTP, or idles past
+    // keep_alive. `prefix` holds bytes already read from the stream; they are parsed first.
+    asio::awaitable<void> serve(Connection& c, TlsStream& s, ByteView prefix) const;
+    asio::awaitable<void> serve(Connection& c, tcp::socket& s, ByteView prefix) const;
+
+  private:
+    template <typename Stream>
+    asio::awaitable<void> serve_on(Connection& c, Stream& s, ByteView prefix) const;
+
+    std::string root_;
+    std::chrono::seconds keep_alive_;
+};
+
+}  // namespace pp::relay::detail

@@ -1,0 +1,135 @@
+#include "relay/relay_connection.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+#include "net/tls_impl.hpp"
+#include "relay/connection.hpp"
+#include "relay/decoy_handoff.hpp"
+#include "relay/upstream_connect.hpp"
+
+namespace pp::relay::detail {
+
+namespace {
+
+namespace rw = wire::relay;
+
+constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
+
+std::uint64_t unix_now() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+bool allowed(const RelayContext& ctx, const std::string& target) {
+    const auto& list = ctx.config.relay.upstreams;
+    return std::find(list.begin(), list.end(), target) != list.end();
+}
+
+asio::awaitable<void> reply_and_close(TlsStream& tls, rw::Status status) {
+    const auto reply = rw::encode_reply(status);
+    auto [wec, wn] = co_await asio::async_write(tls, asio::buffer(reply), kTok);
+    if (!wec) co_await tls.async_shutdown(kTok);
+}
+
+// An authenticated client: connect to its home server, say so, then copy both ways.
+asio::awaitable<void> relay_to_target(RelayContext& ctx, Connection& c, const std::string& target) {
+    using namespace asio::experimental::awaitable_operators;
+    TlsStream& tls = *c.tls;
+    ctx.metrics.relay_authenticated.fetch_add(1, std::memory_order_relaxed);
+    if (!allowed(ctx, target)) {
+        co_await reply_and_close(tls, rw::Status::kNotAllowed);
+        co_return;
+    }
+    c.upstream.emplace(tls.get_executor());
+    c.touch(ctx.config.relay.handshake_timeout);
+    if (co_await connect_host_port(*c.upstream, target)) {
+        ctx.metrics.relay_upstream_failures.fetch_add(1, std::memory_order_relaxed);
+        if (tls.socket().is_open()) co_await reply_and_close(tls, rw::Status::kUnreachable);
+        co_return;
+    }
+    boost::system::error_code ignored;
+    c.upstream->set_option(tcp::no_delay(true), ignored);
+    const auto reply = rw::encode_reply(rw::Status::kOk);
+    auto [wec, wn] = co_await asio::async_write(tls, asio::buffer(reply), kTok);
+    if (wec) co_return;
+    const auto idle = ctx.config.relay.idle_timeout;
+    c.touch(idle);
+    co_await (pump(c, tls, *c.upstream, idle, &ctx.metrics.relay_bytes_up) &&
+              pump(c, *c.upstream, tls, idle, &ctx.metrics.relay_bytes_down));
+}
+
+asio::awaitable<void> serve_tls(RelayContext& ctx, Connection& c) {
+    TlsStream& tls = *c.tls;
+    auto [hec] = co_await tls.async_handshake(TlsStream::handshake_type::server, kTok);
+    if (hec) co_return;  // a failed handshake ends the connection, as at any TLS server
+
+    // The first record decides. One read returns at most one record; the client writes the
+    // whole authenticator in one. A longer record is not an authenticator, and what was read of
+    // it goes to the decoy like everything else.
+    std::array<std::uint8_t, rw::kMaxAuthSize + 1> first{};
+    auto [rec, n] = co_await tls.async_read_some(asio::buffer(first), kTok);
+    if (rec || n == 0) co_return;
+    const ByteView record(first.data(), n);
+
+    // Same work for every record: one HMAC inside verify, one cache lookup only when it passed.
+    const std::uint64_t now = unix_now();
+    const auto window = static_cast<std::uint64_t>(ctx.config.relay.clock_window.count());
+    auto auth = rw::verify_authenticator(ctx.key, record, now, window);
+    if (auth) {
+        const auto verdict =
+            ctx.replays.check_and_insert(auth->mac, auth->unix_seconds + window, now);
+        if (verdict == ReplayCache::Verdict::kFresh) {
+            co_await relay_to_target(ctx, c, auth->target);
+            co_return;
+        }
+        if (verdict == ReplayCache::Verdict::kReplay) {
+            ctx.metrics.relay_replays.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+    co_await hand_to_decoy(ctx, c, tls, record);
+}
+
+asio::awaitable<void> serve(RelayContext& ctx, std::shared_ptr<Connection> c) {
+    c->touch(ctx.config.relay.handshake_timeout);
+    // Peek, so a plain-HTTP client's bytes stay in the socket for the decoy to read.
+    std::uint8_t first = 0;
+    auto [pec, pn] =
+        co_await c->raw->async_receive(asio::buffer(&first, 1), tcp::socket::message_peek, kTok);
+    if (pec || pn == 0) co_return;
+    if (first != kTlsHandshakeRecord) {
+        co_await hand_to_decoy(ctx, *c, *c->raw, {});
+        co_return;
+    }
+    c->tls = std::make_unique<TlsStream>(std::move(*c->raw), ctx.identity.tls.impl().ctx);
+    c->raw.reset();
+    co_await serve_tls(ctx, *c);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_relay_connection(std::shared_ptr<RelayContext> ctx,
+                                             tcp::socket socket) {
+    ctx->metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
+    ctx->metrics.connections_open.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto c = std::make_shared<Connection>(std::move(socket));
+    asio::co_spawn(c->timer.get_executor(), watchdog(c), asio::detached);
+    try {
+        co_await serve(*ctx, c);
+    } catch (...) {
+        // Allocation failure or a bug: this connection ends, the event loop and the others go on.
+    }
+    c->finish();
+    c->close_all();
+    ctx->metrics.connections_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace pp::relay::detail

@@ -1,0 +1,80 @@
+// The built-in decoy site's answers, without sockets: a believable page with ordinary headers,
+// 404 elsewhere, HEAD without a body, and files from decoy_root with no way out of it.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "relay/decoy_site.hpp"
+
+namespace pp::relay::detail {
+namespace {
+
+namespace http = boost::beast::http;
+
+http::request<http::string_body> request(http::verb verb, std::string target) {
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, "example.org");
+    return req;
+}
+
+TEST(RelayDecoySite, HomePageLooksOrdinary) {
+    DecoySite site("", std::chrono::seconds(5));
+    const auto res = site.respond(request(http::verb::get, "/"));
+    EXPECT_EQ(res.result(), http::status::ok);
+    EXPECT_EQ(res[http::field::server], "nginx");
+    EXPECT_EQ(res[http::field::content_type], "text/html");
+    EXPECT_FALSE(res[http::field::date].empty());
+    EXPECT_EQ(res[http::field::content_length], std::to_string(res.body().size()));
+    EXPECT_NE(res.body().find("<title>"), std::string::npos);
+    for (const char* word : {"paperplane", "Paperplane", "relay", "proxy"}) {
+        EXPECT_EQ(res.body().find(word), std::string::npos) << word;
+    }
+    EXPECT_TRUE(res.keep_alive());
+}
+
+TEST(RelayDecoySite, OtherPathsAre404AndOtherMethods405) {
+    DecoySite site("", std::chrono::seconds(5));
+    EXPECT_EQ(site.respond(request(http::verb::get, "/admin")).result(), http::status::not_found);
+    EXPECT_EQ(site.respond(request(http::verb::post, "/")).result(),
+              http::status::method_not_allowed);
+}
+
+TEST(RelayDecoySite, HeadHasLengthButNoBody) {
+    DecoySite site("", std::chrono::seconds(5));
+    const auto get = site.respond(request(http::verb::get, "/"));
+    const auto head = site.respond(request(http::verb::head, "/"));
+    EXPECT_EQ(head.result(), http::status::ok);
+    EXPECT_TRUE(head.body().empty());
+    EXPECT_EQ(head[http::field::content_length], std::to_string(get.body().size()));
+}
+
+TEST(RelayDecoySite, ServesRootWithoutTraversal) {
+    namespace fs = std::filesystem;
+    char tmpl[] = "/tmp/pp-decoy-root-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const fs::path dir(tmpl);
+    fs::create_directories(dir / "site" / "css");
+    std::ofstream(dir / "site" / "index.html") << "<p>hello</p>";
+    std::ofstream(dir / "site" / "css" / "a.css") << "p{}";
+    std::ofstream(dir / "secret.txt") << "outside";
+    fs::create_symlink(dir / "secret.txt", dir / "site" / "link.txt");
+
+    DecoySite site((dir / "site").string(), std::chrono::seconds(5));
+    auto res = site.respond(request(http::verb::get, "/"));
+    EXPECT_EQ(res.result(), http::status::ok);
+    EXPECT_EQ(res.body(), "<p>hello</p>");
+    res = site.respond(request(http::verb::get, "/css/a.css?v=2"));
+    EXPECT_EQ(res.result(), http::status::ok);
+    EXPECT_EQ(res[http::field::content_type], "text/css");
+    for (const char* bad : {"/../secret.txt", "/css/../../secret.txt", "/link.txt", "//etc/passwd",
+                            "/missing.html", "relative"}) {
+        EXPECT_EQ(site.respond(request(http::verb::get, bad)).result(), http::status::not_found)
+            << bad;
+    }
+    fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace pp::relay::detail

@@ -1,0 +1,549 @@
+// The relay mode end to end on loopback: a real RelayServer on an ephemeral port, a TLS echo
+// server as the home server, and probers of every kind. Each test runs twice: with the built-in
+// decoy site and with an upstream decoy (a tiny HTTP server that records what reaches it).
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "crypto/random.hpp"
+#include "net/relay_client.hpp"
+#include "net/tls.hpp"
+#include "net/tls_impl.hpp"
+#include "relay/relay_server.hpp"
+#include "wire/relay_auth.hpp"
+
+namespace pp::relay {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+namespace rw = wire::relay;
+
+std::uint64_t unix_now() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+std::string make_temp_dir() {
+    char tmpl[] = "/tmp/pp-relaymode-XXXXXX";
+    const char* d = ::mkdtemp(tmpl);
+    return d != nullptr ? std::string(d) : std::string();
+}
+
+std::string to_string(const std::vector<std::uint8_t>& b) {
+    return {b.begin(), b.end()};
+}
+
+// What relay_connect returned, in a form a future can carry.
+struct Outcome {
+    bool ok = false;
+    ErrorCode code = ErrorCode::kInternal;
+    std::string detail;
+};
+
+asio::awaitable<Outcome> connect_outcome(net::RelayEndpoint e, std::string target) {
+    auto r = co_await net::relay_connect(e, std::move(target), std::chrono::seconds(5));
+    if (r) co_return Outcome{true, ErrorCode::kInternal, ""};
+    co_return Outcome{false, r.error().code, std::string(r.error().detail)};
+}
+
+// The home server: TLS echo, its own self-signed identity.
+asio::awaitable<void> echo_session(asio::ssl::stream<tcp::socket> s) {
+    auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, kTok);
+    if (hec) co_return;
+    std::array<std::uint8_t, 8192> buf{};
+    for (;;) {
+        auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), kTok);
+        if (rec) {
+            // Answer close_notify with ours; after a bare TCP close (the relay passing on a
+            // client that just left) there is nobody to tell, and Asio's shutdown would wait.
+            if (rec == asio::error::eof) co_await s.async_shutdown(kTok);
+            co_return;
+        }
+        auto [wec, wn] = co_await asio::async_write(s, asio::buffer(buf.data(), n), kTok);
+        if (wec) co_return;
+    }
+}
+
+asio::awaitable<void> echo_accept(tcp::acceptor& acc, asio::ssl::context& ctx) {
+    for (;;) {
+        auto [ec, sock] = co_await acc.async_accept(kTok);
+        if (ec) co_return;
+        asio::co_spawn(acc.get_executor(),
+                       echo_session(asio::ssl::stream<tcp::socket>(std::move(sock), ctx)),
+                       asio::detached);
+    }
+}
+
+// The upstream decoy: records the first bytes it receives and answers with its own page.
+struct DecoyUpstream {
+    std::mutex mutex;
+    std::vector<std::string> received;
+
+    std::vector<std::string> seen() {
+        std::lock_guard lock(mutex);
+        return received;
+    }
+};
+
+asio::awaitable<void> decoy_session(tcp::socket s, DecoyUpstream& rec) {
+    std::array<char, 4096> buf{};
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kTok);
+    if (ec) co_return;
+    {
+        std::lock_guard lock(rec.mutex);
+        rec.received.emplace_back(buf.data(), n);
+    }
+    static constexpr std::string_view kReply =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+        "Connection: close\r\n\r\nupstream-ok\n";
+    co_await asio::async_write(s, asio::buffer(kReply), kTok);
+    error_code ignored;
+    s.shutdown(tcp::socket::shutdown_send, ignored);
+    // Drain until the relay closes its side.
+    for (;;) {
+        auto [rec2, n2] = co_await s.async_read_some(asio::buffer(buf), kTok);
+        if (rec2) break;
+    }
+}
+
+asio::awaitable<void> decoy_accept(tcp::acceptor& acc, DecoyUpstream& rec) {
+    for (;;) {
+        auto [ec, sock] = co_await acc.async_accept(kTok);
+        if (ec) co_return;
+        asio::co_spawn(acc.get_executor(), decoy_session(std::move(sock), rec), asio::detached);
+    }
+}
+
+class RelayModeTest : public ::testing::TestWithParam<bool> {
+  protected:
+    bool upstream_decoy() const { return GetParam(); }
+
+    void SetUp() override {
+        dir_ = make_temp_dir();
+        ASSERT_FALSE(dir_.empty());
+        auto echo_id = net::load_or_create_self_signed(dir_ + "/echo");
+        ASSERT_TRUE(echo_id);
+        echo_identity_.emplace(*echo_id);
+        echo_acc_.emplace(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        decoy_acc_.emplace(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        // A port nothing listens on: bound (so no one else gets it) but never listening, so
+        // connecting to it is refused.
+        dead_.emplace(io_);
+        dead_->open(tcp::v4());
+        dead_->bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        dead_port_ = dead_->local_endpoint().port();
+        echo_target_ = "127.0.0.1:" + std::to_string(echo_acc_->local_endpoint().port());
+        config_.data_dir = dir_ + "/relay";
+        config_.public_host = "www.example.org";
+        config_.relay.enabled = true;
+        config_.relay.listen = "127.0.0.1:0";
+        config_.relay.upstreams = {echo_target_, "127.0.0.1:" + std::to_string(dead_port_)};
+        config_.relay.handshake_timeout = std::chrono::seconds(1);
+        config_.relay.idle_timeout = std::chrono::seconds(5);
+        if (upstream_decoy()) {
+            config_.relay.decoy =
+                "127.0.0.1:" + std::to_string(decoy_acc_->local_endpoint().port());
+        }
+        relay_ = std::make_unique<RelayServer>(io_, config_, metrics_);
+        auto started = relay_->start();
+        ASSERT_TRUE(started) << started.error().detail;
+        asio::co_spawn(io_, echo_accept(*echo_acc_, echo_identity_->impl().ctx), asio::detached);
+        asio::co_spawn(io_, decoy_accept(*decoy_acc_, decoy_), asio::detached);
+        for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+    }
+
+    void TearDown() override {
+        if (relay_) relay_->stop();
+        work_.reset();
+        io_.stop();
+        for (auto& t : threads_) t.join();
+        relay_.reset();
+        std::error_code ec;
+        if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+    }
+
+    // Runs a coroutine on the io threads and waits for its result (bounded).
+    template <typename T>
+    T run(asio::awaitable<T> aw, std::chrono::seconds limit = std::chrono::seconds(15)) {
+        auto fut = asio::co_spawn(io_, std::move(aw), asio::use_future);
+        if (fut.wait_for(limit) != std::future_status::ready) {
+            ADD_FAILURE() << "timed out";
+            std::abort();  // the coroutine still references this fixture
+        }
+        return fut.get();
+    }
+
+    net::RelayEndpoint endpoint(bool right_secret = true) const {
+        net::RelayEndpoint e;
+        e.host = "127.0.0.1";
+        e.port = relay_->port();
+        e.pin = relay_->certificate_pin();
+        if (right_secret) {
+            e.secret = rw::LinkSecret(relay_->link_secret());
+        } else {
+            crypto::random_bytes(e.secret.span());
+        }
+        return e;
+    }
+
+    // An outer TLS connection as a prober makes it (any certificate accepted), sending `first`
+    // as its first record; returns everything the relay sends back until it closes.
+    // `stop_after` > 0: returns once that many bytes arrived instead of waiting for the close.
+    std::string tls_probe(const std::string& first, std::size_t stop_after = 0) {
+        return run(tls_probe_co(first, stop_after));
+    }
+    asio::awaitable<std::string> tls_probe_co(std::string first, std::size_t stop_after) {
+        asio::ssl::context ctx(asio::ssl::context::tls_client);
+        ctx.set_verify_mode(asio::ssl::verify_none);
+        asio::ssl::stream<tcp::socket> s(co_await asio::this_coro::executor, ctx);
+        auto [cec] = co_await s.next_layer().async_connect(relay_endpoint(), kTok);
+        if (cec) co_return "connect failed";
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, kTok);
+        if (hec) co_return "handshake failed";
+        co_await s.async_write_some(asio::buffer(first), kTok);
+        std::string got;
+        std::array<char, 4096> buf{};
+        for (;;) {
+            auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), kTok);
+            got.append(buf.data(), n);
+            if (rec || (stop_after != 0 && got.size() >= stop_after)) break;
+        }
+        co_return got;
+    }
+
+    // The same without TLS.
+    std::string raw_probe(const std::string& bytes) { return run(raw_probe_co(bytes)); }
+    asio::awaitable<std::string> raw_probe_co(std::string bytes) {
+        tcp::socket s(co_await asio::this_coro::executor);
+        auto [cec] = co_await s.async_connect(relay_endpoint(), kTok);
+        if (cec) co_return "connect failed";
+        co_await asio::async_write(s, asio::buffer(bytes), kTok);
+        std::string got;
+        std::array<char, 4096> buf{};
+        for (;;) {
+            auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), kTok);
+            got.append(buf.data(), n);
+            if (rec) break;
+        }
+        co_return got;
+    }
+
+    // Runs real curl against the relay and checks it got the decoy's page.
+    void curl_decoy(const std::string& tls_flags);
+
+    // Waits (bounded) until the relay has let go of every connection.
+    bool all_connections_closed(std::chrono::seconds limit = std::chrono::seconds(3)) {
+        const auto until = std::chrono::steady_clock::now() + limit;
+        while (metrics_.connections_open.load() != 0) {
+            if (std::chrono::steady_clock::now() >= until) return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return true;
+    }
+
+    tcp::endpoint relay_endpoint() const {
+        return {asio::ip::make_address("127.0.0.1"), relay_->port()};
+    }
+
+    Bytes valid_authenticator(const std::string& target, std::uint64_t t = 0) const {
+        rw::Nonce nonce;
+        crypto::random_bytes(nonce);
+        const rw::AuthKey key(rw::LinkSecret(relay_->link_secret()));
+        auto a = rw::encode_authenticator(key, t != 0 ? t : unix_now(), nonce, target);
+        EXPECT_TRUE(a);
+        return a ? *a : Bytes{};
+    }
+
+    // What the decoy answered, as the prober sees it.
+    void expect_decoy(const std::string& answer, const std::string& sent, bool bad_request) {
+        if (upstream_decoy()) {
+            EXPECT_NE(answer.find("upstream-ok"), std::string::npos) << answer;
+            const auto seen = decoy_.seen();
+            ASSERT_FALSE(seen.empty());
+            // Untouched: byte for byte what the prober sent.
+            EXPECT_EQ(seen.back(), sent);
+        } else if (bad_request) {
+            EXPECT_EQ(answer.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << answer;
+            EXPECT_NE(answer.find("Server: nginx"), std::string::npos);
+        } else {
+            EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
+            EXPECT_NE(answer.find("Harbor Lane Studio"), std::string::npos);
+        }
+    }
+
+    asio::io_context io_{2};
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
+        io_.get_executor()};
+    std::vector<std::thread> threads_;
+    std::string dir_;
+    std::optional<net::TlsIdentity> echo_identity_;
+    std::optional<tcp::acceptor> echo_acc_, decoy_acc_;
+    std::optional<tcp::socket> dead_;
+    std::uint16_t dead_port_ = 0;
+    std::string echo_target_;
+    DecoyUpstream decoy_;
+    Config config_;
+    Metrics metrics_;
+    std::unique_ptr<RelayServer> relay_;
+};
+
+// The inner TLS session to the home server, through the tunnel: pinned to the echo server's
+// certificate, so a relay that read or changed the bytes would break it.
+asio::awaitable<std::string> inner_echo(net::RelayTunnel& tunnel, std::string echo_pin,
+                                        std::size_t size) {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_verify_mode(asio::ssl::verify_none);
+    asio::ssl::stream<net::RelayTunnel&> inner(tunnel, ctx);
+    auto [hec] = co_await inner.async_handshake(asio::ssl::stream_base::client, kTok);
+    if (hec) co_return "inner handshake: " + hec.message();
+    X509* peer = SSL_get1_peer_certificate(inner.native_handle());
+    if (peer == nullptr) co_return "no peer certificate";
+    const int len = i2d_X509(peer, nullptr);
+    Bytes der(static_cast<std::size_t>(len));
+    unsigned char* p = der.data();
+    i2d_X509(peer, &p);
+    X509_free(peer);
+    if (net::certificate_fingerprint_sha256(der) != echo_pin) co_return "inner pin mismatch";
+    std::string payload(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) payload[i] = static_cast<char>('a' + (i * 7) % 26);
+    auto [wec, wn] = co_await asio::async_write(inner, asio::buffer(payload), kTok);
+    if (wec) co_return "inner write: " + wec.message();
+    std::string back(size, '\0');
+    auto [rec, rn] = co_await asio::async_read(inner, asio::buffer(back), kTok);
+    if (rec) co_return "inner read: " + rec.message();
+    co_return back == payload ? "ok" : "echo differs";
+}
+
+TEST_P(RelayModeTest, ValidClientReachesHomeServerWithEndToEndTls) {
+    const auto pin = echo_identity_->fingerprint_sha256();
+    const std::string result = run([&]() -> asio::awaitable<std::string> {
+        auto tunnel =
+            co_await net::relay_connect(endpoint(), echo_target_, std::chrono::seconds(5));
+        if (!tunnel) co_return std::string("relay_connect: ") + std::string(tunnel.error().detail);
+        co_return co_await inner_echo(*tunnel, pin, 200 * 1024);
+    }());
+    EXPECT_EQ(result, "ok");
+    EXPECT_EQ(metrics_.relay_authenticated.load(), 1u);
+    EXPECT_EQ(metrics_.relay_decoy.load(), 0u);
+    EXPECT_GE(metrics_.relay_bytes_up.load(), 200u * 1024);
+    EXPECT_GE(metrics_.relay_bytes_down.load(), 200u * 1024);
+    EXPECT_TRUE(all_connections_closed());
+}
+
+TEST_P(RelayModeTest, RelayCertificateDoesNotNameTheProduct) {
+    std::string pem;
+    {
+        std::ifstream in(config_.data_dir + "/relay-tls-cert.pem");
+        pem.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    ASSERT_NE(cert, nullptr);
+    char cn[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+    X509_free(cert);
+    EXPECT_STREQ(cn, "www.example.org");
+}
+
+TEST_P(RelayModeTest, LinkSecretIsStableAndPrivate) {
+    const auto path = std::filesystem::path(config_.data_dir) / kLinkSecretFile;
+    EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    auto again = load_or_create_relay_identity(config_);
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(std::equal(again->secret.view().begin(), again->secret.view().end(),
+                           relay_->link_secret().begin()));
+    EXPECT_EQ(again->tls.fingerprint_sha256(), relay_->certificate_pin());
+    EXPECT_EQ(relay_->link_secret().size(), 32u);
+    EXPECT_EQ(relay_->certificate_pin().size(), 64u);
+}
+
+TEST_P(RelayModeTest, TargetNotInAllowListIsRefused) {
+    auto r = run(connect_outcome(endpoint(), "10.1.2.3:443"));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.detail, "relay: target not allowed");
+    EXPECT_EQ(metrics_.relay_decoy.load(), 0u);
+}
+
+TEST_P(RelayModeTest, UnreachableTargetIsReported) {
+    auto r = run(connect_outcome(endpoint(), "127.0.0.1:" + std::to_string(dead_port_)));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.detail, "relay: target unreachable");
+    EXPECT_EQ(metrics_.relay_upstream_failures.load(), 1u);
+}
+
+TEST_P(RelayModeTest, WrongPinIsRejectedByTheClient) {
+    auto e = endpoint();
+    e.pin = std::string(64, '0');
+    auto r = run(connect_outcome(e, echo_target_));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.code, ErrorCode::kUntrustedIdentity);
+}
+
+TEST_P(RelayModeTest, WrongSecretGetsTheDecoy) {
+    const rw::AuthKey wrong(endpoint(false).secret);
+    rw::Nonce nonce{};
+    auto auth = rw::encode_authenticator(wrong, unix_now(), nonce, echo_target_);
+    ASSERT_TRUE(auth);
+    const std::string sent = to_string(*auth);
+    expect_decoy(tls_probe(sent), sent, true);
+    EXPECT_EQ(metrics_.relay_decoy.load(), 1u);
+    EXPECT_EQ(metrics_.relay_authenticated.load(), 0u);
+    // And the client library reports it as "not a relay".
+    auto r = run(connect_outcome(endpoint(false), echo_target_));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.code, ErrorCode::kMalformed) << r.detail;
+}
+
+TEST_P(RelayModeTest, ReplayedFirstRecordGetsTheDecoy) {
+    const std::string sent = to_string(valid_authenticator(echo_target_));
+    const std::string first = tls_probe(sent, 2);
+    // The first use is honoured: status ok, then the relay copies to the echo server.
+    ASSERT_GE(first.size(), 2u);
+    EXPECT_EQ(first.substr(0, 2), std::string("\x01\x00", 2));
+    const std::string second = tls_probe(sent);
+    expect_decoy(second, sent, true);
+    EXPECT_EQ(metrics_.relay_replays.load(), 1u);
+    EXPECT_EQ(metrics_.relay_authenticated.load(), 1u);
+}
+
+TEST_P(RelayModeTest, ClockOutsideWindowGetsTheDecoy) {
+    const std::string sent = to_string(valid_authenticator(echo_target_, unix_now() - 1000));
+    expect_decoy(tls_probe(sent), sent, true);
+    EXPECT_EQ(metrics_.relay_authenticated.load(), 0u);
+}
+
+TEST_P(RelayModeTest, HttpsRequestGetsTheDecoyPage) {
+    const std::string get = "GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
+    expect_decoy(tls_probe(get), get, false);
+}
+
+TEST_P(RelayModeTest, CurlSeesAnOrdinaryWebsite) {
+    const std::string cmd =
+        "curl -k -s -S --max-time 10 -D - https://127.0.0.1:" + std::to_string(relay_->port()) +
+        "/ 2>&1";
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string out;
+    std::array<char, 4096> buf{};
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+    EXPECT_EQ(::pclose(pipe), 0) << out;
+    if (upstream_decoy()) {
+        EXPECT_NE(out.find("upstream-ok"), std::string::npos) << out;
+        const auto seen = decoy_.seen();
+        ASSERT_FALSE(seen.empty());
+        EXPECT_EQ(seen.back().rfind("GET / HTTP/1.1\r\n", 0), 0u) << seen.back();
+    } else {
+        EXPECT_NE(out.find("HTTP/1.1 200 OK"), std::string::npos) << out;
+        EXPECT_NE(out.find("Harbor Lane Studio"), std::string::npos) << out;
+    }
+}
+
+TEST_P(RelayModeTest, PlainHttpWithoutTlsGetsTheDecoy) {
+    const std::string get = "GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
+    expect_decoy(raw_probe(get), get, false);
+}
+
+TEST_P(RelayModeTest, BuiltInSiteKeepsConnectionsAlive) {
+    if (upstream_decoy()) GTEST_SKIP() << "keep-alive is the upstream's business";
+    const std::string two =
+        "GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n"
+        "HEAD /missing HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
+    const std::string answer = tls_probe(two);
+    const auto second = answer.find("HTTP/1.1 404 Not Found\r\n");
+    ASSERT_NE(second, std::string::npos) << answer;
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+    // HEAD: headers only, so the answer ends with the second header block.
+    EXPECT_EQ(answer.substr(answer.size() - 4), "\r\n\r\n");
+}
+
+TEST_P(RelayModeTest, RandomBytesGetTheDecoy) {
+    std::string junk(300, '\0');
+    crypto::random_bytes({reinterpret_cast<std::uint8_t*>(junk.data()), junk.size()});
+    junk[0] = 0x05;  // not a TLS handshake record; looks like a SOCKS5 greeting
+    expect_decoy(raw_probe(junk), junk, true);
+}
+
+TEST_P(RelayModeTest, SlowlorisIsClosedAfterTheTimeoutAndOthersAreUnaffected) {
+    const auto pin = echo_identity_->fingerprint_sha256();
+    const auto started = std::chrono::steady_clock::now();
+    auto idle = [&]() -> asio::awaitable<bool> {
+        tcp::socket s(co_await asio::this_coro::executor);
+        auto [cec] = co_await s.async_connect(relay_endpoint(), kTok);
+        if (cec) co_return false;
+        std::array<char, 16> buf{};
+        auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), kTok);
+        co_return rec == asio::error::eof || rec == asio::error::connection_reset;
+    };
+    std::vector<std::future<bool>> idlers;
+    for (int i = 0; i < 8; ++i) idlers.push_back(asio::co_spawn(io_, idle(), asio::use_future));
+    // Meanwhile a real client works.
+    const std::string result = run([&]() -> asio::awaitable<std::string> {
+        auto tunnel =
+            co_await net::relay_connect(endpoint(), echo_target_, std::chrono::seconds(5));
+        if (!tunnel) co_return std::string(tunnel.error().detail);
+        co_return co_await inner_echo(*tunnel, pin, 1024);
+    }());
+    EXPECT_EQ(result, "ok");
+    for (auto& f : idlers) {
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+        EXPECT_TRUE(f.get());
+    }
+    const auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_GE(took, std::chrono::milliseconds(900));
+    EXPECT_LT(took, std::chrono::seconds(4));
+    // The relay lets go of every connection: the idlers by timeout, the client when it left.
+    EXPECT_TRUE(all_connections_closed());
+}
+
+TEST_P(RelayModeTest, TlsClientThatSendsNothingIsClosedAfterTheTimeout) {
+    const auto started = std::chrono::steady_clock::now();
+    const bool closed = run([&]() -> asio::awaitable<bool> {
+        asio::ssl::context ctx(asio::ssl::context::tls_client);
+        ctx.set_verify_mode(asio::ssl::verify_none);
+        asio::ssl::stream<tcp::socket> s(co_await asio::this_coro::executor, ctx);
+        auto [cec] = co_await s.next_layer().async_connect(relay_endpoint(), kTok);
+        if (cec) co_return false;
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, kTok);
+        if (hec) co_return false;
+        std::array<char, 16> buf{};
+        auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), kTok);
+        co_return static_cast<bool>(rec);
+    }());
+    EXPECT_TRUE(closed);
+    const auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_GE(took, std::chrono::milliseconds(900));
+    EXPECT_LT(took, std::chrono::seconds(4));
+}
+
+INSTANTIATE_TEST_SUITE_P(Decoy, RelayModeTest, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "Upstream" : "BuiltIn"; });
+
+}  // namespace
+}  // namespace pp::relay
