@@ -132,10 +132,12 @@ void Session::arm_deadline(Clock::duration d, bool close_client) {
     });
 }
 
-asio::awaitable<bool> Session::send_reply(ReplyCode code, const Address& bound) {
+// GCC 12 destroys some temporaries of a co_await expression twice, so callers pass named
+// objects only (or nothing: an all-zero IPv4 address, as RFC 1928 failure replies carry).
+asio::awaitable<bool> Session::send_reply(ReplyCode code, const Address* bound) {
     Buffer out;
     out.reserve(22);
-    (void)encode_reply(out, Reply{code, bound});
+    (void)encode_reply(out, Reply{code, bound ? *bound : Address{}});
     auto [ec, n] = co_await asio::async_write(client_, asio::buffer(out), kUseTuple);
     (void)n;
     co_return !ec;
@@ -204,7 +206,7 @@ asio::awaitable<void> Session::negotiate() {
     auto request = co_await read_message(client_, buf, len, parse_request);
     if (request.status == Status::kAddressTypeNotSupported) {
         metrics.socks5_handshake_failures.fetch_add(1, std::memory_order_relaxed);
-        co_await send_reply(ReplyCode::kAddressTypeNotSupported, Address{});
+        co_await send_reply(ReplyCode::kAddressTypeNotSupported);
         close();
         co_return;
     }
@@ -215,7 +217,7 @@ asio::awaitable<void> Session::negotiate() {
     }
     if (open_before >= static_cast<std::int64_t>(cfg.max_connections_per_user)) {
         metrics.socks5_denied.fetch_add(1, std::memory_order_relaxed);
-        co_await send_reply(ReplyCode::kNotAllowed, Address{});
+        co_await send_reply(ReplyCode::kNotAllowed);
         close();
         co_return;
     }
@@ -235,11 +237,12 @@ asio::awaitable<void> Session::negotiate() {
         udp_ = std::make_unique<UdpAssociation>(state_, client_.get_executor(), user_);
         auto bound = udp_->open(local.address(), peer.address(), request.value.destination);
         if (!bound) {
-            co_await send_reply(ReplyCode::kGeneralFailure, Address{});
+            co_await send_reply(ReplyCode::kGeneralFailure);
             close();
             co_return;
         }
-        if (!co_await send_reply(ReplyCode::kSucceeded, to_address(*bound))) {
+        const Address bound_address = to_address(*bound);
+        if (!co_await send_reply(ReplyCode::kSucceeded, &bound_address)) {
             close();
             co_return;
         }
@@ -257,7 +260,7 @@ asio::awaitable<void> Session::negotiate() {
         co_return;
     }
     // BIND is not offered: reply 0x07 like for any other command we do not carry.
-    co_await send_reply(ReplyCode::kCommandNotSupported, Address{});
+    co_await send_reply(ReplyCode::kCommandNotSupported);
     close();
 }
 
@@ -276,8 +279,9 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
             denied = true;
         } else {
             tcp::resolver resolver(client_.get_executor());
+            const std::string service = std::to_string(dst.port);
             auto [ec, results] = co_await resolver.async_resolve(
-                dst.domain, std::to_string(dst.port), tcp::resolver::numeric_service, kUseTuple);
+                dst.domain, service, tcp::resolver::numeric_service, kUseTuple);
             if (ec || closed_) {
                 failure = closed_ ? ReplyCode::kGeneralFailure : ReplyCode::kHostUnreachable;
             } else {
@@ -329,7 +333,7 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
     if (!connected) {
         (failure == ReplyCode::kNotAllowed ? metrics.socks5_denied : metrics.socks5_connects_failed)
             .fetch_add(1, std::memory_order_relaxed);
-        co_await send_reply(failure, Address{});
+        co_await send_reply(failure);
         close();
         co_return;
     }
@@ -338,8 +342,8 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
     metrics.socks5_connects_ok.fetch_add(1, std::memory_order_relaxed);
 
     boost::system::error_code ec;
-    const auto bound = upstream_.local_endpoint(ec);
-    if (ec || !co_await send_reply(ReplyCode::kSucceeded, to_address(bound))) {
+    const Address bound = to_address(upstream_.local_endpoint(ec));
+    if (ec || !co_await send_reply(ReplyCode::kSucceeded, &bound)) {
         close();
         co_return;
     }

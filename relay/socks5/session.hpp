@@ -50,7 +50,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     boost::asio::awaitable<void> negotiate();
     boost::asio::awaitable<void> connect(const Address& dst, std::span<const std::uint8_t> early);
-    boost::asio::awaitable<bool> send_reply(ReplyCode code, const Address& bound);
+    boost::asio::awaitable<bool> send_reply(ReplyCode code, const Address* bound = nullptr);
 
     void arm_deadline(std::chrono::steady_clock::duration d, bool close_client);
     void start_pump();

@@ -140,8 +140,9 @@ asio::awaitable<void> UdpAssociation::Shared::from_client() {
                 metrics.socks5_denied.fetch_add(1, std::memory_order_relaxed);
                 continue;
             }
+            const std::string service = std::to_string(dst.port);
             auto [rec, results] = co_await resolver.async_resolve(
-                dst.domain, std::to_string(dst.port), udp::resolver::numeric_service, kUseTuple);
+                dst.domain, service, udp::resolver::numeric_service, kUseTuple);
             if (closed) co_return;
             if (rec) continue;
             const bool via_allowed = policy.host_explicitly_allowed(dst.domain);
