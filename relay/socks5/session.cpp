@@ -118,6 +118,8 @@ void Session::close() {
 // One timer serves as the handshake deadline, the connect deadline and the idle watchdog; the
 // generation number makes a stale expiry (already queued when the timer was re-armed) harmless.
 void Session::arm_deadline(Clock::duration d, bool close_client) {
+    // A timer armed after close() would keep the io_context busy for its whole duration.
+    if (closed_) return;
     const unsigned gen = ++timer_generation_;
     deadline_hit_ = false;
     timer_.expires_after(d);
@@ -246,6 +248,7 @@ asio::awaitable<void> Session::negotiate() {
             close();
             co_return;
         }
+        if (closed_) co_return;
         timer_generation_++;  // the handshake deadline is over
         timer_.cancel();
         udp_->start();
@@ -361,6 +364,7 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
 }
 
 void Session::start_pump() {
+    if (closed_) return;  // stop() got in while the reply was being written
     boost::system::error_code ec;
     client_.set_option(tcp::no_delay(true), ec);
     upstream_.set_option(tcp::no_delay(true), ec);
@@ -444,6 +448,7 @@ void Session::finish_if_done() {
 
 // Wakes once per idle period, not per byte: the pump only stamps last_activity_.
 void Session::arm_idle_timer() {
+    if (closed_) return;
     const auto idle = state_->config.socks5.idle_timeout;
     const unsigned gen = ++timer_generation_;
     timer_.expires_at(last_activity_ + idle);

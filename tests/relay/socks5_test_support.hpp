@@ -283,6 +283,17 @@ inline void serve_echo_after_eof(int fd) {
     send_all(fd, all.data(), all.size());
 }
 
+// Counters move on the server's thread, a moment after the client saw the effect.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 2000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
 struct CurlResult {
     int exit_code = -1;
     std::string output;
