@@ -370,8 +370,8 @@ void Session::start_pump() {
     upstream_.set_option(tcp::no_delay(true), ec);
     client_.native_non_blocking(true, ec);
     upstream_.native_non_blocking(true, ec);
-    up_ = Direction{&client_, &upstream_, {}, 0, false, false, &user_->bytes_up};
-    down_ = Direction{&upstream_, &client_, {}, 0, false, false, &user_->bytes_down};
+    up_ = Direction{&client_, &upstream_, {}, 0, false, false, false, &user_->bytes_up};
+    down_ = Direction{&upstream_, &client_, {}, 0, false, false, false, &user_->bytes_down};
     last_activity_ = Clock::now();
     arm_idle_timer();
     pump(up_);
@@ -413,6 +413,11 @@ void Session::pump(Direction& d) {
             d.finished = true;
             return finish_if_done();
         }
+        if (d.source_drained) {
+            d.source_drained = false;
+            wait_readable(d);
+            return;
+        }
         if (!d.pipe) {
             d.pipe = pipes.acquire();
             if (!d.pipe) return close();
@@ -421,6 +426,10 @@ void Session::pump(Direction& d) {
                                    chunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
             d.in_pipe = static_cast<std::size_t>(n);
+            // Less than asked for: the receive queue is most likely empty now. Once the pipe is
+            // drained, wait for readiness instead of paying a splice that returns EAGAIN (the
+            // reactor re-arms the descriptor, so bytes that came meanwhile still wake us).
+            d.source_drained = static_cast<std::size_t>(n) < chunk;
             last_activity_ = Clock::now();
             continue;
         }
@@ -430,16 +439,21 @@ void Session::pump(Direction& d) {
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN) {
-            pipes.release(d.pipe);
-            d.from->async_wait(tcp::socket::wait_read,
-                               [self = shared_from_this(), &d](boost::system::error_code ec) {
-                                   if (ec) return self->close();
-                                   self->pump(d);
-                               });
+            wait_readable(d);
             return;
         }
         return close();  // reset or another error on the source
     }
+}
+
+// The pipe is empty here: back to the pool, so an idle direction holds none.
+void Session::wait_readable(Direction& d) {
+    state_->pipes.release(d.pipe);
+    d.from->async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this(), &d](boost::system::error_code ec) {
+                           if (ec) return self->close();
+                           self->pump(d);
+                       });
 }
 
 void Session::finish_if_done() {

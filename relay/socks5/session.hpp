@@ -45,6 +45,7 @@ class Session : public std::enable_shared_from_this<Session> {
         std::size_t in_pipe = 0;
         bool eof = false;
         bool finished = false;
+        bool source_drained = false;  // the last splice in got less than it asked for
         std::atomic<std::uint64_t>* bytes = nullptr;
     };
 
@@ -55,6 +56,7 @@ class Session : public std::enable_shared_from_this<Session> {
     void arm_deadline(std::chrono::steady_clock::duration d, bool close_client);
     void start_pump();
     void pump(Direction& d);
+    void wait_readable(Direction& d);
     void arm_idle_timer();
     void finish_if_done();
 
