@@ -3,6 +3,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -161,7 +162,12 @@ void Socks5Server::accept() {
         });
 }
 
+// From any thread (a signal watcher, a test): the acceptor is touched only on its strand.
 void Socks5Server::stop() {
+    asio::dispatch(acceptor_.get_executor(), [this] { stop_now(); });
+}
+
+void Socks5Server::stop_now() {
     boost::system::error_code ec;
     acceptor_.close(ec);
     accept_backoff_.cancel();

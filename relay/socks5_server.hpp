@@ -34,10 +34,12 @@ class Socks5Server {
     // Re-reads the users file (SIGHUP). On error the current users stay in force.
     Result<void> reload_users();
     // Stops accepting and closes every connection; io.run() then returns once they are gone.
+    // Safe to call from any thread; the closing itself runs on the io_context.
     void stop();
 
   private:
     void accept();
+    void stop_now();
 
     boost::asio::io_context& io_;
     std::shared_ptr<socks5::ServerState> state_;

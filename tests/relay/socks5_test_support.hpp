@@ -31,19 +31,21 @@ namespace pp::relay::test {
 using namespace std::chrono_literals;
 using socks5::Buffer;
 
-// The server under test, run on one io thread until stop().
+// The server under test, its io_context run on two threads as the daemon runs it on several
+// (every connection's handlers must stay serialized on its strand), until stop().
 class RunningServer {
   public:
     explicit RunningServer(Config config) : config_(std::move(config)) {
         server_ = std::make_unique<Socks5Server>(io_, config_, metrics_);
         auto r = server_->start();
         ok_ = r.ok();
-        if (ok_) thread_ = std::thread([this] { io_.run(); });
+        if (ok_)
+            for (auto& t : threads_) t = std::thread([this] { io_.run(); });
     }
     ~RunningServer() {
         if (ok_) {
-            boost::asio::post(io_, [this] { server_->stop(); });
-            thread_.join();
+            server_->stop();  // from a thread that is not running the io_context
+            for (auto& t : threads_) t.join();
         }
     }
     bool ok() const { return ok_; }
@@ -56,7 +58,7 @@ class RunningServer {
     Metrics metrics_;
     boost::asio::io_context io_;
     std::unique_ptr<Socks5Server> server_;
-    std::thread thread_;
+    std::thread threads_[2];
     bool ok_ = false;
 };
 
