@@ -180,7 +180,8 @@ asio::awaitable<void> Session::negotiate() {
         bool ok = creds.status == Status::kDone &&
                   state_->users.authenticate(creds.value.user, creds.value.password);
         sodium_memzero(creds.value.password.data(), creds.value.password.size());
-        sodium_memzero(buf.data(), buf.size() - len);  // the credentials' bytes are behind us
+        // What follows the credentials was moved to the front; wipe the rest, where they were.
+        sodium_memzero(buf.data() + len, buf.size() - len);
         if (ok) {
             user_ = metrics.user(creds.value.user);
         }

@@ -246,6 +246,26 @@ TEST_F(Socks5ServerTest, EarlyDataBehindTheRequestIsForwarded) {
     ::close(fd);
 }
 
+TEST_F(Socks5ServerTest, WholeNegotiationInOneWrite) {
+    TcpServer http(false, serve_http);
+    RunningServer s(config());
+    ASSERT_TRUE(s.ok());
+    int fd = connect_tcp(false, s.port());
+    Buffer out{5, 1, 2};
+    (void)socks5::encode_credentials(out, "alice", "wonder land");
+    (void)socks5::encode_request(out, Command::kConnect,
+                                 Address::ipv4({127, 0, 0, 1}, http.port()));
+    const std::string get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    out.insert(out.end(), get.begin(), get.end());
+    send_all(fd, out);
+    EXPECT_EQ(read_n(fd, 4), (Buffer{5, 2, 1, 0}));
+    auto rep = socks5::parse_reply(read_n(fd, 10));
+    EXPECT_EQ(rep.value.code, ReplyCode::kSucceeded);
+    auto resp = read_n(fd, 1 << 16, 3000ms);
+    EXPECT_NE(std::string(resp.begin(), resp.end()).find(kBody), std::string::npos);
+    ::close(fd);
+}
+
 TEST_F(Socks5ServerTest, SlowlorisClosedByHandshakeTimeoutOthersUnaffected) {
     TcpServer http(false, serve_http);
     auto c = config();
