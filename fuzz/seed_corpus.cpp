@@ -10,6 +10,7 @@
 #include "fuzz/fuzz_session.hpp"
 #include "protocol/sender_keys.hpp"
 #include "relay/links.hpp"
+#include "relay/socks5/codec.hpp"
 #include "wire/frame_codec.hpp"
 #include "wire/relay_auth.hpp"
 
@@ -133,6 +134,31 @@ int main(int argc, char** argv) {
         const auto ok = rw::encode_reply(rw::Status::kOk);
         write(dir, "relay_auth", n++, ok);
         write(dir, "relay_auth", n, pp::as_bytes("GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"));
+    // SOCKS5 negotiation as clients send it, and UDP ASSOCIATE datagrams.
+    {
+        namespace s5 = pp::relay::socks5;
+        s5::Buffer b;
+        const s5::Method both[] = {s5::Method::kNoAuth, s5::Method::kUserPass};
+        (void)s5::encode_greeting(b, both);
+        write(dir, "socks5", 0, b);
+        b.clear();
+        (void)s5::encode_credentials(b, "alice", "wonder land");
+        write(dir, "socks5", 1, b);
+        b.clear();
+        (void)s5::encode_request(b, s5::Command::kConnect, s5::Address::host("example.org", 443));
+        write(dir, "socks5", 2, b);
+        b.clear();
+        std::array<std::uint8_t, 16> v6{};
+        v6[15] = 1;
+        (void)s5::encode_request(b, s5::Command::kUdpAssociate, s5::Address::ipv6(v6, 0));
+        write(dir, "socks5", 3, b);
+        b.clear();
+        (void)s5::encode_reply(b, {s5::ReplyCode::kSucceeded, s5::Address::ipv4({1, 2, 3, 4}, 80)});
+        write(dir, "socks5", 4, b);
+        b.clear();
+        (void)s5::encode_udp_header(b, s5::Address::ipv4({9, 9, 9, 9}, 53));
+        b.insert(b.end(), {'d', 'n', 's'});
+        write(dir, "socks5", 5, b);
     }
     return 0;
 }

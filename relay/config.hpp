@@ -30,6 +30,8 @@ struct Socks5Config {
     std::chrono::seconds idle_timeout{300};
     bool udp_associate = true;
     bool bind = true;
+    // Resolving and connecting to a CONNECT destination; past it the client gets reply 0x06.
+    std::chrono::seconds connect_timeout{10};
 };
 
 // Relay mode: authenticated TLS relay to home servers, decoy website for everyone else.

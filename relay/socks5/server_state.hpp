@@ -1,0 +1,33 @@
+#pragma once
+// What every SOCKS5 session shares: settings, counters, users, policy, pipes, and the registry
+// stop() walks to close live sessions. Owned by Socks5Server through a shared_ptr so a session
+// finishing after the server object is gone still finds it.
+#include <list>
+#include <memory>
+#include <mutex>
+
+#include "relay/config.hpp"
+#include "relay/destination_policy.hpp"
+#include "relay/metrics.hpp"
+#include "relay/socks5/pipe_pool.hpp"
+#include "relay/users.hpp"
+
+namespace pp::relay::socks5 {
+
+class Session;
+
+struct ServerState {
+    ServerState(const Config& c, Metrics& m) : config(c), metrics(m), pipes(64, 1 << 20) {}
+
+    Config config;  // a copy: the daemon may rebuild its Config on reload
+    Metrics& metrics;
+    Users users;
+    DestinationPolicy policy;
+    PipePool pipes;
+
+    std::mutex sessions_mutex;
+    std::list<std::weak_ptr<Session>> sessions;
+    bool stopping = false;  // under sessions_mutex
+};
+
+}  // namespace pp::relay::socks5

@@ -1,0 +1,217 @@
+#include "relay/socks5/udp_association.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <deque>
+
+namespace pp::relay::socks5 {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+
+namespace {
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxDatagram = 65535;
+// Destinations whose answers we let back in; the oldest is forgotten past this many.
+constexpr std::size_t kMaxPeers = 256;
+constexpr unsigned kMaxErrorsInARow = 64;
+
+IpAddress to_ip(const asio::ip::address& a) {
+    if (a.is_v4()) return IpAddress::from_v4(a.to_v4().to_bytes());
+    return IpAddress::from_v6(a.to_v6().to_bytes());
+}
+}  // namespace
+
+struct UdpAssociation::Shared : std::enable_shared_from_this<UdpAssociation::Shared> {
+    Shared(std::shared_ptr<ServerState> s, Executor ex, std::shared_ptr<Metrics::UserCounters> u)
+        : state(std::move(s)),
+          user(std::move(u)),
+          client_socket(ex),
+          remote_v4(ex),
+          remote_v6(ex),
+          resolver(ex) {}
+
+    std::shared_ptr<ServerState> state;
+    std::shared_ptr<Metrics::UserCounters> user;
+    udp::socket client_socket;
+    udp::socket remote_v4, remote_v6;
+    asio::ip::udp::resolver resolver;
+    asio::ip::address client_ip;
+    std::optional<udp::endpoint> client_endpoint;  // fixed once known
+    std::deque<udp::endpoint> peers;
+    bool closed = false;
+
+    asio::awaitable<void> from_client();
+    asio::awaitable<void> from_remote(udp::socket& s);
+    void remember(const udp::endpoint& ep) {
+        if (std::find(peers.begin(), peers.end(), ep) != peers.end()) return;
+        if (peers.size() == kMaxPeers) peers.pop_front();
+        peers.push_back(ep);
+    }
+    udp::socket* remote_for(const udp::endpoint& ep) {
+        auto& s = ep.address().is_v4() ? remote_v4 : remote_v6;
+        if (!s.is_open()) {
+            boost::system::error_code ec;
+            s.open(ep.protocol(), ec);
+            if (!ec) s.bind(udp::endpoint(ep.protocol(), 0), ec);
+            if (ec) {
+                s.close(ec);
+                return nullptr;
+            }
+            asio::co_spawn(s.get_executor(), from_remote(s),
+                           [self = shared_from_this()](std::exception_ptr) {});
+        }
+        return &s;
+    }
+};
+
+UdpAssociation::UdpAssociation(std::shared_ptr<ServerState> state, Executor strand,
+                               std::shared_ptr<Metrics::UserCounters> user)
+    : shared_(std::make_shared<Shared>(std::move(state), std::move(strand), std::move(user))) {}
+
+UdpAssociation::~UdpAssociation() {
+    close();
+}
+
+std::optional<udp::endpoint> UdpAssociation::open(const asio::ip::address& local,
+                                                  const asio::ip::address& client_ip,
+                                                  const Address& announced) {
+    auto& s = *shared_;
+    s.client_ip = client_ip;
+    // A client that names its address and port is held to the port; 0 means "not known yet".
+    if (announced.port != 0) s.client_endpoint = udp::endpoint(client_ip, announced.port);
+    boost::system::error_code ec;
+    const udp::endpoint bind_to(local, 0);
+    s.client_socket.open(bind_to.protocol(), ec);
+    if (!ec) s.client_socket.bind(bind_to, ec);
+    if (ec) return std::nullopt;
+    auto ep = s.client_socket.local_endpoint(ec);
+    if (ec) return std::nullopt;
+    return ep;
+}
+
+void UdpAssociation::start() {
+    asio::co_spawn(shared_->client_socket.get_executor(), shared_->from_client(),
+                   [keep = shared_](std::exception_ptr) {});
+}
+
+void UdpAssociation::close() {
+    auto& s = *shared_;
+    if (s.closed) return;
+    s.closed = true;
+    boost::system::error_code ec;
+    s.client_socket.close(ec);
+    s.remote_v4.close(ec);
+    s.remote_v6.close(ec);
+    s.resolver.cancel();
+}
+
+asio::awaitable<void> UdpAssociation::Shared::from_client() {
+    auto self = shared_from_this();
+    unsigned errors = 0;
+    std::vector<std::uint8_t> buf(kMaxDatagram);
+    auto& metrics = state->metrics;
+    const auto& policy = state->policy;
+    for (;;) {
+        udp::endpoint sender;
+        auto [ec, n] =
+            co_await client_socket.async_receive_from(asio::buffer(buf), sender, kUseTuple);
+        if (closed) co_return;
+        // An ICMP error reported on the socket is not fatal; a socket that only errs is.
+        if (ec) {
+            if (++errors > kMaxErrorsInARow) co_return;
+            continue;
+        }
+        errors = 0;
+        if (sender.address() != client_ip) continue;
+        if (client_endpoint && *client_endpoint != sender) continue;
+        auto d = parse_udp_datagram(ByteView(buf.data(), n));
+        if (d.status != Status::kDone || d.value.fragment != 0) continue;  // no reassembly
+        if (!client_endpoint) client_endpoint = sender;
+
+        const Address& dst = d.value.destination;
+        std::optional<udp::endpoint> target;
+        if (dst.type == AddressType::kDomain) {
+            if (!policy.host_allowed(dst.domain)) {
+                metrics.socks5_denied.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            const std::string service = std::to_string(dst.port);
+            auto [rec, results] = co_await resolver.async_resolve(
+                dst.domain, service, udp::resolver::numeric_service, kUseTuple);
+            if (closed) co_return;
+            if (rec) continue;
+            const bool via_allowed = policy.host_explicitly_allowed(dst.domain);
+            for (const auto& r : results)
+                if (policy.address_allowed(to_ip(r.endpoint().address()), via_allowed)) {
+                    target = r.endpoint();
+                    break;
+                }
+        } else {
+            asio::ip::address a;
+            if (dst.type == AddressType::kIpv4) {
+                asio::ip::address_v4::bytes_type b;
+                std::copy_n(dst.ip.begin(), 4, b.begin());
+                a = asio::ip::address_v4(b);
+            } else {
+                a = asio::ip::address_v6(dst.ip);
+            }
+            if (policy.address_allowed(to_ip(a))) target = udp::endpoint(a, dst.port);
+        }
+        if (!target) {
+            metrics.socks5_denied.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
+        udp::socket* out = remote_for(*target);
+        if (!out) continue;
+        remember(*target);
+        // The datagram's payload still lives in `buf`: send before the next receive.
+        auto [sec, sent] = co_await out->async_send_to(
+            asio::buffer(d.value.data.data(), d.value.data.size()), *target, kUseTuple);
+        if (closed) co_return;
+        if (sec) continue;
+        metrics.socks5_udp_datagrams.fetch_add(1, std::memory_order_relaxed);
+        user->bytes_up.fetch_add(sent, std::memory_order_relaxed);
+    }
+}
+
+asio::awaitable<void> UdpAssociation::Shared::from_remote(udp::socket& s) {
+    auto self = shared_from_this();
+    unsigned errors = 0;
+    std::vector<std::uint8_t> buf(kMaxDatagram);
+    constexpr std::size_t kHeaderRoom = 22;  // the largest IP header: RSV FRAG ATYP + 16 + 2
+    for (;;) {
+        udp::endpoint sender;
+        auto [ec, n] = co_await s.async_receive_from(
+            asio::buffer(buf.data() + kHeaderRoom, buf.size() - kHeaderRoom), sender, kUseTuple);
+        if (closed) co_return;
+        if (ec) {
+            if (++errors > kMaxErrorsInARow) co_return;
+            continue;
+        }
+        errors = 0;
+        if (!client_endpoint || std::find(peers.begin(), peers.end(), sender) == peers.end())
+            continue;
+        Buffer header;
+        const auto a = sender.address();
+        const Address from = a.is_v4() ? Address::ipv4(a.to_v4().to_bytes(), sender.port())
+                                       : Address::ipv6(a.to_v6().to_bytes(), sender.port());
+        (void)encode_udp_header(header, from);
+        std::copy(header.begin(), header.end(), buf.begin() + (kHeaderRoom - header.size()));
+        const std::size_t start = kHeaderRoom - header.size();
+        if (header.size() + n > kMaxDatagram) continue;  // would not fit one datagram back
+        auto [sec, sent] = co_await client_socket.async_send_to(
+            asio::buffer(buf.data() + start, header.size() + n), *client_endpoint, kUseTuple);
+        if (closed) co_return;
+        if (sec) continue;
+        state->metrics.socks5_udp_datagrams.fetch_add(1, std::memory_order_relaxed);
+        user->bytes_down.fetch_add(n, std::memory_order_relaxed);
+        (void)sent;
+    }
+}
+
+}  // namespace pp::relay::socks5
