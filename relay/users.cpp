@@ -24,25 +24,12 @@ Users::Digest Users::digest(std::string_view password) {
     return d;
 }
 
-Result<void> Users::load(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) return make_error(ErrorCode::kInternal, "cannot open the socks5 users file");
-    std::string text;
-    text.resize(kMaxFileBytes + 1);
-    f.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(f.gcount()));
-    if (f.bad()) return make_error(ErrorCode::kInternal, "cannot read the socks5 users file");
-    if (text.size() > kMaxFileBytes) {
-        sodium_memzero(text.data(), text.size());
-        return make_error(ErrorCode::kLimitExceeded, "socks5 users file is too large");
-    }
-    auto r = load_text(text);
-    sodium_memzero(text.data(), text.size());
-    return r;
+UserEntry::~UserEntry() {
+    sodium_memzero(password.data(), password.size());
 }
 
-Result<void> Users::load_text(std::string_view text) {
-    auto table = std::make_shared<Table>();
+Result<std::vector<UserEntry>> parse_users_text(std::string_view text) {
+    std::vector<UserEntry> entries;
     while (!text.empty()) {
         auto nl = text.find('\n');
         auto line = text.substr(0, nl);
@@ -58,12 +45,55 @@ Result<void> Users::load_text(std::string_view text) {
         if (user.empty() || user.size() > 255 || pass.empty() || pass.size() > 255)
             return make_error(ErrorCode::kMalformed,
                               "socks5 user name and password must be 1..255 bytes");
-        if (!table->emplace(std::string(user), digest(pass)).second)
-            return make_error(ErrorCode::kMalformed, "socks5 user listed twice");
+        for (const auto& e : entries)
+            if (e.name == user)
+                return make_error(ErrorCode::kMalformed, "socks5 user listed twice");
+        UserEntry& e = entries.emplace_back();
+        e.name = user;
+        e.password = pass;
     }
+    return entries;
+}
+
+Result<std::vector<UserEntry>> read_users_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return make_error(ErrorCode::kInternal, "cannot open the socks5 users file");
+    std::string text;
+    text.resize(kMaxFileBytes + 1);
+    f.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(f.gcount()));
+    if (f.bad()) {
+        sodium_memzero(text.data(), text.size());
+        return make_error(ErrorCode::kInternal, "cannot read the socks5 users file");
+    }
+    if (text.size() > kMaxFileBytes) {
+        sodium_memzero(text.data(), text.size());
+        return make_error(ErrorCode::kLimitExceeded, "socks5 users file is too large");
+    }
+    auto r = parse_users_text(text);
+    sodium_memzero(text.data(), text.size());
+    return r;
+}
+
+Result<void> Users::load(const std::string& path) {
+    auto entries = read_users_file(path);
+    if (!entries) return entries.error();
+    install(*entries);
+    return {};
+}
+
+Result<void> Users::load_text(std::string_view text) {
+    auto entries = parse_users_text(text);
+    if (!entries) return entries.error();
+    install(*entries);
+    return {};
+}
+
+void Users::install(const std::vector<UserEntry>& entries) {
+    auto table = std::make_shared<Table>();
+    for (const auto& e : entries) table->emplace(e.name, digest(e.password));
     std::lock_guard lock(mutex_);
     table_ = std::move(table);
-    return {};
 }
 
 bool Users::authenticate(std::string_view user, std::string_view password) const {

@@ -9,10 +9,26 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.hpp"
 
 namespace pp::relay {
+
+// One line of the users file. The password is a secret: wiped when the entry goes away.
+struct UserEntry {
+    std::string name;
+    std::string password;
+    UserEntry() = default;
+    UserEntry(const UserEntry&) = default;
+    UserEntry& operator=(const UserEntry&) = default;
+    ~UserEntry();
+};
+
+// The file's rules, shared by the server and by `paperplane-relay link` (which prints each
+// user's links): every line valid, no name twice, or an error and nothing.
+Result<std::vector<UserEntry>> parse_users_text(std::string_view text);
+Result<std::vector<UserEntry>> read_users_file(const std::string& path);
 
 class Users {
   public:
@@ -35,6 +51,7 @@ class Users {
     };
     using Table = std::map<std::string, Digest, std::less<>>;
     static Digest digest(std::string_view password);
+    void install(const std::vector<UserEntry>& entries);
 
     mutable std::mutex mutex_;
     std::shared_ptr<const Table> table_ = std::make_shared<const Table>();
