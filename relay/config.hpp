@@ -25,6 +25,7 @@ struct Socks5Config {
     // allow entry covers them; deny entries always win.
     std::vector<std::string> allow;
     std::vector<std::string> deny;
+    // Applies to users who authenticate; no-auth clients are bounded by the global cap only.
     unsigned max_connections_per_user = 512;
     std::chrono::seconds handshake_timeout{10};
     std::chrono::seconds idle_timeout{300};

@@ -218,7 +218,10 @@ asio::awaitable<void> Session::negotiate() {
         close();
         co_return;
     }
-    if (open_before >= static_cast<std::int64_t>(cfg.max_connections_per_user)) {
+    // The per-user limit keeps one user's share of a relay fair. Without authentication there
+    // is no user to be fair to: an open relay is bounded by the global cap alone.
+    if (method == Method::kUserPass &&
+        open_before >= static_cast<std::int64_t>(cfg.max_connections_per_user)) {
         metrics.socks5_denied.fetch_add(1, std::memory_order_relaxed);
         co_await send_reply(ReplyCode::kNotAllowed);
         close();

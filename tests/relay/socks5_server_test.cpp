@@ -330,6 +330,27 @@ TEST_F(Socks5ServerTest, GlobalCapAndPerUserLimit) {
     for (int fd : {a, b, d, over}) ::close(fd);
 }
 
+// An open relay (no authentication) has no users to share out fairly: the per-user limit does
+// not cap everyone who comes without a password.
+TEST_F(Socks5ServerTest, PerUserLimitDoesNotCapNoAuthClients) {
+    TcpServer echo(false, serve_echo_after_eof);
+    auto c = config();
+    c.socks5.allow_no_auth = true;
+    c.socks5.max_connections_per_user = 1;
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    std::vector<int> fds;
+    for (int i = 0; i < 3; ++i) {
+        int fd = connect_tcp(false, s.port());
+        ASSERT_TRUE(negotiate(fd).ok);
+        EXPECT_EQ(
+            request(fd, Command::kConnect, Address::ipv4({127, 0, 0, 1}, echo.port())).value.code,
+            ReplyCode::kSucceeded);
+        fds.push_back(fd);
+    }
+    for (int fd : fds) ::close(fd);
+}
+
 TEST_F(Socks5ServerTest, ReloadUsersKeepsOldTableOnError) {
     RunningServer s(config());
     ASSERT_TRUE(s.ok());
