@@ -147,12 +147,18 @@ int main(int argc, char** argv) {
     std::optional<std::string> admin_listen;
     std::vector<std::string> upstreams, allow, deny;
     bool no_auth = false;
+    // Flags are kept apart and applied after the TOML file, so that they override it.
+    struct {
+        std::optional<std::string> data_dir, public_host, users_file, decoy, decoy_root, tls_cert,
+            tls_key;
+        std::optional<unsigned> max_connections, threads;
+    } flag;
     auto add_common = [&](CLI::App* sub) {
         sub->add_option("--config", config_path, "TOML configuration file")
             ->check(CLI::ExistingFile);
-        sub->add_option("--data-dir", config.data_dir,
+        sub->add_option("--data-dir", flag.data_dir,
                         "directory for the TLS key, link secret and users file");
-        sub->add_option("--public-host", config.public_host,
+        sub->add_option("--public-host", flag.public_host,
                         "host name or address friends reach this relay at (goes into links)");
         sub->add_option("--socks5", socks5_listen, "run SOCKS5 mode on HOST:PORT");
         sub->add_flag("--socks5-no-auth", no_auth,
@@ -162,22 +168,22 @@ int main(int argc, char** argv) {
             "destinations to allow although policy denies them (CIDR, address or host)");
         sub->add_option("--socks5-deny", deny, "destinations to refuse (CIDR, address or host)");
         sub->add_option(
-            "--users-file", config.socks5.users_file,
+            "--users-file", flag.users_file,
             "SOCKS5 users, one user:password per line (default: in the data directory)");
         sub->add_option("--relay", relay_listen, "run relay mode (TLS) on HOST:PORT");
         sub->add_option("--upstream", upstreams,
                         "home server the relay may reach, HOST:PORT (repeatable)");
-        sub->add_option("--decoy", config.relay.decoy,
+        sub->add_option("--decoy", flag.decoy,
                         "plain-HTTP website shown to everyone else, HOST:PORT (default: built in)");
-        sub->add_option("--decoy-root", config.relay.decoy_root,
+        sub->add_option("--decoy-root", flag.decoy_root,
                         "directory of static files for the built-in decoy site");
-        sub->add_option("--tls-cert", config.relay.tls_cert, "PEM certificate for relay mode");
-        sub->add_option("--tls-key", config.relay.tls_key, "PEM key for --tls-cert");
+        sub->add_option("--tls-cert", flag.tls_cert, "PEM certificate for relay mode");
+        sub->add_option("--tls-key", flag.tls_key, "PEM key for --tls-cert");
         sub->add_option("--admin", admin_listen,
                         "admin listener for /metrics and /healthz, HOST:PORT ('' for none)");
-        sub->add_option("--max-connections", config.max_connections,
+        sub->add_option("--max-connections", flag.max_connections,
                         "client connections both modes hold at most");
-        sub->add_option("--threads", config.threads, "io threads (default: one per core)");
+        sub->add_option("--threads", flag.threads, "io threads (default: one per core)");
         sub->add_option("--png-dir", share.png_dir, "also write each link as a PNG QR code here");
         sub->add_flag("--no-qr", share.no_qr, "do not draw QR codes in the terminal");
     };
@@ -216,6 +222,15 @@ int main(int argc, char** argv) {
     if (!deny.empty()) config.socks5.deny = deny;
     if (!upstreams.empty()) config.relay.upstreams = upstreams;
     if (admin_listen) config.admin_listen = *admin_listen;
+    if (flag.data_dir) config.data_dir = *flag.data_dir;
+    if (flag.public_host) config.public_host = *flag.public_host;
+    if (flag.users_file) config.socks5.users_file = *flag.users_file;
+    if (flag.decoy) config.relay.decoy = *flag.decoy;
+    if (flag.decoy_root) config.relay.decoy_root = *flag.decoy_root;
+    if (flag.tls_cert) config.relay.tls_cert = *flag.tls_cert;
+    if (flag.tls_key) config.relay.tls_key = *flag.tls_key;
+    if (flag.max_connections) config.max_connections = *flag.max_connections;
+    if (flag.threads) config.threads = *flag.threads;
 
     for (const auto* hp : {&config.socks5.listen, &config.relay.listen})
         if (auto err = apps::check_host_port(*hp)) {

@@ -215,9 +215,15 @@ int print_links_command(relay::Config config, const ShareOptions& share) {
     }
     RunningPorts ports;
     std::vector<relay::UserEntry> users;
+    std::error_code ec;
+    fs::create_directories(config.data_dir, ec);
     if (config.socks5.enabled) {
         ports.socks5 = split_host_port(config.socks5.listen)->port;
-        if (!config.socks5.allow_no_auth) config.socks5.users_file = users_path(config);
+        // Before the first `run`, this sets up what `run` would: a user to share.
+        if (auto err = prepare_users_file(config)) {
+            std::fprintf(stderr, "error: %s\n", err->c_str());
+            return 1;
+        }
         auto u = read_users(config);
         if (!u) {
             std::fprintf(stderr, "error: cannot read the users file %s: %s\n",
@@ -227,8 +233,6 @@ int print_links_command(relay::Config config, const ShareOptions& share) {
         users = std::move(*u);
     }
     if (config.relay.enabled) {
-        std::error_code ec;
-        fs::create_directories(config.data_dir, ec);
         auto id = relay::load_or_create_relay_identity(config);
         if (!id) {
             std::fprintf(stderr, "error: relay identity in %s: %s\n", config.data_dir.c_str(),

@@ -94,6 +94,16 @@ value() { sed -n "s/^$1 \([0-9]*\)$/\1/p" <<<"$metrics"; }
 grep -q 'paperplane_relay_user_bytes_total{user="friend",direction="down"} [1-9]' <<<"$metrics" ||
     fail "per-user bytes not counted"
 
+# The example configuration parses and describes the relay it promises.
+example="$(dirname "$0")/../../packaging/relay.toml"
+"$relay_bin" link --config "$example" --data-dir "$work/example" --no-qr >"$work/example.txt" ||
+    fail "link --config packaging/relay.toml failed"
+grep -q "paperplane://relay?host=relay.example.org&port=443&pin=" "$work/example.txt" ||
+    fail "example config: no relay link"
+grep -q "socks5://friend:.*@relay.example.org:1080" "$work/example.txt" && true
+grep -q "tg://socks?server=relay.example.org&port=1080" "$work/example.txt" ||
+    fail "example config: no Telegram link: $(cat "$work/example.txt")"
+
 # SIGTERM: a clean stop, promptly.
 kill -TERM "$pid"
 for _ in $(seq 1 50); do
