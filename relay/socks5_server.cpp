@@ -1,5 +1,7 @@
 #include "relay/socks5_server.hpp"
 
+#include <csignal>
+
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
@@ -94,6 +96,9 @@ Socks5Server::~Socks5Server() {
 }
 
 Result<void> Socks5Server::start() {
+    // splice(2) into a socket whose peer has gone raises SIGPIPE, and unlike send() it has no
+    // MSG_NOSIGNAL: without this, one client vanishing mid-transfer would kill the relay.
+    std::signal(SIGPIPE, SIG_IGN);
     const auto& cfg = state_->config;
     auto listen = parse_listen(cfg.socks5.listen);
     if (!listen) return make_error(ErrorCode::kMalformed, "socks5 listen is not address:port");

@@ -50,6 +50,9 @@ int run(relay::Config config, const apps::ShareOptions& share) {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // A peer that vanishes mid-write must cost its connection, not the process (splice(2) has
+    // no MSG_NOSIGNAL).
+    std::signal(SIGPIPE, SIG_IGN);
     raise_descriptor_limit();
     prepare_data_dir(config.data_dir);
 

@@ -351,6 +351,47 @@ TEST_F(Socks5ServerTest, PerUserLimitDoesNotCapNoAuthClients) {
     for (int fd : fds) ::close(fd);
 }
 
+// Peers that vanish mid-transfer: a client resetting its connection during a download, and a
+// destination hanging up during an upload. The relay's splice into such a socket fails
+// (ECONNRESET, EPIPE); the relay must drop that one tunnel and go on serving.
+TEST_F(Socks5ServerTest, PeersVanishingMidTransferCostOnlyTheirTunnel) {
+    TcpServer flood(false, serve_flood);
+    TcpServer sink(false, serve_read_then_close);
+    TcpServer echo(false, serve_echo_after_eof);
+    RunningServer s(config());
+    ASSERT_TRUE(s.ok());
+    const std::string chunk(64 * 1024, 'u');
+    for (int round = 0; round < 3; ++round) {
+        int fd = connect_tcp(false, s.port());
+        ASSERT_TRUE(negotiate(fd, "alice", "wonder land").ok);
+        ASSERT_EQ(
+            request(fd, Command::kConnect, Address::ipv4({127, 0, 0, 1}, flood.port())).value.code,
+            ReplyCode::kSucceeded);
+        EXPECT_EQ(read_n(fd, 256 * 1024).size(), 256u * 1024);
+        linger hard{1, 0};  // close with RST: the relay's next writes get ECONNRESET, EPIPE
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        ::close(fd);
+
+        fd = connect_tcp(false, s.port());
+        ASSERT_TRUE(negotiate(fd, "alice", "wonder land").ok);
+        ASSERT_EQ(
+            request(fd, Command::kConnect, Address::ipv4({127, 0, 0, 1}, sink.port())).value.code,
+            ReplyCode::kSucceeded);
+        for (int i = 0; i < 256; ++i)  // 16 MiB, far more than the sink takes before hanging up
+            if (!send_all(fd, chunk.data(), chunk.size())) break;
+        ::close(fd);
+    }
+    int fd = connect_tcp(false, s.port());
+    ASSERT_TRUE(negotiate(fd, "alice", "wonder land").ok);
+    ASSERT_EQ(request(fd, Command::kConnect, Address::ipv4({127, 0, 0, 1}, echo.port())).value.code,
+              ReplyCode::kSucceeded);
+    ASSERT_TRUE(send_all(fd, "ping", 4));
+    ::shutdown(fd, SHUT_WR);
+    const auto back = read_n(fd, 4);
+    EXPECT_EQ(std::string(back.begin(), back.end()), "ping");
+    ::close(fd);
+}
+
 TEST_F(Socks5ServerTest, ReloadUsersKeepsOldTableOnError) {
     RunningServer s(config());
     ASSERT_TRUE(s.ok());

@@ -285,6 +285,18 @@ inline void serve_echo_after_eof(int fd) {
     send_all(fd, all.data(), all.size());
 }
 
+// Sends bytes until the peer goes away (a download the client abandons).
+inline void serve_flood(int fd) {
+    const std::string chunk(64 * 1024, 'x');
+    for (int i = 0; i < 4096; ++i)
+        if (!send_all(fd, chunk.data(), chunk.size())) return;
+}
+
+// Takes a little of an upload, then hangs up while the client is still sending.
+inline void serve_read_then_close(int fd) {
+    (void)read_n(fd, 64 * 1024);
+}
+
 // Counters move on the server's thread, a moment after the client saw the effect.
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = 2000ms) {
