@@ -54,15 +54,31 @@ std::optional<std::string> read_seconds(toml::node_view<const toml::node> node, 
     return std::nullopt;
 }
 
+// A misspelt key would silently leave a default in force (say, "alow_no_auth" or "deny"
+// lists that never apply): every key must be one this version knows.
+std::optional<std::string> check_keys(const toml::table& t, const char* where,
+                                      std::initializer_list<std::string_view> known) {
+    for (const auto& [key, value] : t) {
+        bool ok = false;
+        for (auto k : known) ok = ok || key.str() == k;
+        if (!ok) return "unknown setting \"" + std::string(key.str()) + "\" in " + where;
+    }
+    return std::nullopt;
+}
+
 std::optional<std::string> load_socks5(const toml::table& t, relay::Socks5Config& s) {
+    if (auto e = check_keys(t, "[socks5]",
+                            {"enabled", "listen", "users_file", "allow_no_auth", "udp_associate",
+                             "max_connections_per_user", "allow", "deny", "handshake_timeout_s",
+                             "connect_timeout_s", "idle_timeout_s"}))
+        return e;
     s.enabled = t["enabled"].value_or(true);
     if (auto v = t["listen"].value<std::string>()) s.listen = *v;
     if (auto v = t["users_file"].value<std::string>()) s.users_file = *v;
     if (auto v = t["allow_no_auth"].value<bool>()) s.allow_no_auth = *v;
     if (auto v = t["udp_associate"].value<bool>()) s.udp_associate = *v;
-    if (auto v = t["bind"].value<bool>()) s.bind = *v;
     if (auto v = t["max_connections_per_user"].value<std::int64_t>()) {
-        if (*v <= 0) return "socks5.max_connections_per_user must be positive";
+        if (*v <= 0 || *v > 1'000'000) return "socks5.max_connections_per_user must be 1..1000000";
         s.max_connections_per_user = static_cast<unsigned>(*v);
     }
     if (auto e = read_list(t["allow"], "socks5.allow", s.allow)) return e;
@@ -72,10 +88,18 @@ std::optional<std::string> load_socks5(const toml::table& t, relay::Socks5Config
         return e;
     if (auto e = read_seconds(t["idle_timeout_s"], "socks5.idle_timeout_s", s.idle_timeout))
         return e;
+    if (auto e =
+            read_seconds(t["connect_timeout_s"], "socks5.connect_timeout_s", s.connect_timeout))
+        return e;
     return check_host_port(s.listen);
 }
 
 std::optional<std::string> load_relay_mode(const toml::table& t, relay::RelayModeConfig& r) {
+    if (auto e =
+            check_keys(t, "[relay]",
+                       {"enabled", "listen", "tls_cert", "tls_key", "decoy", "decoy_root",
+                        "upstreams", "clock_window_s", "handshake_timeout_s", "idle_timeout_s"}))
+        return e;
     r.enabled = t["enabled"].value_or(true);
     if (auto v = t["listen"].value<std::string>()) r.listen = *v;
     if (auto v = t["tls_cert"].value<std::string>()) r.tls_cert = *v;
@@ -108,11 +132,15 @@ std::optional<std::string> load_relay_toml(const std::string& path, relay::Confi
     } catch (const toml::parse_error& e) {
         return "cannot read " + path + ": " + std::string(e.description());
     }
+    if (auto e = check_keys(t, "the top level",
+                            {"data_dir", "public_host", "admin_listen", "max_connections",
+                             "threads", "socks5", "relay"}))
+        return e;
     if (auto v = t["data_dir"].value<std::string>()) c.data_dir = *v;
     if (auto v = t["public_host"].value<std::string>()) c.public_host = *v;
     if (auto v = t["admin_listen"].value<std::string>()) c.admin_listen = *v;
     if (auto v = t["max_connections"].value<std::int64_t>()) {
-        if (*v <= 0) return "max_connections must be positive";
+        if (*v <= 0 || *v > 1'000'000) return "max_connections must be 1..1000000";
         c.max_connections = static_cast<unsigned>(*v);
     }
     if (auto v = t["threads"].value<std::int64_t>()) {

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -36,12 +37,6 @@ void raise_descriptor_limit() {
     }
 }
 
-void prepare_data_dir(const std::string& dir) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-}
-
 int run(relay::Config config, const apps::ShareOptions& share) {
     // Stop and reload signals are taken by the main thread with sigwait; block them everywhere.
     sigset_t signals;
@@ -54,7 +49,7 @@ int run(relay::Config config, const apps::ShareOptions& share) {
     // no MSG_NOSIGNAL).
     std::signal(SIGPIPE, SIG_IGN);
     raise_descriptor_limit();
-    prepare_data_dir(config.data_dir);
+    apps::prepare_data_dir(config.data_dir);
 
     if (!config.socks5.enabled && !config.relay.enabled) {
         std::fprintf(stderr,
@@ -68,8 +63,10 @@ int run(relay::Config config, const apps::ShareOptions& share) {
             return 1;
         }
 
-    boost::asio::io_context io;
+    // Connections still alive when the io_context is destroyed update the metrics as they go:
+    // the metrics must outlive it.
     relay::Metrics metrics;
+    boost::asio::io_context io;
     std::optional<relay::Socks5Server> socks5;
     std::optional<relay::RelayServer> relay_mode;
     std::optional<relay::AdminHttp> admin;
@@ -125,11 +122,15 @@ int run(relay::Config config, const apps::ShareOptions& share) {
         }
     }
     std::fprintf(stderr, "stopping\n");
-    // Listeners first, so nothing new arrives; then whatever is still relaying is cut: a relay
-    // holds no state worth draining, and clients reconnect.
+    // Listeners first, so nothing new arrives; SOCKS5 closes its tunnels, relay mode lets its
+    // connections run out. Give them a moment to finish closing on the io threads, then cut
+    // whatever is left: a relay holds no state worth draining, and clients reconnect.
     if (admin) admin->stop();
     if (relay_mode) relay_mode->stop();
     if (socks5) socks5->stop();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (metrics.connections_open.load() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     io.stop();
     for (auto& t : pool) t.join();
     return 0;
@@ -185,8 +186,10 @@ int main(int argc, char** argv) {
         sub->add_option("--admin", admin_listen,
                         "admin listener for /metrics and /healthz, HOST:PORT ('' for none)");
         sub->add_option("--max-connections", flag.max_connections,
-                        "client connections both modes hold at most");
-        sub->add_option("--threads", flag.threads, "io threads (default: one per core)");
+                        "client connections both modes hold at most")
+            ->check(CLI::Range(1u, 1'000'000u));
+        sub->add_option("--threads", flag.threads, "io threads (default: one per core)")
+            ->check(CLI::Range(0u, 256u));
         sub->add_option("--png-dir", share.png_dir, "also write each link as a PNG QR code here");
         sub->add_flag("--no-qr", share.no_qr, "do not draw QR codes in the terminal");
     };

@@ -42,13 +42,18 @@ std::string random_password() {
     return password;
 }
 
-// Appends one line to the users file, creating it with mode 0600 if it does not exist.
+// Appends one line to the users file, creating it with mode 0600 if it does not exist. A file
+// whose last line has no newline gets one first, or the new user would extend that line.
 std::optional<std::string> append_user(const std::string& path, const std::string& line) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) return "cannot open " + path + " for writing";
-    const std::string text = line + "\n";
+    std::string text = line + "\n";
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    char last = '\n';
+    if (size > 0 && ::pread(fd, &last, 1, size - 1) == 1 && last != '\n') text.insert(0, "\n");
     const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                     ::fsync(fd) == 0;
+    sodium_memzero(text.data(), text.size());
     ::close(fd);
     if (!ok) return "cannot write " + path;
     return std::nullopt;
@@ -89,8 +94,8 @@ void show(const char* label, const std::string& link, const ShareOptions& share,
         if (auto qr = qr::qr_for_terminal(link)) std::printf("%s", qr->c_str());
     }
     if (!share.png_dir.empty()) {
-        std::error_code ec;
-        fs::create_directories(share.png_dir, ec);
+        // The PNGs hold the same secrets as the links.
+        prepare_data_dir(share.png_dir);
         const auto file = fs::path(share.png_dir) / (png_stem + ".png");
         if (auto r = qr::write_qr_png(link, file, 8, 4); r)
             std::printf("    QR code: %s\n", file.c_str());
@@ -154,6 +159,13 @@ void print_share_section(const relay::Config& config, const RunningPorts& ports,
 
 }  // namespace
 
+void prepare_data_dir(const std::string& dir) {
+    std::error_code ec;
+    if (fs::exists(dir, ec)) return;  // an existing directory keeps the owner's choice
+    fs::create_directories(dir, ec);
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+}
+
 std::optional<std::string> prepare_users_file(relay::Config& config) {
     const std::string path = users_path(config);
     config.socks5.users_file = path;
@@ -215,8 +227,7 @@ int print_links_command(relay::Config config, const ShareOptions& share) {
     }
     RunningPorts ports;
     std::vector<relay::UserEntry> users;
-    std::error_code ec;
-    fs::create_directories(config.data_dir, ec);
+    prepare_data_dir(config.data_dir);
     if (config.socks5.enabled) {
         ports.socks5 = split_host_port(config.socks5.listen)->port;
         // Before the first `run`, this sets up what `run` would: a user to share.
@@ -259,10 +270,16 @@ int add_user_command(relay::Config config, const std::string& name, std::string 
         std::fprintf(stderr, "error: a password is 1-255 bytes on one line\n");
         return 2;
     }
-    std::error_code ec;
-    fs::create_directories(config.data_dir, ec);
+    prepare_data_dir(config.data_dir);
     config.socks5.users_file = users_path(config);
     auto existing = relay::read_users_file(config.socks5.users_file);
+    if (!existing && fs::exists(config.socks5.users_file)) {
+        // Appending to a file the relay cannot read would not add anyone; say so instead.
+        std::fprintf(stderr, "error: %s does not parse (%s); fix it first\n",
+                     config.socks5.users_file.c_str(),
+                     std::string(existing.error().detail).c_str());
+        return 1;
+    }
     if (existing)
         for (const auto& u : *existing)
             if (u.name == name) {

@@ -25,6 +25,10 @@ struct RunningPorts {
     SecretArray<32> relay_secret;
 };
 
+// Creates the data directory if needed, readable by its owner only (it holds the relay's TLS
+// key, link secret and users file).
+void prepare_data_dir(const std::string& dir);
+
 // SOCKS5 with passwords needs a users file: the first start creates one (mode 0600) with one
 // user and a random password, so a fresh relay is usable and shareable at once.
 std::optional<std::string> prepare_users_file(relay::Config& config);

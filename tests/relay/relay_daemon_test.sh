@@ -36,7 +36,9 @@ admin_port="$(port_of admin)"
 pin="$(sed -n 's/.*pin sha256:\([0-9a-f]*\)).*/\1/p' "$work/relay.log")"
 [[ ${#pin} -eq 64 ]] || fail "no certificate pin in the banner"
 # Its output is not a terminal, so it must not print the secrets.
-grep -q "secret=" "$work/relay.log" && fail "links with secrets printed to a non-terminal"
+password="$(sed -n 's/^friend:\(.*\)$/\1/p' "$work/data/socks5-users")"
+[[ ${#password} -ge 20 ]] || fail "no generated password for friend"
+grep -q -e "secret=" -e "$password" "$work/relay.log" && fail "secrets printed to a non-terminal"
 [[ "$(stat -c %a "$work/data/socks5-users")" == 600 ]] || fail "users file is not 0600"
 
 # The share links, for the ports actually bound, with PNG QR codes.
@@ -94,13 +96,30 @@ value() { sed -n "s/^$1 \([0-9]*\)$/\1/p" <<<"$metrics"; }
 grep -q 'paperplane_relay_user_bytes_total{user="friend",direction="down"} [1-9]' <<<"$metrics" ||
     fail "per-user bytes not counted"
 
+# A misspelt setting is an error, not a silently ignored line.
+printf '[socks5]\nalow_no_auth = true\n' >"$work/typo.toml"
+if "$relay_bin" link --config "$work/typo.toml" --data-dir "$work/typo" --no-qr \
+    >"$work/typo.txt" 2>&1; then
+    fail "a misspelt setting was accepted"
+fi
+grep -q 'unknown setting "alow_no_auth" in \[socks5\]' "$work/typo.txt" ||
+    fail "no clear error for a misspelt setting: $(cat "$work/typo.txt")"
+
+# `user add` on a file whose last line lacks its newline still adds a line of its own.
+printf 'carol:c4rol' >>"$work/data/socks5-users"
+"$relay_bin" user add dave --password d4ve --data-dir "$work/data" --no-qr >/dev/null ||
+    fail "user add after an unterminated line failed"
+grep -qx 'carol:c4rol' "$work/data/socks5-users" && grep -qx 'dave:d4ve' "$work/data/socks5-users" ||
+    fail "user add glued onto the last line: $(cat "$work/data/socks5-users")"
+
 # The example configuration parses and describes the relay it promises.
 example="$(dirname "$0")/../../packaging/relay.toml"
 "$relay_bin" link --config "$example" --data-dir "$work/example" --no-qr >"$work/example.txt" ||
     fail "link --config packaging/relay.toml failed"
 grep -q "paperplane://relay?host=relay.example.org&port=443&pin=" "$work/example.txt" ||
     fail "example config: no relay link"
-grep -q "socks5://friend:.*@relay.example.org:1080" "$work/example.txt" && true
+grep -q "socks5://friend:[A-Za-z0-9_-]*@relay.example.org:1080" "$work/example.txt" ||
+    fail "example config: no SOCKS5 link"
 grep -q "tg://socks?server=relay.example.org&port=1080" "$work/example.txt" ||
     fail "example config: no Telegram link: $(cat "$work/example.txt")"
 
