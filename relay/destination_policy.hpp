@@ -47,6 +47,10 @@ class DestinationPolicy {
                                             const std::vector<std::string>& deny,
                                             std::vector<IpAddress> own_addresses);
 
+    // False for a name the resolver would read differently from the deny list: a NUL cuts it
+    // short in getaddrinfo(), so "blocked.example\0x" would pass as "blocked.example"; any byte
+    // that is not a letter, digit, '-', '_' or '.' (an optional trailing dot aside) is refused.
+    static bool host_name_valid(std::string_view host);
     // Before resolution: false if the name is on the deny list. Names compare case-insensitively
     // and without a trailing dot.
     bool host_allowed(std::string_view host) const;

@@ -136,6 +136,7 @@ asio::awaitable<void> UdpAssociation::Shared::from_client() {
         const Address& dst = d.value.destination;
         std::optional<udp::endpoint> target;
         if (dst.type == AddressType::kDomain) {
+            if (!DestinationPolicy::host_name_valid(dst.domain)) continue;  // no such host
             if (!policy.host_allowed(dst.domain)) {
                 metrics.socks5_denied.fetch_add(1, std::memory_order_relaxed);
                 continue;
