@@ -134,6 +134,12 @@ void Session::arm_deadline(Clock::duration d, bool close_client) {
     });
 }
 
+std::int64_t Session::adopt_user(std::shared_ptr<Metrics::UserCounters> user) {
+    user_ = std::move(user);
+    user_->connections_total.fetch_add(1, std::memory_order_relaxed);
+    return user_->connections_open.fetch_add(1, std::memory_order_relaxed);
+}
+
 // GCC 12 destroys some temporaries of a co_await expression twice, so callers pass named
 // objects only (or nothing: an all-zero IPv4 address, as RFC 1928 failure replies carry).
 asio::awaitable<bool> Session::send_reply(ReplyCode code, const Address* bound) {
@@ -175,6 +181,7 @@ asio::awaitable<void> Session::negotiate() {
         }
     }
 
+    std::int64_t open_before = 0;
     if (method == Method::kUserPass) {
         auto creds = co_await read_message(client_, buf, len, parse_credentials);
         bool ok = creds.status == Status::kDone &&
@@ -182,9 +189,9 @@ asio::awaitable<void> Session::negotiate() {
         sodium_memzero(creds.value.password.data(), creds.value.password.size());
         // What follows the credentials was moved to the front; wipe the rest, where they were.
         sodium_memzero(buf.data() + len, buf.size() - len);
-        if (ok) {
-            user_ = metrics.user(creds.value.user);
-        }
+        // The user is counted in the moment it is attached: ~Session gives back exactly what
+        // was taken, whichever way the session ends from here (even if the reply cannot be sent).
+        if (ok) open_before = adopt_user(metrics.user(creds.value.user));
         Buffer out;
         encode_auth_reply(out, ok);
         auto [ec, n] = co_await asio::async_write(client_, asio::buffer(out), kUseTuple);
@@ -201,10 +208,8 @@ asio::awaitable<void> Session::negotiate() {
             co_return;
         }
     } else {
-        user_ = metrics.user("anonymous");
+        open_before = adopt_user(metrics.user("anonymous"));
     }
-    user_->connections_total.fetch_add(1, std::memory_order_relaxed);
-    const auto open_before = user_->connections_open.fetch_add(1, std::memory_order_relaxed);
 
     auto request = co_await read_message(client_, buf, len, parse_request);
     if (request.status == Status::kAddressTypeNotSupported) {
@@ -282,7 +287,9 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
     bool denied = false;
     ReplyCode failure = ReplyCode::kGeneralFailure;
     if (dst.type == AddressType::kDomain) {
-        if (!policy.host_allowed(dst.domain)) {
+        if (!DestinationPolicy::host_name_valid(dst.domain)) {
+            failure = ReplyCode::kHostUnreachable;
+        } else if (!policy.host_allowed(dst.domain)) {
             denied = true;
         } else {
             tcp::resolver resolver(client_.get_executor());

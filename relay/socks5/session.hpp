@@ -53,6 +53,8 @@ class Session : public std::enable_shared_from_this<Session> {
     boost::asio::awaitable<void> connect(const Address& dst, std::span<const std::uint8_t> early);
     boost::asio::awaitable<bool> send_reply(ReplyCode code, const Address* bound = nullptr);
 
+    // Attaches the session to `user` and counts it open there; returns the count before.
+    std::int64_t adopt_user(std::shared_ptr<Metrics::UserCounters> user);
     void arm_deadline(std::chrono::steady_clock::duration d, bool close_client);
     void start_pump();
     void pump(Direction& d);

@@ -174,6 +174,34 @@ TEST_F(Socks5ServerTest, DefaultPolicyDeniesLoopbackEvenViaNames) {
     EXPECT_EQ(s.metrics().socks5_connects_ok.load(), 0u);
 }
 
+// getaddrinfo() stops at a NUL: "localhost\0x" would resolve as the denied "localhost".
+// Names that are not plausible host names are answered 0x04 before any lookup.
+TEST_F(Socks5ServerTest, HostNamesWithNulOrOddBytesDoNotBypassTheDenyList) {
+    TcpServer http(false, serve_http);
+    auto c = config();
+    c.socks5.deny = {"localhost"};
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::host("localhost", http.port())),
+              ReplyCode::kNotAllowed);
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect,
+                        Address::host(std::string("localhost\0x", 11), http.port())),
+              ReplyCode::kHostUnreachable);
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::host("local host", http.port())),
+              ReplyCode::kHostUnreachable);
+    EXPECT_EQ(s.metrics().socks5_connects_ok.load(), 0u);
+}
+
+// Behind 1:1 NAT the public address is on no interface: public_host is denied all the same.
+TEST_F(Socks5ServerTest, PublicHostIsOneOfTheRelaysOwnAddresses) {
+    auto c = config();
+    c.public_host = "203.0.113.7";
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::ipv4({203, 0, 113, 7}, 80)),
+              ReplyCode::kNotAllowed);
+}
+
 TEST_F(Socks5ServerTest, MalformedNegotiationsAreClosed) {
     RunningServer s(config());
     ASSERT_TRUE(s.ok());
@@ -330,6 +358,41 @@ TEST_F(Socks5ServerTest, GlobalCapAndPerUserLimit) {
     for (int fd : {a, b, d, over}) ::close(fd);
 }
 
+// Credentials accepted, then the client resets before the auth reply can be written: the
+// session must give back exactly what it took, so the per-user gauge never goes negative and
+// the per-user limit still holds afterwards.
+TEST_F(Socks5ServerTest, ResetAfterCredentialsKeepsPerUserCountExact) {
+    TcpServer echo(false, serve_echo_after_eof);
+    auto c = config();
+    c.socks5.max_connections_per_user = 1;
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    Buffer greeting, creds;
+    const std::vector<socks5::Method> methods{socks5::Method::kUserPass};
+    (void)socks5::encode_greeting(greeting, methods);
+    (void)socks5::encode_credentials(creds, "alice", "wonder land");
+    for (int i = 0; i < 50; ++i) {
+        int fd = connect_tcp(false, s.port());
+        ASSERT_TRUE(send_all(fd, greeting));
+        ASSERT_EQ(read_n(fd, 2).size(), 2u);  // the method selection: the server waits for creds
+        ASSERT_TRUE(send_all(fd, creds));
+        linger l{1, 0};  // close() sends RST
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        ::close(fd);
+    }
+    auto alice = s.metrics().user("alice");
+    EXPECT_TRUE(eventually([&] { return s.metrics().connections_open.load() == 0; }));
+    EXPECT_EQ(alice->connections_open.load(), 0);
+    int a = connect_tcp(false, s.port());
+    ASSERT_TRUE(negotiate(a, "alice", "wonder land").ok);
+    ASSERT_EQ(request(a, Command::kConnect, Address::ipv4({127, 0, 0, 1}, echo.port())).value.code,
+              ReplyCode::kSucceeded);
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::ipv4({127, 0, 0, 1}, echo.port())),
+              ReplyCode::kNotAllowed);
+    ::close(a);
+    EXPECT_TRUE(eventually([&] { return alice->connections_open.load() == 0; }));
+}
+
 // An open relay (no authentication) has no users to share out fairly: the per-user limit does
 // not cap everyone who comes without a password.
 TEST_F(Socks5ServerTest, PerUserLimitDoesNotCapNoAuthClients) {
@@ -465,6 +528,7 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
     const auto echo_addr = Address::ipv4({127, 0, 0, 1}, echo_port);
     // Dropped: a fragment, and a destination the policy denies. Then a good one comes back.
     send_dgram(echo_addr, 1, "fragment");
+    const auto denied_before = s.metrics().socks5_denied.load();
     send_dgram(Address::ipv4({10, 0, 0, 1}, 53), 0, "denied");
     send_dgram(echo_addr, 0, "ping over udp");
     auto back = recv_dgram(2000ms);
@@ -474,6 +538,7 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
     EXPECT_EQ(std::string(d.value.data.begin(), d.value.data.end()), "ping over udp");
     EXPECT_TRUE(recv_dgram(200ms).empty());  // nothing for the dropped ones
     EXPECT_TRUE(eventually([&] { return s.metrics().socks5_udp_datagrams.load() >= 2; }));
+    EXPECT_EQ(s.metrics().socks5_denied.load(), denied_before + 1);
 
     // The association ends with its control connection.
     ::close(ctl);
