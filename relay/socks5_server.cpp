@@ -179,6 +179,10 @@ std::uint16_t Socks5Server::port() const {
     return port_;
 }
 
+void Socks5Server::set_resolve_for_tests(socks5::LookupService::Resolve r) {
+    state_->lookups.set_resolve(std::move(r));
+}
+
 Result<void> Socks5Server::reload_users() {
     return state_->users.load(users_path(state_->config));
 }
@@ -212,6 +216,8 @@ void Socks5Server::accept() {
 
 // From any thread (a signal watcher, a test): the acceptor is touched only on its strand.
 void Socks5Server::stop() {
+    // Lookups still running deliver nothing from now on: the io_context may be about to go.
+    state_->lookups.shutdown();
     asio::dispatch(acceptor_.get_executor(), [this] { stop_now(); });
 }
 

@@ -12,6 +12,7 @@
 #include "base/result.hpp"
 #include "relay/config.hpp"
 #include "relay/metrics.hpp"
+#include "relay/socks5/lookup_service.hpp"
 
 namespace pp::relay {
 
@@ -33,6 +34,8 @@ class Socks5Server {
     std::uint16_t port() const;
     // Re-reads the users file (SIGHUP). On error the current users stay in force.
     Result<void> reload_users();
+    // Replaces the name lookup (getaddrinfo) so tests can stall or script it. Thread-safe.
+    void set_resolve_for_tests(socks5::LookupService::Resolve r);
     // Stops accepting and closes every connection; io.run() then returns once they are gone.
     // Safe to call from any thread; the closing itself runs on the io_context.
     void stop();

@@ -9,6 +9,7 @@
 #include "relay/config.hpp"
 #include "relay/destination_policy.hpp"
 #include "relay/metrics.hpp"
+#include "relay/socks5/lookup_service.hpp"
 #include "relay/socks5/pipe_pool.hpp"
 #include "relay/users.hpp"
 
@@ -17,13 +18,24 @@ namespace pp::relay::socks5 {
 class Session;
 
 struct ServerState {
-    ServerState(const Config& c, Metrics& m) : config(c), metrics(m), pipes(64, 1 << 20) {}
+    ServerState(const Config& c, Metrics& m)
+        : config(c),
+          metrics(m),
+          pipes(64, 1 << 20),
+          lookups(kLookupThreads, kLookupQueue, kLookupsPerUser) {}
+
+    // A few lookups in parallel are enough for a relay's traffic; the queue and the per-user
+    // share keep one user's unresolvable names from filling it for everyone.
+    static constexpr unsigned kLookupThreads = 4;
+    static constexpr std::size_t kLookupQueue = 1024;
+    static constexpr unsigned kLookupsPerUser = 16;
 
     Config config;  // a copy: the daemon may rebuild its Config on reload
     Metrics& metrics;
     Users users;
     DestinationPolicy policy;
     PipePool pipes;
+    LookupService lookups;
 
     std::mutex sessions_mutex;
     std::list<std::weak_ptr<Session>> sessions;

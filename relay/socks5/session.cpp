@@ -112,6 +112,7 @@ void Session::close() {
     client_.close(ignored);
     upstream_.close(ignored);
     timer_.cancel();
+    if (lookup_wait_) lookup_wait_->cancel();
     if (udp_) udp_->close();
 }
 
@@ -292,21 +293,25 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
         } else if (!policy.host_allowed(dst.domain)) {
             denied = true;
         } else {
-            tcp::resolver resolver(client_.get_executor());
-            const std::string service = std::to_string(dst.port);
-            auto [ec, results] = co_await resolver.async_resolve(
-                dst.domain, service, tcp::resolver::numeric_service, kUseTuple);
-            if (ec || closed_) {
-                failure = closed_ ? ReplyCode::kGeneralFailure : ReplyCode::kHostUnreachable;
+            // Bounded by the connect deadline: a name whose DNS never answers costs this
+            // client its budget, not everyone else their lookups.
+            std::string host = dst.domain;
+            auto answer = co_await state_->lookups.lookup(std::move(host), user_.get(),
+                                                          cfg.connect_timeout, &lookup_wait_);
+            if (closed_) co_return;
+            if (answer.outcome == LookupService::Outcome::kTimedOut) {
+                deadline_hit_ = true;
+            } else if (answer.outcome == LookupService::Outcome::kBusy) {
+                failure = ReplyCode::kGeneralFailure;
             } else {
                 const bool via_allowed = policy.host_explicitly_allowed(dst.domain);
-                for (const auto& r : results) {
-                    if (policy.address_allowed(to_ip(r.endpoint().address()), via_allowed))
-                        candidates.push_back(r.endpoint());
+                for (const auto& a : answer.addresses) {
+                    if (policy.address_allowed(to_ip(a), via_allowed))
+                        candidates.emplace_back(a, dst.port);
                     else
                         denied = true;
                 }
-                if (results.empty()) failure = ReplyCode::kHostUnreachable;
+                if (answer.addresses.empty()) failure = ReplyCode::kHostUnreachable;
             }
         }
     } else {

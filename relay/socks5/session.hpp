@@ -68,6 +68,7 @@ class Session : public std::enable_shared_from_this<Session> {
     boost::asio::steady_timer timer_;
     std::shared_ptr<Metrics::UserCounters> user_;
     std::unique_ptr<UdpAssociation> udp_;
+    boost::asio::steady_timer* lookup_wait_ = nullptr;  // while a name lookup is awaited
     Direction up_, down_;
     std::chrono::steady_clock::time_point last_activity_;
     std::list<std::weak_ptr<Session>>::iterator registry_pos_;

@@ -32,14 +32,13 @@ struct UdpAssociation::Shared : std::enable_shared_from_this<UdpAssociation::Sha
           user(std::move(u)),
           client_socket(ex),
           remote_v4(ex),
-          remote_v6(ex),
-          resolver(ex) {}
+          remote_v6(ex) {}
 
     std::shared_ptr<ServerState> state;
     std::shared_ptr<Metrics::UserCounters> user;
     udp::socket client_socket;
     udp::socket remote_v4, remote_v6;
-    asio::ip::udp::resolver resolver;
+    asio::steady_timer* lookup_wait = nullptr;  // while a name lookup is awaited
     asio::ip::address client_ip;
     std::optional<udp::endpoint> client_endpoint;  // fixed once known
     std::deque<udp::endpoint> peers;
@@ -107,7 +106,7 @@ void UdpAssociation::close() {
     s.client_socket.close(ec);
     s.remote_v4.close(ec);
     s.remote_v6.close(ec);
-    s.resolver.cancel();
+    if (s.lookup_wait) s.lookup_wait->cancel();
 }
 
 asio::awaitable<void> UdpAssociation::Shared::from_client() {
@@ -141,15 +140,15 @@ asio::awaitable<void> UdpAssociation::Shared::from_client() {
                 metrics.socks5_denied.fetch_add(1, std::memory_order_relaxed);
                 continue;
             }
-            const std::string service = std::to_string(dst.port);
-            auto [rec, results] = co_await resolver.async_resolve(
-                dst.domain, service, udp::resolver::numeric_service, kUseTuple);
+            std::string host = dst.domain;
+            auto answer = co_await state->lookups.lookup(
+                std::move(host), user.get(), state->config.socks5.connect_timeout, &lookup_wait);
             if (closed) co_return;
-            if (rec) continue;
+            if (answer.outcome != LookupService::Outcome::kDone) continue;
             const bool via_allowed = policy.host_explicitly_allowed(dst.domain);
-            for (const auto& r : results)
-                if (policy.address_allowed(to_ip(r.endpoint().address()), via_allowed)) {
-                    target = r.endpoint();
+            for (const auto& a : answer.addresses)
+                if (policy.address_allowed(to_ip(a), via_allowed)) {
+                    target = udp::endpoint(a, dst.port);
                     break;
                 }
         } else {

@@ -2,6 +2,9 @@
 // remote DNS), a raw client for every reply code, UDP ASSOCIATE, and misbehaving clients.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "tests/relay/socks5_test_support.hpp"
 
 namespace pp::relay::test {
@@ -200,6 +203,57 @@ TEST_F(Socks5ServerTest, PublicHostIsOneOfTheRelaysOwnAddresses) {
     ASSERT_TRUE(s.ok());
     EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::ipv4({203, 0, 113, 7}, 80)),
               ReplyCode::kNotAllowed);
+}
+
+// A name whose DNS never answers costs only its own client: others resolve meanwhile, and the
+// stalled client gets 0x06 when its connect deadline passes, without waiting for the lookup.
+TEST_F(Socks5ServerTest, StalledLookupDelaysNobodyAndTimesOutWith0x06) {
+    TcpServer echo(false, serve_echo_after_eof);
+    auto c = config();
+    c.socks5.connect_timeout = 1s;
+    // Declared before the server: the stalled worker must be done with them before they go.
+    std::mutex m;
+    std::condition_variable cv;
+    bool release = false;
+    std::atomic<int> stalled_left{0};
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    s.server().set_resolve_for_tests([&](const std::string& host) {
+        std::vector<boost::asio::ip::address> out;
+        if (host == "stall.test") {
+            ++stalled_left;
+            std::unique_lock lock(m);
+            cv.wait_for(lock, 10s, [&] { return release; });
+            --stalled_left;
+        }
+        out.push_back(boost::asio::ip::make_address("127.0.0.1"));
+        return out;
+    });
+    using Clock = std::chrono::steady_clock;
+    ReplyCode stalled_code = ReplyCode::kSucceeded;
+    Clock::duration stalled_took{};
+    std::thread stalled([&] {
+        const auto t0 = Clock::now();
+        stalled_code = reply_for(s.port(), Command::kConnect, Address::host("stall.test", 80));
+        stalled_took = Clock::now() - t0;
+    });
+    std::this_thread::sleep_for(100ms);  // the stalled lookup is running
+    const auto t0 = Clock::now();
+    int fd = connect_tcp(false, s.port());
+    ASSERT_TRUE(negotiate(fd, "alice", "wonder land").ok);
+    EXPECT_EQ(request(fd, Command::kConnect, Address::host("fast.test", echo.port())).value.code,
+              ReplyCode::kSucceeded);
+    EXPECT_LT(Clock::now() - t0, 500ms);
+    ::close(fd);
+    stalled.join();
+    EXPECT_EQ(stalled_code, ReplyCode::kTtlExpired);
+    EXPECT_LT(stalled_took, 1800ms);
+    {
+        std::lock_guard lock(m);
+        release = true;
+    }
+    cv.notify_all();
+    EXPECT_TRUE(eventually([&] { return stalled_left.load() == 0; }));
 }
 
 TEST_F(Socks5ServerTest, MalformedNegotiationsAreClosed) {
