@@ -261,7 +261,9 @@ asio::awaitable<void> Session::negotiate() {
         if (closed_) co_return;
         timer_generation_++;  // the handshake deadline is over
         timer_.cancel();
-        udp_->start();
+        udp_->start([weak = weak_from_this()] {
+            if (auto self = weak.lock()) self->close();
+        });
         // The association lives as long as the control connection: wait for its EOF or error
         // (anything the client sends on it is read and ignored).
         for (;;) {

@@ -535,6 +535,8 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
     ::getsockname(echo, reinterpret_cast<sockaddr*>(&ea), &elen);
     const std::uint16_t echo_port = ntohs(ea.sin_port);
     std::atomic<bool> stop{false};
+    std::mutex relay_out_mutex;
+    sockaddr_in relay_out{};  // the relay's destination-facing socket, as the echo saw it
     std::thread echo_thread([&] {
         while (!stop) {
             pollfd p{echo, POLLIN, 0};
@@ -543,9 +545,14 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
             sockaddr_in from{};
             socklen_t fl = sizeof from;
             ssize_t n = ::recvfrom(echo, b, sizeof b, 0, reinterpret_cast<sockaddr*>(&from), &fl);
-            if (n > 0)
+            if (n > 0) {
+                {
+                    std::lock_guard lock(relay_out_mutex);
+                    relay_out = from;
+                }
                 ::sendto(echo, b, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from),
                          fl);
+            }
         }
     });
 
@@ -591,6 +598,20 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
     EXPECT_EQ(d.value.destination, echo_addr);  // the reply names its source
     EXPECT_EQ(std::string(d.value.data.begin(), d.value.data.end()), "ping over udp");
     EXPECT_TRUE(recv_dgram(200ms).empty());  // nothing for the dropped ones
+    // A datagram to the relay's destination-facing socket from a host the client never sent
+    // to is not passed back to the client.
+    {
+        sockaddr_in to;
+        {
+            std::lock_guard lock(relay_out_mutex);
+            to = relay_out;
+        }
+        int stranger = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        const char junk[] = "unsolicited";
+        ::sendto(stranger, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        EXPECT_TRUE(recv_dgram(300ms).empty());
+        ::close(stranger);
+    }
     EXPECT_TRUE(eventually([&] { return s.metrics().socks5_udp_datagrams.load() >= 2; }));
     EXPECT_EQ(s.metrics().socks5_denied.load(), denied_before + 1);
 
@@ -603,6 +624,22 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
     stop = true;
     echo_thread.join();
     ::close(echo);
+}
+
+// An association nobody uses ends after idle_timeout, and its control connection with it.
+TEST_F(Socks5ServerTest, IdleUdpAssociationClosed) {
+    auto c = config();
+    c.socks5.idle_timeout = 1s;
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    int ctl = connect_tcp(false, s.port());
+    ASSERT_TRUE(negotiate(ctl, "alice", "wonder land").ok);
+    auto rep = request(ctl, Command::kUdpAssociate, Address::ipv4({0, 0, 0, 0}, 0));
+    ASSERT_EQ(rep.value.code, ReplyCode::kSucceeded);
+    EXPECT_FALSE(closed_within(ctl, 500ms));
+    EXPECT_TRUE(closed_within(ctl, 2000ms));
+    ::close(ctl);
+    EXPECT_TRUE(eventually([&] { return s.metrics().connections_open.load() == 0; }));
 }
 
 }  // namespace
