@@ -130,8 +130,9 @@ std::string users_path(const Config& c) {
 Socks5Server::Socks5Server(asio::io_context& io, const Config& config, Metrics& metrics)
     : io_(io),
       state_(std::make_shared<socks5::ServerState>(config, metrics)),
-      acceptor_(io),
-      accept_backoff_(io) {}
+      strand_(asio::make_strand(io)),
+      acceptor_(strand_),
+      accept_backoff_(strand_) {}
 
 Socks5Server::~Socks5Server() {
     stop();

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -46,6 +47,9 @@ class Socks5Server {
 
     boost::asio::io_context& io_;
     std::shared_ptr<socks5::ServerState> state_;
+    // The acceptor, its backoff timer and stop_now() share one strand: the accept handler
+    // and a stop() from another thread must not touch the acceptor at the same time.
+    boost::asio::strand<boost::asio::io_context::executor_type> strand_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer accept_backoff_;
     std::uint16_t port_ = 0;
