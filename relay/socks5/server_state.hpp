@@ -21,9 +21,14 @@ struct ServerState {
     ServerState(const Config& c, Metrics& m)
         : config(c),
           metrics(m),
-          pipes(64, 1 << 20),
+          pipes(kIdlePipes, kPipeBytes),
           lookups(kLookupThreads, kLookupQueue, kLookupsPerUser) {}
 
+    // 256 KiB pipes, a few kept idle: 16 MiB of pipe buffers under the default
+    // fs.pipe-user-pages-soft (16 MiB per non-root user), so a service user's pipes are not cut
+    // to one page each; 1 MiB pipes and 64 idle ones spent it at once.
+    static constexpr std::size_t kIdlePipes = 16;
+    static constexpr int kPipeBytes = 256 * 1024;
     // A few lookups in parallel are enough for a relay's traffic; the queue and the per-user
     // share keep one user's unresolvable names from filling it for everyone.
     static constexpr unsigned kLookupThreads = 4;

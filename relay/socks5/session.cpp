@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -30,6 +31,8 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // Big enough for the largest message of the negotiation (513 bytes of RFC 1929 credentials)
 // plus a request pipelined behind it.
 constexpr std::size_t kHandshakeBuffer = 1024;
+// Bytes one direction may move per wakeup before it yields the io thread.
+constexpr std::size_t kPumpBudget = 4 << 20;
 
 template <typename Endpoint>
 Address to_address(const Endpoint& ep) {
@@ -401,7 +404,7 @@ void Session::start_pump() {
 // empty and the source has nothing to give, so an idle direction holds no pipe.
 void Session::pump(Direction& d) {
     auto& pipes = state_->pipes;
-    const std::size_t chunk = static_cast<std::size_t>(pipes.pipe_bytes());
+    std::size_t moved = 0;  // this wakeup's bytes, for the fairness yield below
     for (;;) {
         if (closed_) return;
         if (d.in_pipe > 0) {
@@ -411,6 +414,14 @@ void Session::pump(Direction& d) {
                 d.in_pipe -= static_cast<std::size_t>(n);
                 d.bytes->fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
                 last_activity_ = Clock::now();
+                moved += static_cast<std::size_t>(n);
+                // One fast tunnel must not hold an io thread while others wait: past a budget
+                // the rest of the work goes to the back of the queue.
+                if (moved >= kPumpBudget && d.in_pipe == 0) {
+                    asio::post(client_.get_executor(),
+                               [self = shared_from_this(), &d] { self->pump(d); });
+                    return;
+                }
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
@@ -440,6 +451,7 @@ void Session::pump(Direction& d) {
             d.pipe = pipes.acquire();
             if (!d.pipe) return close();
         }
+        const std::size_t chunk = d.pipe.capacity;
         const ssize_t n = ::splice(d.from->native_handle(), nullptr, d.pipe.write_fd, nullptr,
                                    chunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
