@@ -31,6 +31,8 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // Big enough for the largest message of the negotiation (513 bytes of RFC 1929 credentials)
 // plus a request pipelined behind it.
 constexpr std::size_t kHandshakeBuffer = 1024;
+// The least time one address of several gets to answer a connect.
+constexpr std::chrono::seconds kMinAttempt{2};
 // Bytes one direction may move per wakeup before it yields the io thread.
 constexpr std::size_t kPumpBudget = 4 << 20;
 
@@ -335,6 +337,14 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
     }
     if (candidates.empty() && denied) failure = ReplyCode::kNotAllowed;
 
+    // Each address gets a share of the budget (at least kMinAttempt), so a blackholed first
+    // address does not burn all of it while a later one would have answered at once.
+    const auto attempt_budget =
+        candidates.empty()
+            ? Clock::duration(cfg.connect_timeout)
+            : std::min<Clock::duration>(
+                  cfg.connect_timeout,
+                  std::max<Clock::duration>(kMinAttempt, cfg.connect_timeout / candidates.size()));
     bool connected = false;
     for (const auto& ep : candidates) {
         if (closed_ || deadline_hit_) break;
@@ -345,12 +355,25 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
             failure = ReplyCode::kGeneralFailure;
             continue;
         }
+        bool attempt_expired = false;
+        asio::steady_timer attempt(client_.get_executor());
+        attempt.expires_after(attempt_budget);
+        const unsigned gen = ++attempt_generation_;
+        attempt.async_wait(
+            [self = shared_from_this(), gen, &attempt_expired](boost::system::error_code tec) {
+                if (tec || gen != self->attempt_generation_ || self->closed_) return;
+                attempt_expired = true;  // still in the frame: the generation matched
+                boost::system::error_code ignored;
+                self->upstream_.close(ignored);
+            });
         auto [cec] = co_await upstream_.async_connect(ep, kUseTuple);
+        ++attempt_generation_;  // a late expiry must not close the next attempt's socket
+        attempt.cancel();
         if (!cec) {
             connected = true;
             break;
         }
-        failure = reply_for_connect_errno(cec.value());
+        failure = attempt_expired ? ReplyCode::kTtlExpired : reply_for_connect_errno(cec.value());
     }
     if (closed_) co_return;
     if (deadline_hit_) failure = ReplyCode::kTtlExpired;

@@ -76,6 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool closed_ = false;
     bool deadline_hit_ = false;
     unsigned timer_generation_ = 0;
+    unsigned attempt_generation_ = 0;  // the connect attempt a per-address timer belongs to
 
     friend class UdpAssociation;
 };

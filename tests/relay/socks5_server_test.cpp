@@ -256,6 +256,71 @@ TEST_F(Socks5ServerTest, StalledLookupDelaysNobodyAndTimesOutWith0x06) {
     EXPECT_TRUE(eventually([&] { return stalled_left.load() == 0; }));
 }
 
+// A listener on 127.0.0.2:`port` whose accept queue is full: the kernel drops further SYNs,
+// so a connect to it hangs like one to a blackholed address. Returns the fds to close.
+std::vector<int> blackhole(std::uint16_t port) {
+    std::vector<int> fds;
+    int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000002);
+    a.sin_port = htons(port);
+    if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(l, 0) != 0) {
+        ::close(l);
+        return fds;
+    }
+    fds.push_back(l);
+    for (int i = 0; i < 3; ++i) {
+        int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        (void)::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        fds.push_back(c);
+    }
+    std::this_thread::sleep_for(50ms);
+    return fds;
+}
+
+// A blackholed first address gets its share of the budget, not all of it: the second one is
+// reached in time. With only the blackholed address the client gets 0x06 at the deadline.
+TEST_F(Socks5ServerTest, BlackholedFirstAddressDoesNotBurnTheConnectBudget) {
+    std::uint16_t port = 0;
+    int live = listen_tcp(false, &port);  // connects complete in its backlog
+    auto holes = blackhole(port);
+    ASSERT_EQ(holes.size(), 4u);
+    using Clock = std::chrono::steady_clock;
+    auto resolve = [](const std::string& host) {
+        std::vector<boost::asio::ip::address> out{boost::asio::ip::make_address("127.0.0.2")};
+        if (host == "two.test") out.push_back(boost::asio::ip::make_address("127.0.0.1"));
+        return out;
+    };
+    {
+        auto c = config();
+        c.socks5.connect_timeout = 6s;  // 3 s for each of two addresses
+        RunningServer s(c);
+        ASSERT_TRUE(s.ok());
+        s.server().set_resolve_for_tests(resolve);
+        const auto t0 = Clock::now();
+        int fd = connect_tcp(false, s.port());
+        ASSERT_TRUE(negotiate(fd, "alice", "wonder land").ok);
+        EXPECT_EQ(request(fd, Command::kConnect, Address::host("two.test", port)).value.code,
+                  ReplyCode::kSucceeded);
+        const auto took = Clock::now() - t0;
+        EXPECT_GT(took, 2500ms);
+        EXPECT_LT(took, 4500ms);
+        ::close(fd);
+    }
+    {
+        auto c = config();
+        c.socks5.connect_timeout = 1s;
+        RunningServer s(c);
+        ASSERT_TRUE(s.ok());
+        s.server().set_resolve_for_tests(resolve);
+        EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::host("one.test", port)),
+                  ReplyCode::kTtlExpired);
+    }
+    for (int fd : holes) ::close(fd);
+    ::close(live);
+}
+
 TEST_F(Socks5ServerTest, MalformedNegotiationsAreClosed) {
     RunningServer s(config());
     ASSERT_TRUE(s.ok());
