@@ -184,6 +184,10 @@ void Socks5Server::set_resolve_for_tests(socks5::LookupService::Resolve r) {
     state_->lookups.set_resolve(std::move(r));
 }
 
+std::string Socks5Server::users_file() const {
+    return users_path(state_->config);
+}
+
 Result<void> Socks5Server::reload_users() {
     return state_->users.load(users_path(state_->config));
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "base/result.hpp"
 #include "relay/config.hpp"
@@ -33,6 +34,9 @@ class Socks5Server {
     Result<void> start();
     // The bound TCP port (after start()).
     std::uint16_t port() const;
+    // The users file start() and reload_users() read. Error details are static strings, so a
+    // caller reporting a users-file error prints this path next to it.
+    std::string users_file() const;
     // Re-reads the users file (SIGHUP). On error the current users stay in force.
     Result<void> reload_users();
     // Replaces the name lookup (getaddrinfo) so tests can stall or script it. Thread-safe.

@@ -581,6 +581,7 @@ TEST_F(Socks5ServerTest, ReloadUsersKeepsOldTableOnError) {
     ASSERT_TRUE(s.server().reload_users().ok());
     std::ofstream(users_) << "broken line\n";
     EXPECT_FALSE(s.server().reload_users().ok());
+    EXPECT_EQ(s.server().users_file(), users_);  // for the caller's error message
     int fd = connect_tcp(false, s.port());
     EXPECT_TRUE(negotiate(fd, "bob", "builder").ok);
     ::close(fd);
