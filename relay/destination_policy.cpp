@@ -26,8 +26,26 @@ const char* const kDefaultDeny[] = {
     "fc00::/7",        // unique local
     "fe80::/10",       // link-local
     "ff00::/8",        // multicast
-    "64:ff9b::/96",    // NAT64: embeds IPv4 addresses the rules above cover
+    "192.0.0.0/24",    // IETF protocol assignments (DS-Lite, NAT64 discovery, ...)
+    "198.18.0.0/15",   // benchmarking; also where some VPNs and fake-IP DNS land
+    // NAT64 and 6to4 are not listed: their embedded IPv4 address is judged instead.
 };
+
+// The IPv4 address a translating prefix carries, per its layout: 64:ff9b::/96 (RFC 6052, the
+// last 32 bits), 64:ff9b:1::/48 (RFC 8215 local use, RFC 6052's /48 layout: bits 48-63, then
+// the u-octet, then bits 72-87) and 6to4 2002::/16 (RFC 3056, bits 16-47).
+std::optional<IpAddress> embedded_v4(const IpAddress& a) {
+    if (a.v4) return std::nullopt;
+    const auto& b = a.bytes;
+    static constexpr std::uint8_t kWkp[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (std::equal(std::begin(kWkp), std::end(kWkp), b.begin()))
+        return IpAddress::from_v4({b[12], b[13], b[14], b[15]});
+    static constexpr std::uint8_t kLocal[6] = {0, 0x64, 0xff, 0x9b, 0, 1};
+    if (std::equal(std::begin(kLocal), std::end(kLocal), b.begin()))
+        return IpAddress::from_v4({b[6], b[7], b[9], b[10]});
+    if (b[0] == 0x20 && b[1] == 0x02) return IpAddress::from_v4({b[2], b[3], b[4], b[5]});
+    return std::nullopt;
+}
 
 std::string normalize_host(std::string_view h) {
     if (!h.empty() && h.back() == '.') h.remove_suffix(1);
@@ -139,6 +157,11 @@ Result<DestinationPolicy> DestinationPolicy::create(const std::vector<std::strin
     return p;
 }
 
+bool DestinationPolicy::host_name_valid(std::string_view host) {
+    if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+    return plausible_host(host);
+}
+
 bool DestinationPolicy::host_allowed(std::string_view host) const {
     const auto h = normalize_host(host);
     return std::find(deny_hosts_.begin(), deny_hosts_.end(), h) == deny_hosts_.end();
@@ -151,11 +174,14 @@ bool DestinationPolicy::host_explicitly_allowed(std::string_view host) const {
 
 bool DestinationPolicy::address_allowed(const IpAddress& raw, bool via_allowed_host) const {
     const IpAddress a = raw.unmapped();
+    // A translated address reaches its embedded IPv4 one: an explicit deny of either wins.
+    const auto inner = embedded_v4(a);
     for (const auto& c : deny_)
-        if (c.contains(a)) return false;
+        if (c.contains(a) || (inner && c.contains(*inner))) return false;
     if (via_allowed_host) return true;
     for (const auto& c : allow_)
         if (c.contains(a)) return true;
+    if (inner) return address_allowed(*inner);
     if (std::find(own_.begin(), own_.end(), a) != own_.end()) return false;
     static const std::vector<Cidr> defaults = [] {
         std::vector<Cidr> v;

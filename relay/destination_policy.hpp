@@ -7,7 +7,9 @@
 // Order: an explicit deny always wins; then an explicit allow (a CIDR covering the address, or
 // an allowed host name the address was resolved from) opens it; then the default-deny set
 // (loopback, private, link-local, CGNAT, unspecified, multicast, broadcast, their IPv4-mapped
-// forms, and the relay's own addresses) closes it; everything else is allowed.
+// forms, and the relay's own addresses) closes it; everything else is allowed. A NAT64
+// (64:ff9b::/96, 64:ff9b:1::/48) or 6to4 (2002::/16) address is judged by the IPv4 address it
+// embeds, unless an allow entry covers the IPv6 address itself.
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -47,6 +49,10 @@ class DestinationPolicy {
                                             const std::vector<std::string>& deny,
                                             std::vector<IpAddress> own_addresses);
 
+    // False for a name the resolver would read differently from the deny list: a NUL cuts it
+    // short in getaddrinfo(), so "blocked.example\0x" would pass as "blocked.example"; any byte
+    // that is not a letter, digit, '-', '_' or '.' (an optional trailing dot aside) is refused.
+    static bool host_name_valid(std::string_view host);
     // Before resolution: false if the name is on the deny list. Names compare case-insensitively
     // and without a trailing dot.
     bool host_allowed(std::string_view host) const;

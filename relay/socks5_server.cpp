@@ -3,6 +3,7 @@
 #include <csignal>
 
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <netinet/in.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -48,10 +49,48 @@ std::optional<tcp::endpoint> parse_listen(std::string_view text) {
     return tcp::endpoint(addr, static_cast<std::uint16_t>(p));
 }
 
-// Every address of this host's interfaces, plus the listen address: destinations that would
-// loop back into the relay or reach the host itself.
-std::vector<IpAddress> own_addresses(const asio::ip::address& listen) {
+IpAddress to_ip(const asio::ip::address& a) {
+    if (a.is_v4()) return IpAddress::from_v4(a.to_v4().to_bytes());
+    return IpAddress::from_v6(a.to_v6().to_bytes());
+}
+
+// Every address of this host's interfaces, the listen address, and what public_host resolves
+// to (behind 1:1 NAT the public address is on no interface): destinations that would loop back
+// into the relay or reach the host itself. Failing to list the interfaces (say, a sandbox that
+// forbids AF_NETLINK) is an error: a policy silently missing them would let clients reach
+// services bound to the host's own addresses.
+Result<std::vector<IpAddress>> own_addresses(const asio::ip::address& listen,
+                                             const std::string& public_host) {
     std::vector<IpAddress> out;
+    if (!public_host.empty()) {
+        boost::system::error_code ec;
+        const auto literal = asio::ip::make_address(public_host, ec);
+        if (!ec) {
+            out.push_back(to_ip(literal));
+        } else {
+            addrinfo hints{};
+            hints.ai_socktype = SOCK_STREAM;
+            addrinfo* res = nullptr;
+            // Start-up only, before any client: a blocking lookup is fine here. A name that does
+            // not resolve is not fatal (the interface list still covers the common case).
+            if (::getaddrinfo(public_host.c_str(), nullptr, &hints, &res) == 0) {
+                for (auto* r = res; r; r = r->ai_next) {
+                    if (r->ai_family == AF_INET) {
+                        const auto* sin = reinterpret_cast<const sockaddr_in*>(r->ai_addr);
+                        std::array<std::uint8_t, 4> b;
+                        std::memcpy(b.data(), &sin->sin_addr, 4);
+                        out.push_back(IpAddress::from_v4(b));
+                    } else if (r->ai_family == AF_INET6) {
+                        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(r->ai_addr);
+                        std::array<std::uint8_t, 16> b;
+                        std::memcpy(b.data(), &sin6->sin6_addr, 16);
+                        out.push_back(IpAddress::from_v6(b));
+                    }
+                }
+                ::freeaddrinfo(res);
+            }
+        }
+    }
     if (!listen.is_unspecified()) {
         if (listen.is_v4())
             out.push_back(IpAddress::from_v4(listen.to_v4().to_bytes()));
@@ -59,7 +98,10 @@ std::vector<IpAddress> own_addresses(const asio::ip::address& listen) {
             out.push_back(IpAddress::from_v6(listen.to_v6().to_bytes()));
     }
     ifaddrs* list = nullptr;
-    if (::getifaddrs(&list) != 0) return out;
+    if (::getifaddrs(&list) != 0)
+        return make_error(ErrorCode::kInternal,
+                          "socks5: cannot list this host's addresses (getifaddrs failed; does a "
+                          "sandbox forbid AF_NETLINK?); the policy needs them to deny them");
     for (auto* i = list; i; i = i->ifa_next) {
         if (!i->ifa_addr) continue;
         if (i->ifa_addr->sa_family == AF_INET) {
@@ -88,8 +130,9 @@ std::string users_path(const Config& c) {
 Socks5Server::Socks5Server(asio::io_context& io, const Config& config, Metrics& metrics)
     : io_(io),
       state_(std::make_shared<socks5::ServerState>(config, metrics)),
-      acceptor_(io),
-      accept_backoff_(io) {}
+      strand_(asio::make_strand(io)),
+      acceptor_(strand_),
+      accept_backoff_(strand_) {}
 
 Socks5Server::~Socks5Server() {
     stop();
@@ -112,8 +155,9 @@ Result<void> Socks5Server::start() {
     if (state_->users.size() == 0 && !cfg.socks5.allow_no_auth)
         return make_error(ErrorCode::kMalformed, "socks5 needs users unless allow_no_auth is set");
 
-    auto policy = DestinationPolicy::create(cfg.socks5.allow, cfg.socks5.deny,
-                                            own_addresses(listen->address()));
+    auto own = own_addresses(listen->address(), cfg.public_host);
+    if (!own) return own.error();
+    auto policy = DestinationPolicy::create(cfg.socks5.allow, cfg.socks5.deny, std::move(*own));
     if (!policy) return policy.error();
     state_->policy = std::move(*policy);
 
@@ -134,6 +178,14 @@ Result<void> Socks5Server::start() {
 
 std::uint16_t Socks5Server::port() const {
     return port_;
+}
+
+void Socks5Server::set_resolve_for_tests(socks5::LookupService::Resolve r) {
+    state_->lookups.set_resolve(std::move(r));
+}
+
+std::string Socks5Server::users_file() const {
+    return users_path(state_->config);
 }
 
 Result<void> Socks5Server::reload_users() {
@@ -169,6 +221,8 @@ void Socks5Server::accept() {
 
 // From any thread (a signal watcher, a test): the acceptor is touched only on its strand.
 void Socks5Server::stop() {
+    // Lookups still running deliver nothing from now on: the io_context may be about to go.
+    state_->lookups.shutdown();
     asio::dispatch(acceptor_.get_executor(), [this] { stop_now(); });
 }
 

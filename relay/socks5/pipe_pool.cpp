@@ -26,9 +26,11 @@ Pipe PipePool::acquire() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return {};
     // A large pipe moves a whole socket buffer per splice: fewer syscalls and wakeups. If the
-    // per-user pipe budget is spent the kernel refuses; the default size still works.
+    // per-user pipe budget (fs.pipe-user-pages-soft) is spent the kernel refuses, or gives a
+    // non-root user's new pipes a single page; the size read back is the one used.
     (void)::fcntl(fds[1], F_SETPIPE_SZ, pipe_bytes_);
-    return Pipe{fds[0], fds[1]};
+    const int granted = ::fcntl(fds[1], F_GETPIPE_SZ);
+    return Pipe{fds[0], fds[1], granted > 0 ? static_cast<std::size_t>(granted) : 4096};
 }
 
 void PipePool::release(Pipe& p) {

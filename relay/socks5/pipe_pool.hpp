@@ -11,6 +11,9 @@ namespace pp::relay::socks5 {
 struct Pipe {
     int read_fd = -1;
     int write_fd = -1;
+    // What the kernel actually granted (F_GETPIPE_SZ): the splice chunk. Asking for more than
+    // the pipe holds only costs a short splice; asking for less wastes the big pipe.
+    std::size_t capacity = 0;
     explicit operator bool() const { return read_fd >= 0; }
 };
 

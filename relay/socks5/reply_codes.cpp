@@ -10,6 +10,7 @@ ReplyCode reply_for_connect_errno(int err) {
             return ReplyCode::kConnectionRefused;
         case ENETUNREACH:
         case ENETDOWN:
+        case EADDRNOTAVAIL:  // no source address for that family/route: the network is not ours
             return ReplyCode::kNetworkUnreachable;
         case EHOSTUNREACH:
         case EHOSTDOWN:

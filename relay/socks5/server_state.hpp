@@ -9,6 +9,7 @@
 #include "relay/config.hpp"
 #include "relay/destination_policy.hpp"
 #include "relay/metrics.hpp"
+#include "relay/socks5/lookup_service.hpp"
 #include "relay/socks5/pipe_pool.hpp"
 #include "relay/users.hpp"
 
@@ -17,13 +18,29 @@ namespace pp::relay::socks5 {
 class Session;
 
 struct ServerState {
-    ServerState(const Config& c, Metrics& m) : config(c), metrics(m), pipes(64, 1 << 20) {}
+    ServerState(const Config& c, Metrics& m)
+        : config(c),
+          metrics(m),
+          pipes(kIdlePipes, kPipeBytes),
+          lookups(kLookupThreads, kLookupQueue, kLookupsPerUser) {}
+
+    // 256 KiB pipes, a few kept idle: 16 MiB of pipe buffers under the default
+    // fs.pipe-user-pages-soft (16 MiB per non-root user), so a service user's pipes are not cut
+    // to one page each; 1 MiB pipes and 64 idle ones spent it at once.
+    static constexpr std::size_t kIdlePipes = 16;
+    static constexpr int kPipeBytes = 256 * 1024;
+    // A few lookups in parallel are enough for a relay's traffic; the queue and the per-user
+    // share keep one user's unresolvable names from filling it for everyone.
+    static constexpr unsigned kLookupThreads = 4;
+    static constexpr std::size_t kLookupQueue = 1024;
+    static constexpr unsigned kLookupsPerUser = 16;
 
     Config config;  // a copy: the daemon may rebuild its Config on reload
     Metrics& metrics;
     Users users;
     DestinationPolicy policy;
     PipePool pipes;
+    LookupService lookups;
 
     std::mutex sessions_mutex;
     std::list<std::weak_ptr<Session>> sessions;

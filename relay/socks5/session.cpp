@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -30,6 +31,10 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // Big enough for the largest message of the negotiation (513 bytes of RFC 1929 credentials)
 // plus a request pipelined behind it.
 constexpr std::size_t kHandshakeBuffer = 1024;
+// The least time one address of several gets to answer a connect.
+constexpr std::chrono::seconds kMinAttempt{2};
+// Bytes one direction may move per wakeup before it yields the io thread.
+constexpr std::size_t kPumpBudget = 4 << 20;
 
 template <typename Endpoint>
 Address to_address(const Endpoint& ep) {
@@ -112,6 +117,7 @@ void Session::close() {
     client_.close(ignored);
     upstream_.close(ignored);
     timer_.cancel();
+    if (lookup_wait_) lookup_wait_->cancel();
     if (udp_) udp_->close();
 }
 
@@ -132,6 +138,12 @@ void Session::arm_deadline(Clock::duration d, bool close_client) {
         else
             self->upstream_.close(ignored);  // fails the pending connect; the client gets 0x06
     });
+}
+
+std::int64_t Session::adopt_user(std::shared_ptr<Metrics::UserCounters> user) {
+    user_ = std::move(user);
+    user_->connections_total.fetch_add(1, std::memory_order_relaxed);
+    return user_->connections_open.fetch_add(1, std::memory_order_relaxed);
 }
 
 // GCC 12 destroys some temporaries of a co_await expression twice, so callers pass named
@@ -175,6 +187,7 @@ asio::awaitable<void> Session::negotiate() {
         }
     }
 
+    std::int64_t open_before = 0;
     if (method == Method::kUserPass) {
         auto creds = co_await read_message(client_, buf, len, parse_credentials);
         bool ok = creds.status == Status::kDone &&
@@ -182,9 +195,9 @@ asio::awaitable<void> Session::negotiate() {
         sodium_memzero(creds.value.password.data(), creds.value.password.size());
         // What follows the credentials was moved to the front; wipe the rest, where they were.
         sodium_memzero(buf.data() + len, buf.size() - len);
-        if (ok) {
-            user_ = metrics.user(creds.value.user);
-        }
+        // The user is counted in the moment it is attached: ~Session gives back exactly what
+        // was taken, whichever way the session ends from here (even if the reply cannot be sent).
+        if (ok) open_before = adopt_user(metrics.user(creds.value.user));
         Buffer out;
         encode_auth_reply(out, ok);
         auto [ec, n] = co_await asio::async_write(client_, asio::buffer(out), kUseTuple);
@@ -201,10 +214,8 @@ asio::awaitable<void> Session::negotiate() {
             co_return;
         }
     } else {
-        user_ = metrics.user("anonymous");
+        open_before = adopt_user(metrics.user("anonymous"));
     }
-    user_->connections_total.fetch_add(1, std::memory_order_relaxed);
-    const auto open_before = user_->connections_open.fetch_add(1, std::memory_order_relaxed);
 
     auto request = co_await read_message(client_, buf, len, parse_request);
     if (request.status == Status::kAddressTypeNotSupported) {
@@ -255,7 +266,9 @@ asio::awaitable<void> Session::negotiate() {
         if (closed_) co_return;
         timer_generation_++;  // the handshake deadline is over
         timer_.cancel();
-        udp_->start();
+        udp_->start([weak = weak_from_this()] {
+            if (auto self = weak.lock()) self->close();
+        });
         // The association lives as long as the control connection: wait for its EOF or error
         // (anything the client sends on it is read and ignored).
         for (;;) {
@@ -282,24 +295,30 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
     bool denied = false;
     ReplyCode failure = ReplyCode::kGeneralFailure;
     if (dst.type == AddressType::kDomain) {
-        if (!policy.host_allowed(dst.domain)) {
+        if (!DestinationPolicy::host_name_valid(dst.domain)) {
+            failure = ReplyCode::kHostUnreachable;
+        } else if (!policy.host_allowed(dst.domain)) {
             denied = true;
         } else {
-            tcp::resolver resolver(client_.get_executor());
-            const std::string service = std::to_string(dst.port);
-            auto [ec, results] = co_await resolver.async_resolve(
-                dst.domain, service, tcp::resolver::numeric_service, kUseTuple);
-            if (ec || closed_) {
-                failure = closed_ ? ReplyCode::kGeneralFailure : ReplyCode::kHostUnreachable;
+            // Bounded by the connect deadline: a name whose DNS never answers costs this
+            // client its budget, not everyone else their lookups.
+            std::string host = dst.domain;
+            auto answer = co_await state_->lookups.lookup(std::move(host), user_.get(),
+                                                          cfg.connect_timeout, &lookup_wait_);
+            if (closed_) co_return;
+            if (answer.outcome == LookupService::Outcome::kTimedOut) {
+                deadline_hit_ = true;
+            } else if (answer.outcome == LookupService::Outcome::kBusy) {
+                failure = ReplyCode::kGeneralFailure;
             } else {
                 const bool via_allowed = policy.host_explicitly_allowed(dst.domain);
-                for (const auto& r : results) {
-                    if (policy.address_allowed(to_ip(r.endpoint().address()), via_allowed))
-                        candidates.push_back(r.endpoint());
+                for (const auto& a : answer.addresses) {
+                    if (policy.address_allowed(to_ip(a), via_allowed))
+                        candidates.emplace_back(a, dst.port);
                     else
                         denied = true;
                 }
-                if (results.empty()) failure = ReplyCode::kHostUnreachable;
+                if (answer.addresses.empty()) failure = ReplyCode::kHostUnreachable;
             }
         }
     } else {
@@ -318,6 +337,14 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
     }
     if (candidates.empty() && denied) failure = ReplyCode::kNotAllowed;
 
+    // Each address gets a share of the budget (at least kMinAttempt), so a blackholed first
+    // address does not burn all of it while a later one would have answered at once.
+    const auto attempt_budget =
+        candidates.empty()
+            ? Clock::duration(cfg.connect_timeout)
+            : std::min<Clock::duration>(
+                  cfg.connect_timeout,
+                  std::max<Clock::duration>(kMinAttempt, cfg.connect_timeout / candidates.size()));
     bool connected = false;
     for (const auto& ep : candidates) {
         if (closed_ || deadline_hit_) break;
@@ -328,12 +355,25 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
             failure = ReplyCode::kGeneralFailure;
             continue;
         }
+        bool attempt_expired = false;
+        asio::steady_timer attempt(client_.get_executor());
+        attempt.expires_after(attempt_budget);
+        const unsigned gen = ++attempt_generation_;
+        attempt.async_wait(
+            [self = shared_from_this(), gen, &attempt_expired](boost::system::error_code tec) {
+                if (tec || gen != self->attempt_generation_ || self->closed_) return;
+                attempt_expired = true;  // still in the frame: the generation matched
+                boost::system::error_code ignored;
+                self->upstream_.close(ignored);
+            });
         auto [cec] = co_await upstream_.async_connect(ep, kUseTuple);
+        ++attempt_generation_;  // a late expiry must not close the next attempt's socket
+        attempt.cancel();
         if (!cec) {
             connected = true;
             break;
         }
-        failure = reply_for_connect_errno(cec.value());
+        failure = attempt_expired ? ReplyCode::kTtlExpired : reply_for_connect_errno(cec.value());
     }
     if (closed_) co_return;
     if (deadline_hit_) failure = ReplyCode::kTtlExpired;
@@ -387,7 +427,7 @@ void Session::start_pump() {
 // empty and the source has nothing to give, so an idle direction holds no pipe.
 void Session::pump(Direction& d) {
     auto& pipes = state_->pipes;
-    const std::size_t chunk = static_cast<std::size_t>(pipes.pipe_bytes());
+    std::size_t moved = 0;  // this wakeup's bytes, for the fairness yield below
     for (;;) {
         if (closed_) return;
         if (d.in_pipe > 0) {
@@ -397,6 +437,14 @@ void Session::pump(Direction& d) {
                 d.in_pipe -= static_cast<std::size_t>(n);
                 d.bytes->fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
                 last_activity_ = Clock::now();
+                moved += static_cast<std::size_t>(n);
+                // One fast tunnel must not hold an io thread while others wait: past a budget
+                // the rest of the work goes to the back of the queue.
+                if (moved >= kPumpBudget && d.in_pipe == 0) {
+                    asio::post(client_.get_executor(),
+                               [self = shared_from_this(), &d] { self->pump(d); });
+                    return;
+                }
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
@@ -426,6 +474,7 @@ void Session::pump(Direction& d) {
             d.pipe = pipes.acquire();
             if (!d.pipe) return close();
         }
+        const std::size_t chunk = d.pipe.capacity;
         const ssize_t n = ::splice(d.from->native_handle(), nullptr, d.pipe.write_fd, nullptr,
                                    chunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {

@@ -53,6 +53,8 @@ class Session : public std::enable_shared_from_this<Session> {
     boost::asio::awaitable<void> connect(const Address& dst, std::span<const std::uint8_t> early);
     boost::asio::awaitable<bool> send_reply(ReplyCode code, const Address* bound = nullptr);
 
+    // Attaches the session to `user` and counts it open there; returns the count before.
+    std::int64_t adopt_user(std::shared_ptr<Metrics::UserCounters> user);
     void arm_deadline(std::chrono::steady_clock::duration d, bool close_client);
     void start_pump();
     void pump(Direction& d);
@@ -66,6 +68,7 @@ class Session : public std::enable_shared_from_this<Session> {
     boost::asio::steady_timer timer_;
     std::shared_ptr<Metrics::UserCounters> user_;
     std::unique_ptr<UdpAssociation> udp_;
+    boost::asio::steady_timer* lookup_wait_ = nullptr;  // while a name lookup is awaited
     Direction up_, down_;
     std::chrono::steady_clock::time_point last_activity_;
     std::list<std::weak_ptr<Session>>::iterator registry_pos_;
@@ -73,6 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool closed_ = false;
     bool deadline_hit_ = false;
     unsigned timer_generation_ = 0;
+    unsigned attempt_generation_ = 0;  // the connect attempt a per-address timer belongs to
 
     friend class UdpAssociation;
 };

@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/udp.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -29,7 +30,9 @@ class UdpAssociation {
     std::optional<boost::asio::ip::udp::endpoint> open(const boost::asio::ip::address& local,
                                                        const boost::asio::ip::address& client_ip,
                                                        const Address& announced);
-    void start();
+    // Relays until close(). `on_end` runs (on the strand) when the association ends by itself:
+    // no datagram either way for socks5.idle_timeout, or a socket that keeps failing.
+    void start(std::function<void()> on_end);
     void close();
 
   private:

@@ -39,11 +39,40 @@ TEST(DestinationPolicy, DefaultDeniesInternalRanges) {
                           "::ffff:127.0.0.1",
                           "::ffff:10.0.0.1",
                           "::ffff:169.254.1.1",
-                          "64:ff9b::7f00:1"})
+                          "64:ff9b::7f00:1",
+                          "192.0.0.1",
+                          "198.18.0.1",
+                          "198.19.255.255"})
         EXPECT_FALSE(p.address_allowed(ip(a))) << a;
     for (const char* a : {"1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "192.169.0.1",
                           "2001:db8::1", "2606:4700::1111", "::ffff:1.1.1.1"})
         EXPECT_TRUE(p.address_allowed(ip(a))) << a;
+}
+
+// NAT64 and 6to4 addresses are judged by the IPv4 address they embed.
+TEST(DestinationPolicy, TranslatedAddressesJudgedByTheirEmbeddedIpv4) {
+    auto p = make({}, {"9.9.9.9"}, {ip("203.0.113.7")});
+    for (const char* a : {"64:ff9b::a00:1",            // 10.0.0.1
+                          "64:ff9b::7f00:1",           // 127.0.0.1
+                          "64:ff9b::909:909",          // 9.9.9.9, denied explicitly
+                          "64:ff9b::cb00:7107",        // 203.0.113.7, our own
+                          "64:ff9b:1:a00:0:100::",     // RFC 8215 /48: 10.0.0.1
+                          "64:ff9b:1:a9fe:a9:fe00::",  // 169.254.169.254
+                          "2002:a00:1::1",             // 6to4 of 10.0.0.1
+                          "2002:7f00:1::"})            // 6to4 of 127.0.0.1
+        EXPECT_FALSE(p.address_allowed(ip(a))) << a;
+    for (const char* a : {"64:ff9b::808:808", "64:ff9b:1:808:8:800::", "2002:808:808::1"})
+        EXPECT_TRUE(p.address_allowed(ip(a))) << a;
+    auto open = make({"10.0.0.0/8"}, {});
+    EXPECT_TRUE(open.address_allowed(ip("64:ff9b::a00:1")));
+}
+
+TEST(DestinationPolicy, HostNameValidity) {
+    for (const char* h : {"example.com", "example.com.", "a-b_c.example", "localhost"})
+        EXPECT_TRUE(DestinationPolicy::host_name_valid(h)) << h;
+    EXPECT_FALSE(DestinationPolicy::host_name_valid(std::string("localhost\0x", 11)));
+    for (const char* h : {"", ".", "local host", "a/b", "a%00b", "ex\xc3\xa4mple.com"})
+        EXPECT_FALSE(DestinationPolicy::host_name_valid(h)) << h;
 }
 
 TEST(DestinationPolicy, OwnAddressesDenied) {

@@ -185,6 +185,7 @@ TEST(Socks5Codec, UdpDatagram) {
 TEST(Socks5Codec, ConnectErrnoMapping) {
     EXPECT_EQ(reply_for_connect_errno(ECONNREFUSED), ReplyCode::kConnectionRefused);
     EXPECT_EQ(reply_for_connect_errno(ENETUNREACH), ReplyCode::kNetworkUnreachable);
+    EXPECT_EQ(reply_for_connect_errno(EADDRNOTAVAIL), ReplyCode::kNetworkUnreachable);
     EXPECT_EQ(reply_for_connect_errno(EHOSTUNREACH), ReplyCode::kHostUnreachable);
     EXPECT_EQ(reply_for_connect_errno(ETIMEDOUT), ReplyCode::kTtlExpired);
     EXPECT_EQ(reply_for_connect_errno(EACCES), ReplyCode::kNotAllowed);

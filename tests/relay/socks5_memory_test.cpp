@@ -87,5 +87,52 @@ TEST(Socks5Memory, IdleConnectionsStayUnderBound) {
     ::close(dest);
 }
 
+// UDP associations waiting for datagrams hold no datagram buffers: the receive buffer is per io
+// thread. Kernel socket memory is not in RSS; what is measured is ours.
+TEST(Socks5Memory, IdleUdpAssociationsStayUnderBound) {
+    constexpr int kAssociations = 500;
+#if defined(__SANITIZE_ADDRESS__)
+    constexpr long kBoundPerAssociation = 128 * 1024;
+#else
+    constexpr long kBoundPerAssociation = 16 * 1024;
+#endif
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 4 * kAssociations + 200) GTEST_SKIP() << "RLIMIT_NOFILE too low";
+
+    Config c = base_config("");
+    c.socks5.allow_no_auth = true;
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    std::vector<int> clients;
+    auto open_associations = [&](int n) {
+        for (int i = 0; i < n; ++i) {
+            int fd = connect_tcp(false, s.port());
+            ASSERT_GE(fd, 0);
+            Buffer out{5, 1, 0};
+            (void)socks5::encode_request(out, socks5::Command::kUdpAssociate,
+                                         socks5::Address::ipv4({0, 0, 0, 0}, 0));
+            ASSERT_TRUE(send_all(fd, out));
+            auto in = read_n(fd, 12);
+            ASSERT_EQ(in.size(), 12u);
+            ASSERT_EQ(in[3], 0) << "reply code";
+            clients.push_back(fd);
+        }
+    };
+    open_associations(50);
+    ASSERT_FALSE(::testing::Test::HasFatalFailure());
+    std::this_thread::sleep_for(200ms);
+    const long before = rss_bytes();
+    open_associations(kAssociations);
+    ASSERT_FALSE(::testing::Test::HasFatalFailure());
+    std::this_thread::sleep_for(200ms);
+    const long per = (rss_bytes() - before) / kAssociations;
+    std::printf("RSS growth per idle UDP association: %ld bytes\n", per);
+    EXPECT_LT(per, kBoundPerAssociation);
+    for (int fd : clients) ::close(fd);
+}
+
 }  // namespace
 }  // namespace pp::relay::test

@@ -2,6 +2,9 @@
 // remote DNS), a raw client for every reply code, UDP ASSOCIATE, and misbehaving clients.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "tests/relay/socks5_test_support.hpp"
 
 namespace pp::relay::test {
@@ -174,6 +177,150 @@ TEST_F(Socks5ServerTest, DefaultPolicyDeniesLoopbackEvenViaNames) {
     EXPECT_EQ(s.metrics().socks5_connects_ok.load(), 0u);
 }
 
+// getaddrinfo() stops at a NUL: "localhost\0x" would resolve as the denied "localhost".
+// Names that are not plausible host names are answered 0x04 before any lookup.
+TEST_F(Socks5ServerTest, HostNamesWithNulOrOddBytesDoNotBypassTheDenyList) {
+    TcpServer http(false, serve_http);
+    auto c = config();
+    c.socks5.deny = {"localhost"};
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::host("localhost", http.port())),
+              ReplyCode::kNotAllowed);
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect,
+                        Address::host(std::string("localhost\0x", 11), http.port())),
+              ReplyCode::kHostUnreachable);
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::host("local host", http.port())),
+              ReplyCode::kHostUnreachable);
+    EXPECT_EQ(s.metrics().socks5_connects_ok.load(), 0u);
+}
+
+// Behind 1:1 NAT the public address is on no interface: public_host is denied all the same.
+TEST_F(Socks5ServerTest, PublicHostIsOneOfTheRelaysOwnAddresses) {
+    auto c = config();
+    c.public_host = "203.0.113.7";
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::ipv4({203, 0, 113, 7}, 80)),
+              ReplyCode::kNotAllowed);
+}
+
+// A name whose DNS never answers costs only its own client: others resolve meanwhile, and the
+// stalled client gets 0x06 when its connect deadline passes, without waiting for the lookup.
+TEST_F(Socks5ServerTest, StalledLookupDelaysNobodyAndTimesOutWith0x06) {
+    TcpServer echo(false, serve_echo_after_eof);
+    auto c = config();
+    c.socks5.connect_timeout = 1s;
+    // Declared before the server: the stalled worker must be done with them before they go.
+    std::mutex m;
+    std::condition_variable cv;
+    bool release = false;
+    std::atomic<int> stalled_left{0};
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    s.server().set_resolve_for_tests([&](const std::string& host) {
+        std::vector<boost::asio::ip::address> out;
+        if (host == "stall.test") {
+            ++stalled_left;
+            std::unique_lock lock(m);
+            cv.wait_for(lock, 10s, [&] { return release; });
+            --stalled_left;
+        }
+        out.push_back(boost::asio::ip::make_address("127.0.0.1"));
+        return out;
+    });
+    using Clock = std::chrono::steady_clock;
+    ReplyCode stalled_code = ReplyCode::kSucceeded;
+    Clock::duration stalled_took{};
+    std::thread stalled([&] {
+        const auto t0 = Clock::now();
+        stalled_code = reply_for(s.port(), Command::kConnect, Address::host("stall.test", 80));
+        stalled_took = Clock::now() - t0;
+    });
+    std::this_thread::sleep_for(100ms);  // the stalled lookup is running
+    const auto t0 = Clock::now();
+    int fd = connect_tcp(false, s.port());
+    ASSERT_TRUE(negotiate(fd, "alice", "wonder land").ok);
+    EXPECT_EQ(request(fd, Command::kConnect, Address::host("fast.test", echo.port())).value.code,
+              ReplyCode::kSucceeded);
+    EXPECT_LT(Clock::now() - t0, 500ms);
+    ::close(fd);
+    stalled.join();
+    EXPECT_EQ(stalled_code, ReplyCode::kTtlExpired);
+    EXPECT_LT(stalled_took, 1800ms);
+    {
+        std::lock_guard lock(m);
+        release = true;
+    }
+    cv.notify_all();
+    EXPECT_TRUE(eventually([&] { return stalled_left.load() == 0; }));
+}
+
+// A listener on 127.0.0.2:`port` whose accept queue is full: the kernel drops further SYNs,
+// so a connect to it hangs like one to a blackholed address. Returns the fds to close.
+std::vector<int> blackhole(std::uint16_t port) {
+    std::vector<int> fds;
+    int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000002);
+    a.sin_port = htons(port);
+    if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(l, 0) != 0) {
+        ::close(l);
+        return fds;
+    }
+    fds.push_back(l);
+    for (int i = 0; i < 3; ++i) {
+        int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        (void)::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        fds.push_back(c);
+    }
+    std::this_thread::sleep_for(50ms);
+    return fds;
+}
+
+// A blackholed first address gets its share of the budget, not all of it: the second one is
+// reached in time. With only the blackholed address the client gets 0x06 at the deadline.
+TEST_F(Socks5ServerTest, BlackholedFirstAddressDoesNotBurnTheConnectBudget) {
+    std::uint16_t port = 0;
+    int live = listen_tcp(false, &port);  // connects complete in its backlog
+    auto holes = blackhole(port);
+    ASSERT_EQ(holes.size(), 4u);
+    using Clock = std::chrono::steady_clock;
+    auto resolve = [](const std::string& host) {
+        std::vector<boost::asio::ip::address> out{boost::asio::ip::make_address("127.0.0.2")};
+        if (host == "two.test") out.push_back(boost::asio::ip::make_address("127.0.0.1"));
+        return out;
+    };
+    {
+        auto c = config();
+        c.socks5.connect_timeout = 6s;  // 3 s for each of two addresses
+        RunningServer s(c);
+        ASSERT_TRUE(s.ok());
+        s.server().set_resolve_for_tests(resolve);
+        const auto t0 = Clock::now();
+        int fd = connect_tcp(false, s.port());
+        ASSERT_TRUE(negotiate(fd, "alice", "wonder land").ok);
+        EXPECT_EQ(request(fd, Command::kConnect, Address::host("two.test", port)).value.code,
+                  ReplyCode::kSucceeded);
+        const auto took = Clock::now() - t0;
+        EXPECT_GT(took, 2500ms);
+        EXPECT_LT(took, 4500ms);
+        ::close(fd);
+    }
+    {
+        auto c = config();
+        c.socks5.connect_timeout = 1s;
+        RunningServer s(c);
+        ASSERT_TRUE(s.ok());
+        s.server().set_resolve_for_tests(resolve);
+        EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::host("one.test", port)),
+                  ReplyCode::kTtlExpired);
+    }
+    for (int fd : holes) ::close(fd);
+    ::close(live);
+}
+
 TEST_F(Socks5ServerTest, MalformedNegotiationsAreClosed) {
     RunningServer s(config());
     ASSERT_TRUE(s.ok());
@@ -330,6 +477,41 @@ TEST_F(Socks5ServerTest, GlobalCapAndPerUserLimit) {
     for (int fd : {a, b, d, over}) ::close(fd);
 }
 
+// Credentials accepted, then the client resets before the auth reply can be written: the
+// session must give back exactly what it took, so the per-user gauge never goes negative and
+// the per-user limit still holds afterwards.
+TEST_F(Socks5ServerTest, ResetAfterCredentialsKeepsPerUserCountExact) {
+    TcpServer echo(false, serve_echo_after_eof);
+    auto c = config();
+    c.socks5.max_connections_per_user = 1;
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    Buffer greeting, creds;
+    const std::vector<socks5::Method> methods{socks5::Method::kUserPass};
+    (void)socks5::encode_greeting(greeting, methods);
+    (void)socks5::encode_credentials(creds, "alice", "wonder land");
+    for (int i = 0; i < 50; ++i) {
+        int fd = connect_tcp(false, s.port());
+        ASSERT_TRUE(send_all(fd, greeting));
+        ASSERT_EQ(read_n(fd, 2).size(), 2u);  // the method selection: the server waits for creds
+        ASSERT_TRUE(send_all(fd, creds));
+        linger l{1, 0};  // close() sends RST
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        ::close(fd);
+    }
+    auto alice = s.metrics().user("alice");
+    EXPECT_TRUE(eventually([&] { return s.metrics().connections_open.load() == 0; }));
+    EXPECT_EQ(alice->connections_open.load(), 0);
+    int a = connect_tcp(false, s.port());
+    ASSERT_TRUE(negotiate(a, "alice", "wonder land").ok);
+    ASSERT_EQ(request(a, Command::kConnect, Address::ipv4({127, 0, 0, 1}, echo.port())).value.code,
+              ReplyCode::kSucceeded);
+    EXPECT_EQ(reply_for(s.port(), Command::kConnect, Address::ipv4({127, 0, 0, 1}, echo.port())),
+              ReplyCode::kNotAllowed);
+    ::close(a);
+    EXPECT_TRUE(eventually([&] { return alice->connections_open.load() == 0; }));
+}
+
 // An open relay (no authentication) has no users to share out fairly: the per-user limit does
 // not cap everyone who comes without a password.
 TEST_F(Socks5ServerTest, PerUserLimitDoesNotCapNoAuthClients) {
@@ -399,6 +581,7 @@ TEST_F(Socks5ServerTest, ReloadUsersKeepsOldTableOnError) {
     ASSERT_TRUE(s.server().reload_users().ok());
     std::ofstream(users_) << "broken line\n";
     EXPECT_FALSE(s.server().reload_users().ok());
+    EXPECT_EQ(s.server().users_file(), users_);  // for the caller's error message
     int fd = connect_tcp(false, s.port());
     EXPECT_TRUE(negotiate(fd, "bob", "builder").ok);
     ::close(fd);
@@ -418,6 +601,8 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
     ::getsockname(echo, reinterpret_cast<sockaddr*>(&ea), &elen);
     const std::uint16_t echo_port = ntohs(ea.sin_port);
     std::atomic<bool> stop{false};
+    std::mutex relay_out_mutex;
+    sockaddr_in relay_out{};  // the relay's destination-facing socket, as the echo saw it
     std::thread echo_thread([&] {
         while (!stop) {
             pollfd p{echo, POLLIN, 0};
@@ -426,9 +611,14 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
             sockaddr_in from{};
             socklen_t fl = sizeof from;
             ssize_t n = ::recvfrom(echo, b, sizeof b, 0, reinterpret_cast<sockaddr*>(&from), &fl);
-            if (n > 0)
+            if (n > 0) {
+                {
+                    std::lock_guard lock(relay_out_mutex);
+                    relay_out = from;
+                }
                 ::sendto(echo, b, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from),
                          fl);
+            }
         }
     });
 
@@ -465,6 +655,7 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
     const auto echo_addr = Address::ipv4({127, 0, 0, 1}, echo_port);
     // Dropped: a fragment, and a destination the policy denies. Then a good one comes back.
     send_dgram(echo_addr, 1, "fragment");
+    const auto denied_before = s.metrics().socks5_denied.load();
     send_dgram(Address::ipv4({10, 0, 0, 1}, 53), 0, "denied");
     send_dgram(echo_addr, 0, "ping over udp");
     auto back = recv_dgram(2000ms);
@@ -473,7 +664,22 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
     EXPECT_EQ(d.value.destination, echo_addr);  // the reply names its source
     EXPECT_EQ(std::string(d.value.data.begin(), d.value.data.end()), "ping over udp");
     EXPECT_TRUE(recv_dgram(200ms).empty());  // nothing for the dropped ones
+    // A datagram to the relay's destination-facing socket from a host the client never sent
+    // to is not passed back to the client.
+    {
+        sockaddr_in to;
+        {
+            std::lock_guard lock(relay_out_mutex);
+            to = relay_out;
+        }
+        int stranger = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        const char junk[] = "unsolicited";
+        ::sendto(stranger, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        EXPECT_TRUE(recv_dgram(300ms).empty());
+        ::close(stranger);
+    }
     EXPECT_TRUE(eventually([&] { return s.metrics().socks5_udp_datagrams.load() >= 2; }));
+    EXPECT_EQ(s.metrics().socks5_denied.load(), denied_before + 1);
 
     // The association ends with its control connection.
     ::close(ctl);
@@ -484,6 +690,22 @@ TEST_F(Socks5ServerTest, UdpAssociateRoundTrip) {
     stop = true;
     echo_thread.join();
     ::close(echo);
+}
+
+// An association nobody uses ends after idle_timeout, and its control connection with it.
+TEST_F(Socks5ServerTest, IdleUdpAssociationClosed) {
+    auto c = config();
+    c.socks5.idle_timeout = 1s;
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    int ctl = connect_tcp(false, s.port());
+    ASSERT_TRUE(negotiate(ctl, "alice", "wonder land").ok);
+    auto rep = request(ctl, Command::kUdpAssociate, Address::ipv4({0, 0, 0, 0}, 0));
+    ASSERT_EQ(rep.value.code, ReplyCode::kSucceeded);
+    EXPECT_FALSE(closed_within(ctl, 500ms));
+    EXPECT_TRUE(closed_within(ctl, 2000ms));
+    ::close(ctl);
+    EXPECT_TRUE(eventually([&] { return s.metrics().connections_open.load() == 0; }));
 }
 
 }  // namespace
