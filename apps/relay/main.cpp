@@ -74,7 +74,8 @@ int run(relay::Config config, const apps::ShareOptions& share) {
     if (config.socks5.enabled) {
         socks5.emplace(io, config, metrics);
         if (auto r = socks5->start(); !r) {
-            std::fprintf(stderr, "error: SOCKS5 on %s: %s\n", config.socks5.listen.c_str(),
+            std::fprintf(stderr, "error: SOCKS5 on %s (users file %s): %s\n",
+                         config.socks5.listen.c_str(), socks5->users_file().c_str(),
                          std::string(r.error().detail).c_str());
             return 1;
         }
@@ -115,8 +116,8 @@ int run(relay::Config config, const apps::ShareOptions& share) {
         if (sig != SIGHUP) break;
         if (socks5) {
             if (auto r = socks5->reload_users(); !r)
-                std::fprintf(stderr, "users file not reloaded (old users kept): %s\n",
-                             std::string(r.error().detail).c_str());
+                std::fprintf(stderr, "users file %s not reloaded (old users kept): %s\n",
+                             socks5->users_file().c_str(), std::string(r.error().detail).c_str());
             else
                 std::fprintf(stderr, "users file reloaded\n");
         }
