@@ -215,10 +215,4 @@ asio::awaitable<void> DecoySite::serve(Connection& c, TlsStream& s, ByteView pre
     co_await s.async_shutdown(kTok);
 }
 
-asio::awaitable<void> DecoySite::serve(Connection& c, tcp::socket& s, ByteView prefix) const {
-    co_await serve_on(c, s, prefix);
-    boost::system::error_code ignored;
-    s.shutdown(tcp::socket::shutdown_send, ignored);
-}
-
 }  // namespace pp::relay::detail

@@ -1,6 +1,6 @@
 #pragma once
 // relay/ internal: the built-in decoy website, what anyone who does not authenticate sees: an
-// ordinary small homepage served over HTTP/1.1 (through TLS, or raw for plain-HTTP clients),
+// ordinary small homepage served over HTTP/1.1 (inside the relay's TLS),
 // 404 for other paths, 400 for anything that is not HTTP, keep-alive with an idle timeout.
 // Optionally serves static files from a directory instead of its own page.
 #include <boost/asio/awaitable.hpp>
@@ -27,7 +27,6 @@ class DecoySite {
     // Serves requests until the client closes, sends something that is not HTTP, or idles past
     // keep_alive. `prefix` holds bytes already read from the stream; they are parsed first.
     asio::awaitable<void> serve(Connection& c, TlsStream& s, ByteView prefix) const;
-    asio::awaitable<void> serve(Connection& c, tcp::socket& s, ByteView prefix) const;
 
   private:
     template <typename Stream>

@@ -11,6 +11,7 @@
 #include "net/tls_impl.hpp"
 #include "relay/connection.hpp"
 #include "relay/decoy_handoff.hpp"
+#include "relay/plain_http_port.hpp"
 #include "relay/upstream_connect.hpp"
 
 namespace pp::relay::detail {
@@ -18,8 +19,6 @@ namespace pp::relay::detail {
 namespace {
 
 namespace rw = wire::relay;
-
-constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
 
 std::uint64_t unix_now() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -98,13 +97,14 @@ asio::awaitable<void> serve_tls(RelayContext& ctx, Connection& c) {
 
 asio::awaitable<void> serve(RelayContext& ctx, std::shared_ptr<Connection> c) {
     c->touch(ctx.config.relay.handshake_timeout);
-    // Peek, so a plain-HTTP client's bytes stay in the socket for the decoy to read.
+    // Peek, as nginx does on its TLS port: the first byte decides between a TLS handshake and
+    // nginx's "plain HTTP request was sent to HTTPS port" answer, and stays in the socket.
     std::uint8_t first = 0;
     auto [pec, pn] =
         co_await c->raw->async_receive(asio::buffer(&first, 1), tcp::socket::message_peek, kTok);
     if (pec || pn == 0) co_return;
-    if (first != kTlsHandshakeRecord) {
-        co_await hand_to_decoy(ctx, *c, *c->raw, {});
+    if (!looks_like_tls(first)) {
+        co_await answer_plain_http_on_tls_port(*c->raw);
         co_return;
     }
     c->tls = std::make_unique<TlsStream>(std::move(*c->raw), ctx.identity.tls.impl().ctx);

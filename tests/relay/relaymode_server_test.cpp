@@ -253,6 +253,15 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         co_return got;
     }
 
+    // `answer` with its Date header line removed, for byte comparisons.
+    static std::string without_date(std::string answer) {
+        const auto at = answer.find("\r\nDate: ");
+        if (at == std::string::npos) return answer;
+        const auto end = answer.find("\r\n", at + 2);
+        answer.erase(at, end - at);
+        return answer;
+    }
+
     // Runs real curl against the relay and checks it got the decoy's page.
     void curl_decoy(const std::string& tls_flags);
 
@@ -465,9 +474,54 @@ TEST_P(RelayModeTest, CurlSeesAnOrdinaryWebsite) {
     }
 }
 
-TEST_P(RelayModeTest, PlainHttpWithoutTlsGetsTheDecoy) {
-    const std::string get = "GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
-    expect_decoy(raw_probe(get), get, false);
+// What nginx answers on its TLS port to a plain-HTTP request, in both decoy modes: the relay
+// answers itself (a plain-HTTP upstream never sees it), then closes.
+TEST_P(RelayModeTest, PlainHttpOnTheTlsPortGetsNginxsAnswer) {
+    const std::string get = "GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n";
+    const std::string answer = raw_probe(get);
+    const std::string body =
+        "<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>"
+        "\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
+        "<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
+        "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+    EXPECT_EQ(without_date(answer),
+              "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+              "Content-Length: " + std::to_string(body.size()) +
+                  "\r\nConnection: close\r\n\r\n" + body);
+    EXPECT_NE(answer.find("\r\nDate: "), std::string::npos);
+    EXPECT_TRUE(decoy_.seen().empty());
+    EXPECT_EQ(metrics_.relay_decoy.load(), 0u);
+}
+
+// When the decoy is done (the upstream closed after its answer) the relay ends the whole
+// connection, as a web server would, even though the prober keeps its side open.
+TEST_P(RelayModeTest, DecoyEndsTheWholeConnectionWhenItIsDone) {
+    const bool closed = run([&]() -> asio::awaitable<bool> {
+        asio::ssl::context ctx(asio::ssl::context::tls_client);
+        ctx.set_verify_mode(asio::ssl::verify_none);
+        asio::ssl::stream<tcp::socket> s(co_await asio::this_coro::executor, ctx);
+        auto [cec] = co_await s.next_layer().async_connect(relay_endpoint(), kTok);
+        if (cec) co_return false;
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, kTok);
+        if (hec) co_return false;
+        const std::string get =
+            "GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
+        co_await asio::async_write(s, asio::buffer(get), kTok);
+        std::array<char, 4096> buf{};
+        for (;;) {
+            auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), kTok);
+            if (rec) break;
+        }
+        // Still holding our socket: the relay must have let go on its own, long before the
+        // idle timeout (5 s here).
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        for (int i = 0; i < 100 && metrics_.connections_open.load() != 0; ++i) {
+            t.expires_after(std::chrono::milliseconds(10));
+            co_await t.async_wait(kTok);
+        }
+        co_return metrics_.connections_open.load() == 0;
+    }());
+    EXPECT_TRUE(closed);
 }
 
 TEST_P(RelayModeTest, BuiltInSiteKeepsConnectionsAlive) {
@@ -483,11 +537,31 @@ TEST_P(RelayModeTest, BuiltInSiteKeepsConnectionsAlive) {
     EXPECT_EQ(answer.substr(answer.size() - 4), "\r\n\r\n");
 }
 
-TEST_P(RelayModeTest, RandomBytesGetTheDecoy) {
+// Bytes that are neither TLS nor HTTP: nginx's plain 400 page, then close.
+TEST_P(RelayModeTest, RandomBytesWithoutTlsGetNginxsBadRequest) {
     std::string junk(300, '\0');
     crypto::random_bytes({reinterpret_cast<std::uint8_t*>(junk.data()), junk.size()});
     junk[0] = 0x05;  // not a TLS handshake record; looks like a SOCKS5 greeting
-    expect_decoy(raw_probe(junk), junk, true);
+    const std::string answer = raw_probe(junk);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n", 0), 0u) << answer;
+    EXPECT_NE(answer.find("<title>400 Bad Request</title>"), std::string::npos);
+    EXPECT_TRUE(decoy_.seen().empty());
+}
+
+// Inside TLS the same junk is not an authenticator, so the decoy gets it, untouched.
+TEST_P(RelayModeTest, RandomBytesInsideTlsGetTheDecoy) {
+    std::string junk(300, '\0');
+    crypto::random_bytes({reinterpret_cast<std::uint8_t*>(junk.data()), junk.size()});
+    junk[0] = 0x05;
+    expect_decoy(tls_probe(junk), junk, true);
+}
+
+// A first byte that says TLS but a broken handshake: closed, as OpenSSL at nginx does.
+TEST_P(RelayModeTest, BrokenTlsHandshakeIsClosed) {
+    std::string junk(64, '\x16');
+    const std::string answer = raw_probe(junk);
+    EXPECT_EQ(answer.find("HTTP/"), std::string::npos) << answer;
+    EXPECT_TRUE(decoy_.seen().empty());
 }
 
 TEST_P(RelayModeTest, SlowlorisIsClosedAfterTheTimeoutAndOthersAreUnaffected) {
