@@ -2,6 +2,7 @@
 // paperplane-relay's settings, as the daemon hands them to each mode. Filled from defaults, then
 // the TOML file, then command-line flags (apps/relay/config_file.*). Plain data, no I/O.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -49,6 +50,10 @@ struct RelayModeConfig {
     std::chrono::seconds clock_window{120};
     std::chrono::seconds handshake_timeout{10};
     std::chrono::seconds idle_timeout{600};
+    // Authenticators remembered at once (replay cache); each is live for two clock windows.
+    // Far above any honest load, and bounds the cache at a few MiB. When it is full, a client
+    // with a valid authenticator is told "busy".
+    std::size_t replay_cache_entries = 65536;
 };
 
 struct Config {

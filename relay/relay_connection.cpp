@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 
+#include "net/relay_client.hpp"
 #include "net/tls_impl.hpp"
 #include "relay/connection.hpp"
 #include "relay/decoy_handoff.hpp"
@@ -80,17 +81,25 @@ asio::awaitable<void> serve_tls(RelayContext& ctx, Connection& c) {
     // Same work for every record: one HMAC inside verify, one cache lookup only when it passed.
     const std::uint64_t now = unix_now();
     const auto window = static_cast<std::uint64_t>(ctx.config.relay.clock_window.count());
-    auto auth = rw::verify_authenticator(ctx.key, record, now, window);
-    if (auth) {
+    // The MAC covers this session's exporter value: a record made for another session fails.
+    // Should the exporter fail (it cannot after a finished handshake) nothing verifies.
+    const auto binding = net::relay_session_binding(tls.native_handle());
+    auto auth = rw::verify_authenticator(ctx.key, binding ? *binding : rw::SessionBinding{},
+                                         record, now, window);
+    if (auth && binding) {
         const auto verdict =
             ctx.replays.check_and_insert(auth->mac, auth->unix_seconds + window, now);
         if (verdict == ReplayCache::Verdict::kFresh) {
             co_await relay_to_target(ctx, c, auth->target);
             co_return;
         }
-        if (verdict == ReplayCache::Verdict::kReplay) {
-            ctx.metrics.relay_replays.fetch_add(1, std::memory_order_relaxed);
+        if (verdict == ReplayCache::Verdict::kFull) {
+            // The MAC verified, so this is a holder of the secret, not a prober: say so.
+            ctx.metrics.relay_busy.fetch_add(1, std::memory_order_relaxed);
+            co_await reply_and_close(tls, rw::Status::kBusy);
+            co_return;
         }
+        ctx.metrics.relay_replays.fetch_add(1, std::memory_order_relaxed);
     }
     co_await hand_to_decoy(ctx, c, tls, record);
 }

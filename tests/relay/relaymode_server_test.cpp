@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -142,6 +143,8 @@ asio::awaitable<void> decoy_accept(tcp::acceptor& acc, DecoyUpstream& rec) {
 class RelayModeTest : public ::testing::TestWithParam<bool> {
   protected:
     bool upstream_decoy() const { return GetParam(); }
+    // Lets a derived fixture change the relay's settings before it starts.
+    virtual void adjust(Config&) {}
 
     void SetUp() override {
         dir_ = make_temp_dir();
@@ -165,6 +168,7 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         config_.relay.upstreams = {echo_target_, "127.0.0.1:" + std::to_string(dead_port_)};
         config_.relay.handshake_timeout = std::chrono::seconds(1);
         config_.relay.idle_timeout = std::chrono::seconds(5);
+        adjust(config_);
         if (upstream_decoy()) {
             config_.relay.decoy =
                 "127.0.0.1:" + std::to_string(decoy_acc_->local_endpoint().port());
@@ -215,9 +219,17 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
     // as its first record; returns everything the relay sends back until it closes.
     // `stop_after` > 0: returns once that many bytes arrived instead of waiting for the close.
     std::string tls_probe(const std::string& first, std::size_t stop_after = 0) {
-        return run(tls_probe_co(first, stop_after));
+        return tls_probe([first](SSL*) { return first; }, stop_after);
     }
-    asio::awaitable<std::string> tls_probe_co(std::string first, std::size_t stop_after) {
+    // The same with a first record made inside the probe's TLS session (an authenticator's MAC
+    // covers the session's exporter value); `sent` (may be null) receives it.
+    using FirstRecord = std::function<std::string(SSL*)>;
+    std::string tls_probe(FirstRecord make, std::size_t stop_after = 0,
+                          std::string* sent = nullptr) {
+        return run(tls_probe_co(std::move(make), stop_after, sent));
+    }
+    asio::awaitable<std::string> tls_probe_co(FirstRecord make, std::size_t stop_after,
+                                              std::string* sent) {
         asio::ssl::context ctx(asio::ssl::context::tls_client);
         ctx.set_verify_mode(asio::ssl::verify_none);
         asio::ssl::stream<tcp::socket> s(co_await asio::this_coro::executor, ctx);
@@ -225,6 +237,8 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         if (cec) co_return "connect failed";
         auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, kTok);
         if (hec) co_return "handshake failed";
+        const std::string first = make(s.native_handle());
+        if (sent != nullptr) *sent = first;
         co_await s.async_write_some(asio::buffer(first), kTok);
         std::string got;
         std::array<char, 4096> buf{};
@@ -279,13 +293,20 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         return {asio::ip::make_address("127.0.0.1"), relay_->port()};
     }
 
-    Bytes valid_authenticator(const std::string& target, std::uint64_t t = 0) const {
-        rw::Nonce nonce;
-        crypto::random_bytes(nonce);
-        const rw::AuthKey key(rw::LinkSecret(relay_->link_secret()));
-        auto a = rw::encode_authenticator(key, t != 0 ? t : unix_now(), nonce, target);
-        EXPECT_TRUE(a);
-        return a ? *a : Bytes{};
+    // An authenticator for the probe's own TLS session, under `secret` (default: the relay's).
+    FirstRecord authenticator(const std::string& target, std::uint64_t t = 0,
+                              std::optional<rw::LinkSecret> secret = std::nullopt) const {
+        const rw::AuthKey key(secret ? *secret : rw::LinkSecret(relay_->link_secret()));
+        return [key, target, t](SSL* ssl) {
+            rw::Nonce nonce;
+            crypto::random_bytes(nonce);
+            auto binding = net::relay_session_binding(ssl);
+            EXPECT_TRUE(binding);
+            if (!binding) return std::string();
+            auto a = rw::encode_authenticator(key, *binding, t != 0 ? t : unix_now(), nonce, target);
+            EXPECT_TRUE(a);
+            return a ? to_string(*a) : std::string();
+        };
     }
 
     // What the decoy answered, as the prober sees it.
@@ -416,12 +437,10 @@ TEST_P(RelayModeTest, WrongPinIsRejectedByTheClient) {
 }
 
 TEST_P(RelayModeTest, WrongSecretGetsTheDecoy) {
-    const rw::AuthKey wrong(endpoint(false).secret);
-    rw::Nonce nonce{};
-    auto auth = rw::encode_authenticator(wrong, unix_now(), nonce, echo_target_);
-    ASSERT_TRUE(auth);
-    const std::string sent = to_string(*auth);
-    expect_decoy(tls_probe(sent), sent, true);
+    std::string sent;
+    const std::string answer =
+        tls_probe(authenticator(echo_target_, 0, endpoint(false).secret), 0, &sent);
+    expect_decoy(answer, sent, true);
     EXPECT_EQ(metrics_.relay_decoy.load(), 1u);
     EXPECT_EQ(metrics_.relay_authenticated.load(), 0u);
     // And the client library reports it as "not a relay".
@@ -430,21 +449,24 @@ TEST_P(RelayModeTest, WrongSecretGetsTheDecoy) {
     EXPECT_EQ(r.code, ErrorCode::kMalformed) << r.detail;
 }
 
-TEST_P(RelayModeTest, ReplayedFirstRecordGetsTheDecoy) {
-    const std::string sent = to_string(valid_authenticator(echo_target_));
-    const std::string first = tls_probe(sent, 2);
+// An authenticator is bound to its TLS session: recorded and sent again in a new session it
+// is just bytes, and the decoy gets them.
+TEST_P(RelayModeTest, FirstRecordReplayedInAnotherSessionGetsTheDecoy) {
+    std::string sent;
+    const std::string first = tls_probe(authenticator(echo_target_), 2, &sent);
     // The first use is honoured: status ok, then the relay copies to the echo server.
-    ASSERT_GE(first.size(), 2u);
-    EXPECT_EQ(first.substr(0, 2), std::string("\x01\x00", 2));
+    const auto ok = rw::encode_reply(rw::Status::kOk);
+    EXPECT_EQ(first.substr(0, 2), std::string(ok.begin(), ok.end()));
     const std::string second = tls_probe(sent);
     expect_decoy(second, sent, true);
-    EXPECT_EQ(metrics_.relay_replays.load(), 1u);
     EXPECT_EQ(metrics_.relay_authenticated.load(), 1u);
+    EXPECT_EQ(metrics_.relay_decoy.load(), 1u);
 }
 
 TEST_P(RelayModeTest, ClockOutsideWindowGetsTheDecoy) {
-    const std::string sent = to_string(valid_authenticator(echo_target_, unix_now() - 1000));
-    expect_decoy(tls_probe(sent), sent, true);
+    std::string sent;
+    const std::string answer = tls_probe(authenticator(echo_target_, unix_now() - 1000), 0, &sent);
+    expect_decoy(answer, sent, true);
     EXPECT_EQ(metrics_.relay_authenticated.load(), 0u);
 }
 
@@ -615,6 +637,32 @@ TEST_P(RelayModeTest, TlsClientThatSendsNothingIsClosedAfterTheTimeout) {
     EXPECT_GE(took, std::chrono::milliseconds(900));
     EXPECT_LT(took, std::chrono::seconds(4));
 }
+
+// A relay whose replay cache holds one authenticator.
+class RelayModeBusyTest : public RelayModeTest {
+    void adjust(Config& c) override { c.relay.replay_cache_entries = 1; }
+};
+
+// A client with a valid authenticator is told "busy" when the replay cache is full, rather than
+// sent to the decoy: only a holder of the secret reaches that answer.
+TEST_P(RelayModeBusyTest, FullReplayCacheSaysBusy) {
+    const auto ok = rw::encode_reply(rw::Status::kOk);
+    const auto busy = rw::encode_reply(rw::Status::kBusy);
+    EXPECT_EQ(tls_probe(authenticator(echo_target_), 2).substr(0, 2),
+              std::string(ok.begin(), ok.end()));
+    EXPECT_EQ(tls_probe(authenticator(echo_target_)), std::string(busy.begin(), busy.end()));
+    EXPECT_EQ(metrics_.relay_busy.load(), 1u);
+    EXPECT_EQ(metrics_.relay_decoy.load(), 0u);
+    auto r = run(connect_outcome(endpoint(), echo_target_));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.detail, "relay: busy");
+    // A prober still gets the decoy.
+    const std::string get = "GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
+    expect_decoy(tls_probe(get), get, false);
+}
+
+INSTANTIATE_TEST_SUITE_P(Decoy, RelayModeBusyTest, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "Upstream" : "BuiltIn"; });
 
 INSTANTIATE_TEST_SUITE_P(Decoy, RelayModeTest, ::testing::Values(false, true),
                          [](const auto& p) { return p.param ? "Upstream" : "BuiltIn"; });
