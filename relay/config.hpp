@@ -48,8 +48,13 @@ struct RelayModeConfig {
     std::string decoy_root;
     // How far a client's clock may be from ours.
     std::chrono::seconds clock_window{120};
-    std::chrono::seconds handshake_timeout{10};
+    // As nginx's client_header_timeout: TCP accept to the end of the TLS handshake, and to the
+    // first record; also bounds the upstream connect and the first request at the decoy.
+    std::chrono::seconds handshake_timeout{60};
     std::chrono::seconds idle_timeout{600};
+    // As nginx's keepalive_timeout: the built-in decoy closes a connection idle this long
+    // between requests.
+    std::chrono::seconds decoy_keepalive_timeout{75};
     // Authenticators remembered at once (replay cache); each is live for two clock windows.
     // Far above any honest load, and bounds the cache at a few MiB. When it is full, a client
     // with a valid authenticator is told "busy".

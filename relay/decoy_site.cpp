@@ -139,8 +139,9 @@ std::optional<std::filesystem::path> file_under(const std::string& root, std::st
 
 }  // namespace
 
-DecoySite::DecoySite(std::string root, std::chrono::seconds keep_alive)
-    : root_(std::move(root)), keep_alive_(keep_alive) {}
+DecoySite::DecoySite(std::string root, std::chrono::seconds keep_alive,
+                     std::chrono::seconds header_timeout)
+    : root_(std::move(root)), keep_alive_(keep_alive), header_timeout_(header_timeout) {}
 
 http::response<http::string_body> DecoySite::respond(
     const http::request<http::string_body>& req) const {
@@ -186,8 +187,8 @@ asio::awaitable<void> DecoySite::serve_on(Connection& c, Stream& s, ByteView pre
         asio::buffer_copy(dst, asio::buffer(prefix.data(), prefix.size()));
         buf.commit(prefix.size());
     }
-    for (;;) {
-        c.touch(keep_alive_);
+    for (bool first = true;; first = false) {
+        c.touch(first ? header_timeout_ : keep_alive_);
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(kMaxHeader));
         parser.body_limit(kMaxBody);

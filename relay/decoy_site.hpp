@@ -17,8 +17,11 @@ namespace pp::relay::detail {
 
 class DecoySite {
   public:
-    // `root` empty: the built-in page. Otherwise files under it, nothing outside it.
-    DecoySite(std::string root, std::chrono::seconds keep_alive);
+    // `root` empty: the built-in page. Otherwise files under it, nothing outside it. A client
+    // has `header_timeout` for its first request and `keep_alive` before each later one (nginx:
+    // client_header_timeout 60 s, keepalive_timeout 75 s).
+    DecoySite(std::string root, std::chrono::seconds keep_alive,
+              std::chrono::seconds header_timeout = std::chrono::seconds(60));
 
     // The answer to one parsed request: pure apart from reading files under the root.
     boost::beast::http::response<boost::beast::http::string_body> respond(
@@ -34,6 +37,7 @@ class DecoySite {
 
     std::string root_;
     std::chrono::seconds keep_alive_;
+    std::chrono::seconds header_timeout_;
 };
 
 }  // namespace pp::relay::detail

@@ -18,7 +18,7 @@ struct RelayContext {
           identity(std::move(id)),
           key(identity.secret),
           replays(c.relay.replay_cache_entries),
-          site(c.relay.decoy_root, c.relay.handshake_timeout) {}
+          site(c.relay.decoy_root, c.relay.decoy_keepalive_timeout, c.relay.handshake_timeout) {}
 
     const Config config;
     Metrics& metrics;

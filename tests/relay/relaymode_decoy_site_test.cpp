@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "relay/config.hpp"
 #include "relay/decoy_site.hpp"
 
 namespace pp::relay::detail {
@@ -77,4 +78,11 @@ TEST(RelayDecoySite, ServesRootWithoutTraversal) {
 }
 
 }  // namespace
+// The relay's defaults are nginx's: client_header_timeout 60 s, keepalive_timeout 75 s.
+TEST(RelayDecoySite, TimeoutDefaultsAreNginxs) {
+    const RelayModeConfig c;
+    EXPECT_EQ(c.handshake_timeout, std::chrono::seconds(60));
+    EXPECT_EQ(c.decoy_keepalive_timeout, std::chrono::seconds(75));
+}
+
 }  // namespace pp::relay::detail

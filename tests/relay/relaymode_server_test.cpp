@@ -168,6 +168,7 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         config_.relay.upstreams = {echo_target_, "127.0.0.1:" + std::to_string(dead_port_)};
         config_.relay.handshake_timeout = std::chrono::seconds(1);
         config_.relay.idle_timeout = std::chrono::seconds(5);
+        config_.relay.decoy_keepalive_timeout = std::chrono::seconds(2);
         adjust(config_);
         if (upstream_decoy()) {
             config_.relay.decoy =
@@ -544,6 +545,18 @@ TEST_P(RelayModeTest, DecoyEndsTheWholeConnectionWhenItIsDone) {
         co_return metrics_.connections_open.load() == 0;
     }());
     EXPECT_TRUE(closed);
+}
+
+// After an answer the built-in site waits decoy_keepalive_timeout for the next request, not
+// the (shorter, here) header timeout, then closes.
+TEST_P(RelayModeTest, BuiltInSiteClosesAfterTheKeepAliveTimeout) {
+    if (upstream_decoy()) GTEST_SKIP() << "keep-alive is the upstream's business";
+    const auto started = std::chrono::steady_clock::now();
+    const std::string answer = tls_probe("GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n");
+    const auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
+    EXPECT_GE(took, std::chrono::milliseconds(1900));
+    EXPECT_LT(took, std::chrono::seconds(4));
 }
 
 TEST_P(RelayModeTest, BuiltInSiteKeepsConnectionsAlive) {
