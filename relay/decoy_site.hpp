@@ -1,13 +1,15 @@
 #pragma once
-// relay/ internal: the built-in decoy website, what anyone who does not authenticate sees: an
-// ordinary small homepage served over HTTP/1.1 (inside the relay's TLS),
-// 404 for other paths, 400 for anything that is not HTTP, keep-alive with an idle timeout.
-// Optionally serves static files from a directory instead of its own page.
+// relay/ internal: the built-in decoy website, what anyone who does not authenticate sees:
+// nginx's stock welcome page over HTTP/1.1 (inside the relay's TLS), answered byte for byte as
+// nginx answers (headers, their order, its error pages), 404 for other paths, 400 for anything
+// that is not HTTP, keep-alive with an idle timeout. Optionally serves static files from a
+// directory instead of its own page.
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <string>
 
 #include "base/bytes.hpp"
@@ -24,6 +26,10 @@ class DecoySite {
               std::chrono::seconds header_timeout = std::chrono::seconds(60));
 
     // The answer to one parsed request: pure apart from reading files under the root.
+    // Bodies never reach it: the server reads and drops them, as nginx does for static files.
+    // `keep_alive`: what the request asked for (the parser knows, the header alone does not).
+    boost::beast::http::response<boost::beast::http::string_body> respond(
+        const boost::beast::http::request_header<>& req, bool keep_alive) const;
     boost::beast::http::response<boost::beast::http::string_body> respond(
         const boost::beast::http::request<boost::beast::http::string_body>& req) const;
 
@@ -38,6 +44,7 @@ class DecoySite {
     std::string root_;
     std::chrono::seconds keep_alive_;
     std::chrono::seconds header_timeout_;
+    std::time_t started_;  // Last-Modified of the built-in page
 };
 
 }  // namespace pp::relay::detail

@@ -4,8 +4,9 @@
 
 namespace pp::relay::detail {
 
-std::string http_date() {
-    const std::time_t t = std::time(nullptr);
+std::string http_date() { return http_date(std::time(nullptr)); }
+
+std::string http_date(std::time_t t) {
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[64];
@@ -26,4 +27,9 @@ std::string nginx_error_response(std::string_view status_line, std::string_view 
     return out;
 }
 
+}  // namespace pp::relay::detail
+
+namespace pp::relay::detail {
+// nginx serves its index.html with Content-Length: 615; a slip in the copy above would show.
+static_assert(kNginxWelcome.size() == 615);
 }  // namespace pp::relay::detail
