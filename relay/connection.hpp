@@ -44,9 +44,13 @@ struct Connection {
     asio::steady_timer timer;
     Clock::time_point deadline;
     bool done = false;
+    // Set once close_all ran (deadline or a failed copy): a step that was waiting on something
+    // other than these sockets (a DNS answer) must not open a new socket afterwards.
+    bool closed = false;
 
     void touch(Clock::duration within) { deadline = Clock::now() + within; }
     void close_all() noexcept {
+        closed = true;
         boost::system::error_code ignored;
         if (raw && raw->is_open()) raw->close(ignored);
         if (tls) tls->close();

@@ -14,7 +14,7 @@ asio::awaitable<void> to_upstream_decoy(RelayContext& ctx, Connection& c, Stream
     using namespace asio::experimental::awaitable_operators;
     c.upstream.emplace(client.get_executor());
     c.touch(ctx.config.relay.handshake_timeout);
-    if (co_await connect_host_port(*c.upstream, ctx.config.relay.decoy)) co_return;
+    if (co_await connect_host_port(*c.upstream, ctx.config.relay.decoy, c.closed)) co_return;
     if (!prefix.empty()) {
         auto [wec, wn] = co_await asio::async_write(
             *c.upstream, asio::buffer(prefix.data(), prefix.size()), kTok);

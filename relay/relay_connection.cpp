@@ -49,7 +49,7 @@ asio::awaitable<void> relay_to_target(RelayContext& ctx, Connection& c, const st
     }
     c.upstream.emplace(tls.get_executor());
     c.touch(ctx.config.relay.handshake_timeout);
-    if (co_await connect_host_port(*c.upstream, target)) {
+    if (co_await connect_host_port(*c.upstream, target, c.closed)) {
         ctx.metrics.relay_upstream_failures.fetch_add(1, std::memory_order_relaxed);
         if (tls.socket().is_open()) co_await reply_and_close(tls, rw::Status::kUnreachable);
         co_return;
@@ -125,8 +125,6 @@ asio::awaitable<void> serve(RelayContext& ctx, std::shared_ptr<Connection> c) {
 
 asio::awaitable<void> serve_relay_connection(std::shared_ptr<RelayContext> ctx,
                                              tcp::socket socket) {
-    ctx->metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
-    ctx->metrics.connections_open.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto c = std::make_shared<Connection>(std::move(socket));

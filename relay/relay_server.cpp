@@ -61,12 +61,17 @@ asio::awaitable<void> accept_loop(asio::io_context& io, std::shared_ptr<detail::
             ctx->metrics.connections_over_cap.fetch_add(1, std::memory_order_relaxed);
             continue;  // the socket closes as it goes out of scope
         }
+        // Counted here, not in the spawned coroutine, so that a burst of accepts sees every
+        // connection already taken and cannot overshoot the cap; the coroutine uncounts it.
+        ctx->metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
+        ctx->metrics.connections_open.fetch_add(1, std::memory_order_relaxed);
         try {
             auto executor = socket.get_executor();
             asio::co_spawn(executor, detail::serve_relay_connection(ctx, std::move(socket)),
                            asio::detached);
         } catch (...) {
             // Out of memory for one more connection: drop it, keep accepting.
+            ctx->metrics.connections_open.fetch_sub(1, std::memory_order_relaxed);
         }
     }
 }
