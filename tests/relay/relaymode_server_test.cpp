@@ -677,6 +677,32 @@ TEST_P(RelayModeTest, SlowlorisIsClosedAfterTheTimeoutAndOthersAreUnaffected) {
     EXPECT_TRUE(all_connections_closed());
 }
 
+// ALPN as nginx: its own preference among the HTTP/1 versions, and a fatal alert for a client
+// that offers only protocols it does not speak.
+TEST_P(RelayModeTest, AlpnIsNginxs) {
+    auto negotiate = [&](std::vector<unsigned char> offer) -> asio::awaitable<std::string> {
+        asio::ssl::context ctx(asio::ssl::context::tls_client);
+        ctx.set_verify_mode(asio::ssl::verify_none);
+        SSL_CTX_set_alpn_protos(ctx.native_handle(), offer.data(),
+                                static_cast<unsigned>(offer.size()));
+        asio::ssl::stream<tcp::socket> s(co_await asio::this_coro::executor, ctx);
+        auto [cec] = co_await s.next_layer().async_connect(relay_endpoint(), kTok);
+        if (cec) co_return "connect failed";
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, kTok);
+        if (hec) co_return "handshake failed";
+        const unsigned char* p = nullptr;
+        unsigned len = 0;
+        SSL_get0_alpn_selected(s.native_handle(), &p, &len);
+        co_return std::string(reinterpret_cast<const char*>(p), len);
+    };
+    const std::vector<unsigned char> h2_and_11 = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    const std::vector<unsigned char> only_10 = {8, 'h', 't', 't', 'p', '/', '1', '.', '0'};
+    const std::vector<unsigned char> only_h2 = {2, 'h', '2'};
+    EXPECT_EQ(run(negotiate(h2_and_11)), "http/1.1");
+    EXPECT_EQ(run(negotiate(only_10)), "http/1.0");
+    EXPECT_EQ(run(negotiate(only_h2)), "handshake failed");
+}
+
 TEST_P(RelayModeTest, TlsClientThatSendsNothingIsClosedAfterTheTimeout) {
     const auto started = std::chrono::steady_clock::now();
     const bool closed = run([&]() -> asio::awaitable<bool> {
