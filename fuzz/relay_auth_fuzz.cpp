@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
     // The relay's real window must never accept more than the wide one.
-    if (rw::verify_authenticator(fuzz_key(), kFuzzBinding, in, 1'800'000'000, 120) && !a) std::abort();
+    if (rw::verify_authenticator(fuzz_key(), kFuzzBinding, in, 1'800'000'000, 120) && !a)
+        std::abort();
     if (auto s = rw::parse_reply(in)) {
         const auto r = rw::encode_reply(*s);
         if (size != r.size() || !std::equal(r.begin(), r.end(), data)) std::abort();

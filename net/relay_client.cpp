@@ -115,9 +115,8 @@ asio::awaitable<Result<RelayTunnel>> relay_handshake(tcp::socket socket, const R
     rw::Nonce nonce;
     crypto::random_bytes(nonce);
     const Bytes padding = random_padding();
-    auto auth = rw::encode_authenticator(key, *binding,
-                                         unix_seconds != 0 ? unix_seconds : unix_now(), nonce,
-                                         target, padding);
+    auto auth = rw::encode_authenticator(
+        key, *binding, unix_seconds != 0 ? unix_seconds : unix_now(), nonce, target, padding);
     if (!auth) co_return auth.error();
     // One write of the whole authenticator: one TLS record, which the relay reads in one go.
     auto [wec, wn] = co_await outer->async_write_some(asio::buffer(*auth), kTok);

@@ -77,10 +77,10 @@ Result<ossl::X509Ptr> self_signed(EVP_PKEY* key, const std::string& common_name,
             return fail;
         }
     } else if (!add_ext(cert.get(), NID_subject_alt_name, subject_alt_name.c_str()) ||
-        !add_ext(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
-        !add_ext(cert.get(), NID_key_usage, "critical,digitalSignature") ||
-        !add_ext(cert.get(), NID_ext_key_usage, "serverAuth") ||
-        !add_ext(cert.get(), NID_subject_key_identifier, "hash")) {
+               !add_ext(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
+               !add_ext(cert.get(), NID_key_usage, "critical,digitalSignature") ||
+               !add_ext(cert.get(), NID_ext_key_usage, "serverAuth") ||
+               !add_ext(cert.get(), NID_subject_key_identifier, "hash")) {
         return fail;
     }
     if (X509_sign(cert.get(), key, EVP_sha256()) <= 0) return fail;

@@ -60,9 +60,9 @@ Result<void> write_qr_png(std::string_view text, const std::filesystem::path& fi
         return make_error(ErrorCode::kInternal, "could not create the PNG file");
     }
     FILE* out = ::fdopen(fd, "wb");
-    bool written = out != nullptr && png_image_write_to_stdio(&image, out, 0, pixels.data(),
-                                                              static_cast<png_int_32>(side),
-                                                              nullptr) != 0;
+    bool written =
+        out != nullptr && png_image_write_to_stdio(&image, out, 0, pixels.data(),
+                                                   static_cast<png_int_32>(side), nullptr) != 0;
     png_image_free(&image);
     written = written && std::fflush(out) == 0 && ::fsync(fd) == 0;
     if (out != nullptr) {

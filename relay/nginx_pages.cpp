@@ -4,7 +4,9 @@
 
 namespace pp::relay::detail {
 
-std::string http_date() { return http_date(std::time(nullptr)); }
+std::string http_date() {
+    return http_date(std::time(nullptr));
+}
 
 std::string http_date(std::time_t t) {
     std::tm tm{};

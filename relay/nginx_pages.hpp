@@ -1,7 +1,8 @@
 #pragma once
 // relay/ internal: the bytes a stock nginx (server_tokens off) sends for its built-in pages, so
 // the relay's decoy answers exactly as the most common web server does. nginx writes its error
-// pages with CRLF line ends; the bodies below are copied from its source (ngx_http_special_response.c).
+// pages with CRLF line ends; the bodies below are copied from its source
+// (ngx_http_special_response.c).
 #include <ctime>
 #include <string>
 #include <string_view>

@@ -11,7 +11,9 @@
 namespace pp::relay::detail {
 
 // True when nginx would start a TLS handshake on a connection whose first byte is `b`.
-constexpr bool looks_like_tls(std::uint8_t b) { return b == 0x16 || (b & 0x80) != 0; }
+constexpr bool looks_like_tls(std::uint8_t b) {
+    return b == 0x16 || (b & 0x80) != 0;
+}
 
 asio::awaitable<void> answer_plain_http_on_tls_port(tcp::socket& s);
 

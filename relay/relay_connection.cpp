@@ -84,8 +84,8 @@ asio::awaitable<void> serve_tls(RelayContext& ctx, Connection& c) {
     // The MAC covers this session's exporter value: a record made for another session fails.
     // Should the exporter fail (it cannot after a finished handshake) nothing verifies.
     const auto binding = net::relay_session_binding(tls.native_handle());
-    auto auth = rw::verify_authenticator(ctx.key, binding ? *binding : rw::SessionBinding{},
-                                         record, now, window);
+    auto auth = rw::verify_authenticator(ctx.key, binding ? *binding : rw::SessionBinding{}, record,
+                                         now, window);
     if (auth && binding) {
         const auto verdict =
             ctx.replays.check_and_insert(auth->mac, auth->unix_seconds + window, now);

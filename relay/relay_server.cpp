@@ -31,9 +31,9 @@ constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 // no_application_protocol alert. A client that sends no ALPN never gets here.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                 unsigned int inlen, void*) {
-    static constexpr unsigned char kServerProtos[] = {
-        8, 'h', 't', 't', 'p', '/', '1', '.', '1', 8, 'h', 't', 't', 'p', '/', '1', '.', '0',
-        8, 'h', 't', 't', 'p', '/', '0', '.', '9'};
+    static constexpr unsigned char kServerProtos[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1',
+                                                      8, 'h', 't', 't', 'p', '/', '1', '.', '0',
+                                                      8, 'h', 't', 't', 'p', '/', '0', '.', '9'};
     unsigned char* chosen = nullptr;
     // OpenSSL's signature takes non-const pointers; it only reads them.
     if (SSL_select_next_proto(&chosen, outlen, const_cast<unsigned char*>(kServerProtos),

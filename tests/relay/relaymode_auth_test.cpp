@@ -66,7 +66,8 @@ TEST(RelayAuth, EveryFlippedBitIsRejected) {
         for (int bit = 0; bit < 8; ++bit) {
             Bytes bad = *rec;
             bad[i] ^= static_cast<std::uint8_t>(1u << bit);
-            EXPECT_FALSE(verify_authenticator(key, kBinding, bad, kNow, kWindow)) << i << ":" << bit;
+            EXPECT_FALSE(verify_authenticator(key, kBinding, bad, kNow, kWindow))
+                << i << ":" << bit;
         }
     }
 }
@@ -142,7 +143,8 @@ TEST(RelayAuth, OtherSessionBindingIsBadMac) {
 
 TEST(RelayAuth, PaddingIsCarriedAndCovered) {
     const AuthKey key(secret_of(7));
-    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{200}, kMaxPaddingSize}) {
+    for (const std::size_t n :
+         {std::size_t{0}, std::size_t{1}, std::size_t{200}, kMaxPaddingSize}) {
         const Bytes pad(n, 0xAB);
         auto rec = encode_authenticator(key, kBinding, kNow, nonce_of(3), "h:443", pad);
         ASSERT_TRUE(rec) << n;

@@ -331,7 +331,8 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
             auto binding = net::relay_session_binding(ssl);
             EXPECT_TRUE(binding);
             if (!binding) return std::string();
-            auto a = rw::encode_authenticator(key, *binding, t != 0 ? t : unix_now(), nonce, target);
+            auto a =
+                rw::encode_authenticator(key, *binding, t != 0 ? t : unix_now(), nonce, target);
             EXPECT_TRUE(a);
             return a ? to_string(*a) : std::string();
         };
@@ -437,8 +438,8 @@ TEST_P(RelayModeTest, RelayCertificateDoesNotNameTheProduct) {
     ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)), 1);
     EXPECT_EQ(days, 3650);
     EXPECT_EQ(secs, 0);
-    auto* san = static_cast<GENERAL_NAMES*>(
-        X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    auto* san =
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
     ASSERT_NE(san, nullptr);
     ASSERT_EQ(sk_GENERAL_NAME_num(san), 1);
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(san, 0);
@@ -555,8 +556,8 @@ TEST_P(RelayModeTest, PlainHttpOnTheTlsPortGetsNginxsAnswer) {
         "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
     EXPECT_EQ(without_date(answer),
               "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n"
-              "Content-Length: " + std::to_string(body.size()) +
-                  "\r\nConnection: close\r\n\r\n" + body);
+              "Content-Length: " +
+                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
     EXPECT_NE(answer.find("\r\nDate: "), std::string::npos);
     EXPECT_TRUE(decoy_.seen().empty());
     EXPECT_EQ(metrics_.relay_decoy.load(), 0u);
@@ -695,7 +696,8 @@ TEST_P(RelayModeTest, AlpnIsNginxs) {
         SSL_get0_alpn_selected(s.native_handle(), &p, &len);
         co_return std::string(reinterpret_cast<const char*>(p), len);
     };
-    const std::vector<unsigned char> h2_and_11 = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    const std::vector<unsigned char> h2_and_11 = {2,   'h', '2', 8,   'h', 't',
+                                                  't', 'p', '/', '1', '.', '1'};
     const std::vector<unsigned char> only_10 = {8, 'h', 't', 't', 'p', '/', '1', '.', '0'};
     const std::vector<unsigned char> only_h2 = {2, 'h', '2'};
     EXPECT_EQ(run(negotiate(h2_and_11)), "http/1.1");
