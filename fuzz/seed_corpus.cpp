@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
     write(dir, "relay_links", 3,
           pp::as_bytes(pp::relay::format_telegram_socks_link({"proxy.example.org", 1080, "", ""},
                                                              pp::relay::TelegramForm::kWeb)));
-    // Relay authenticators under the fuzz target's fixed key (bytes 0..31), and the replies.
+    // Relay authenticators under the fuzz target's fixed key (bytes 0..31) and binding, and
+    // the replies.
     {
         namespace rw = pp::wire::relay;
         rw::LinkSecret secret;
@@ -127,8 +128,11 @@ int main(int argc, char** argv) {
         for (const char* target : targets) {
             rw::Nonce nonce;
             nonce.fill(static_cast<std::uint8_t>(n));
-            auto a = rw::encode_authenticator(key, 1'800'000'000 + static_cast<unsigned>(n), nonce,
-                                              target);
+            // The fuzz target's binding (all zero); some padding, of a length that varies.
+            const pp::Bytes padding(static_cast<std::size_t>(n) * 40, 0x5A);
+            auto a = rw::encode_authenticator(key, rw::SessionBinding{},
+                                              1'800'000'000 + static_cast<unsigned>(n), nonce,
+                                              target, padding);
             if (a) write(dir, "relay_auth", n++, *a);
         }
         const auto ok = rw::encode_reply(rw::Status::kOk);

@@ -54,7 +54,26 @@ struct Deadline {
     std::shared_ptr<bool> expired;
 };
 
+// Random padding of random length, so the first record's size says nothing.
+Bytes random_padding() {
+    std::array<std::uint8_t, 1> len{};
+    crypto::random_bytes(len);
+    Bytes pad(len[0]);
+    crypto::random_bytes(pad);
+    return pad;
+}
+
 }  // namespace
+
+Result<rw::SessionBinding> relay_session_binding(SSL* ssl) {
+    rw::SessionBinding out{};
+    if (ssl == nullptr ||
+        SSL_export_keying_material(ssl, out.data(), out.size(), rw::kExporterLabel.data(),
+                                   rw::kExporterLabel.size(), nullptr, 0, 0) != 1) {
+        return make_error(ErrorCode::kInternal, "relay: no TLS exporter");
+    }
+    return out;
+}
 
 asio::awaitable<Result<RelayTunnel>> relay_handshake(tcp::socket socket, const RelayEndpoint& relay,
                                                      std::string target,
@@ -77,12 +96,10 @@ asio::awaitable<Result<RelayTunnel>> relay_handshake(tcp::socket socket, const R
     });
     detail::set_sni(outer->native_handle(), relay.host);
 
+    if (target.empty() || target.size() > rw::kMaxTargetSize) {
+        co_return make_error(ErrorCode::kMalformed, "relay target empty or too long");
+    }
     const rw::AuthKey key(relay.secret);
-    rw::Nonce nonce;
-    crypto::random_bytes(nonce);
-    auto auth =
-        rw::encode_authenticator(key, unix_seconds != 0 ? unix_seconds : unix_now(), nonce, target);
-    if (!auth) co_return auth.error();
 
     // A shared deadline for the whole exchange: handshake, authenticator, status.
     Deadline deadline(outer->next_layer(), timeout);
@@ -92,6 +109,15 @@ asio::awaitable<Result<RelayTunnel>> relay_handshake(tcp::socket socket, const R
             ? make_error(ErrorCode::kLimitExceeded, "timed out")
             : detail::to_error(hec, pin.get());
     }
+    // Made now: its MAC covers this session's exporter value.
+    const auto binding = relay_session_binding(outer->native_handle());
+    if (!binding) co_return binding.error();
+    rw::Nonce nonce;
+    crypto::random_bytes(nonce);
+    const Bytes padding = random_padding();
+    auto auth = rw::encode_authenticator(
+        key, *binding, unix_seconds != 0 ? unix_seconds : unix_now(), nonce, target, padding);
+    if (!auth) co_return auth.error();
     // One write of the whole authenticator: one TLS record, which the relay reads in one go.
     auto [wec, wn] = co_await outer->async_write_some(asio::buffer(*auth), kTok);
     if (wec || wn != auth->size()) {
@@ -117,6 +143,8 @@ asio::awaitable<Result<RelayTunnel>> relay_handshake(tcp::socket socket, const R
             co_return make_error(ErrorCode::kLimitExceeded, "relay: target not allowed");
         case rw::Status::kUnreachable:
             co_return make_error(ErrorCode::kNoSession, "relay: target unreachable");
+        case rw::Status::kBusy:
+            co_return make_error(ErrorCode::kLimitExceeded, "relay: busy");
         case rw::Status::kInternal:
             break;
     }

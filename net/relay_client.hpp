@@ -60,12 +60,17 @@ class RelayTunnel {
     std::unique_ptr<Outer> outer_;
 };
 
+// The value both ends of the relay's outer TLS session feed into the authenticator's MAC
+// (SSL_export_keying_material, label wire::relay::kExporterLabel, no context). Fails only if
+// the session has no keys yet.
+Result<wire::relay::SessionBinding> relay_session_binding(ssl_st* ssl);
+
 // Over an already connected socket (the route racer may have made it through a proxy): TLS
 // handshake with pin check, authenticator for `target` ("host:port", as in the relay's allow
 // list), status. `unix_seconds` 0: the system clock. Everything must finish within `timeout`.
-// Errors: kUntrustedIdentity (pin mismatch), kLimitExceeded "relay: target not allowed" or
-// "timed out", kNoSession "relay: target unreachable" or connection closed, kMalformed (the
-// answer is not a relay status: wrong secret, or not a relay), kInternal (other failures).
+// Errors: kUntrustedIdentity (pin mismatch), kLimitExceeded "relay: target not allowed", "relay:
+// busy" or "timed out", kNoSession "relay: target unreachable" or connection closed, kMalformed
+// (the answer is not a relay status: wrong secret, or not a relay), kInternal (other failures).
 boost::asio::awaitable<Result<RelayTunnel>> relay_handshake(boost::asio::ip::tcp::socket socket,
                                                             const RelayEndpoint& relay,
                                                             std::string target,

@@ -37,8 +37,10 @@ Result<TlsIdentity> make_server_tls(const std::filesystem::path& cert_pem_path,
 Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data_dir);
 
 // The same with a chosen subject, for services that should not name themselves (the relay's
-// certificate reads like any host's): CN = host, SAN = DNS:host (or IP:host for an address),
-// files data_dir/<file_stem>-cert.pem and data_dir/<file_stem>-key.pem.
+// certificate reads like any host's): Debian's snakeoil shape (make-ssl-cert): RSA-2048,
+// SHA-256, 3650 days from now, CN = host, SAN = DNS:host (or IP:host for an address),
+// basicConstraints CA:FALSE, key identifiers; files data_dir/<file_stem>-cert.pem and
+// data_dir/<file_stem>-key.pem.
 struct SelfSignedSubject {
     std::string host;
     std::string file_stem;

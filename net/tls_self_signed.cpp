@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <system_error>
@@ -23,6 +25,7 @@ namespace {
 
 constexpr const char* kFileStem = "tls";  // tls-cert.pem, tls-key.pem
 constexpr long kTenYearsDays = 3653;
+constexpr long kSnakeoilDays = 3650;
 
 bool add_ext(X509* cert, int nid, const char* value) {
     X509V3_CTX v3;
@@ -32,22 +35,31 @@ bool add_ext(X509* cert, int nid, const char* value) {
     return ext && X509_add_ext(cert, ext.get(), -1) == 1;
 }
 
+// Our own servers' certificate, and the shape of Debian's snakeoil certificate
+// (make-ssl-cert, i.e. `openssl req -x509 -days 3650` with basicConstraints CA:FALSE and the
+// SAN) for services whose certificate should read like any host's.
+enum class Shape : std::uint8_t { kPaperplane, kSnakeoil };
+
 Result<ossl::X509Ptr> self_signed(EVP_PKEY* key, const std::string& common_name,
-                                  const std::string& subject_alt_name) {
+                                  const std::string& subject_alt_name, Shape shape) {
     const auto fail = make_error(ErrorCode::kInternal, "building the certificate failed");
     ossl::X509Ptr cert(X509_new());
     if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return fail;
 
-    // A random 127-bit serial: positive, unique enough that a regenerated certificate never
-    // collides with an earlier one in a client's cache.
+    const bool snakeoil = shape == Shape::kSnakeoil;
+    // A random positive serial, unique enough that a regenerated certificate never collides
+    // with an earlier one in a client's cache; 159 bits is what `openssl req -x509` draws.
     ossl::Bn serial(BN_new());
-    if (!serial || BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+    if (!serial ||
+        BN_rand(serial.get(), snakeoil ? 159 : 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
         BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) == nullptr) {
         return fail;
     }
-    // Backdated an hour so a client whose clock runs a little slow still accepts it.
-    if (X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) == nullptr ||
-        X509_time_adj_ex(X509_getm_notAfter(cert.get()), kTenYearsDays, 0, nullptr) == nullptr) {
+    // Ours is backdated an hour so a client whose clock runs a little slow still accepts it;
+    // snakeoil starts now and lasts 3650 days, as make-ssl-cert makes it.
+    if (X509_gmtime_adj(X509_getm_notBefore(cert.get()), snakeoil ? 0 : -3600) == nullptr ||
+        X509_time_adj_ex(X509_getm_notAfter(cert.get()), snakeoil ? kSnakeoilDays : kTenYearsDays,
+                         0, nullptr) == nullptr) {
         return fail;
     }
     X509_NAME* name = X509_get_subject_name(cert.get());
@@ -56,11 +68,19 @@ Result<ossl::X509Ptr> self_signed(EVP_PKEY* key, const std::string& common_name,
         X509_set_issuer_name(cert.get(), name) != 1 || X509_set_pubkey(cert.get(), key) != 1) {
         return fail;
     }
-    if (!add_ext(cert.get(), NID_subject_alt_name, subject_alt_name.c_str()) ||
-        !add_ext(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
-        !add_ext(cert.get(), NID_key_usage, "critical,digitalSignature") ||
-        !add_ext(cert.get(), NID_ext_key_usage, "serverAuth") ||
-        !add_ext(cert.get(), NID_subject_key_identifier, "hash")) {
+    if (snakeoil) {
+        // make-ssl-cert's v3_req section, then the key identifiers OpenSSL 3's req adds.
+        if (!add_ext(cert.get(), NID_basic_constraints, "CA:FALSE") ||
+            !add_ext(cert.get(), NID_subject_alt_name, subject_alt_name.c_str()) ||
+            !add_ext(cert.get(), NID_subject_key_identifier, "hash") ||
+            !add_ext(cert.get(), NID_authority_key_identifier, "keyid")) {
+            return fail;
+        }
+    } else if (!add_ext(cert.get(), NID_subject_alt_name, subject_alt_name.c_str()) ||
+               !add_ext(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
+               !add_ext(cert.get(), NID_key_usage, "critical,digitalSignature") ||
+               !add_ext(cert.get(), NID_ext_key_usage, "serverAuth") ||
+               !add_ext(cert.get(), NID_subject_key_identifier, "hash")) {
         return fail;
     }
     if (X509_sign(cert.get(), key, EVP_sha256()) <= 0) return fail;
@@ -102,10 +122,13 @@ Result<void> write_file(const std::filesystem::path& path, const std::string& co
 }
 
 Result<void> generate(const std::filesystem::path& cert_path, const std::filesystem::path& key_path,
-                      const std::string& common_name, const std::string& subject_alt_name) {
-    ossl::Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-    if (!key) return make_error(ErrorCode::kInternal, "P-256 key generation failed");
-    PP_TRY(cert, self_signed(key.get(), common_name, subject_alt_name));
+                      const std::string& common_name, const std::string& subject_alt_name,
+                      Shape shape) {
+    ossl::Pkey key(shape == Shape::kSnakeoil
+                       ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048})
+                       : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    if (!key) return make_error(ErrorCode::kInternal, "key generation failed");
+    PP_TRY(cert, self_signed(key.get(), common_name, subject_alt_name, shape));
     PP_TRY(key_pem, to_pem([&](BIO* b) {
                return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
            }));
@@ -119,7 +142,7 @@ Result<void> generate(const std::filesystem::path& cert_path, const std::filesys
 // The pair lives in data_dir/<stem>-cert.pem and data_dir/<stem>-key.pem.
 Result<TlsIdentity> load_or_create(const std::filesystem::path& data_dir, const std::string& stem,
                                    const std::string& common_name,
-                                   const std::string& subject_alt_name) {
+                                   const std::string& subject_alt_name, Shape shape) {
     std::error_code ec;
     std::filesystem::create_directories(data_dir, ec);
     if (ec) return make_error(ErrorCode::kInternal, "cannot create data dir");
@@ -132,7 +155,7 @@ Result<TlsIdentity> load_or_create(const std::filesystem::path& data_dir, const 
         return make_error(ErrorCode::kInvalidKey, "certificate present without its key");
     }
     if (!have_cert) {
-        auto made = generate(cert_path, key_path, common_name, subject_alt_name);
+        auto made = generate(cert_path, key_path, common_name, subject_alt_name, shape);
         ERR_clear_error();
         if (!made) return made.error();
     }
@@ -142,7 +165,8 @@ Result<TlsIdentity> load_or_create(const std::filesystem::path& data_dir, const 
 }  // namespace
 
 Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data_dir) {
-    return load_or_create(data_dir, kFileStem, "paperplane", "DNS:localhost,IP:127.0.0.1,IP:::1");
+    return load_or_create(data_dir, kFileStem, "paperplane", "DNS:localhost,IP:127.0.0.1,IP:::1",
+                          Shape::kPaperplane);
 }
 
 Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data_dir,
@@ -159,7 +183,7 @@ Result<TlsIdentity> load_or_create_self_signed(const std::filesystem::path& data
     boost::system::error_code ec;
     boost::asio::ip::make_address(subject.host, ec);
     const std::string san = (ec ? "DNS:" : "IP:") + subject.host;
-    return load_or_create(data_dir, subject.file_stem, subject.host, san);
+    return load_or_create(data_dir, subject.file_stem, subject.host, san, Shape::kSnakeoil);
 }
 
 }  // namespace pp::net

@@ -1,8 +1,11 @@
 #include "qr/png.hpp"
 
 #include <png.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -47,11 +50,26 @@ Result<void> write_qr_png(std::string_view text, const std::filesystem::path& fi
     image.width = static_cast<png_uint_32>(side);
     image.height = static_cast<png_uint_32>(side);
     image.format = PNG_FORMAT_GRAY;
-    std::filesystem::path tmp = file;
-    tmp += ".tmp";
-    const bool written = png_image_write_to_file(&image, tmp.c_str(), 0, pixels.data(),
-                                                 static_cast<png_int_32>(side), nullptr) != 0;
+    // The image may carry a relay's secret: the temporary file is created 0600 under a random
+    // name with O_EXCL (mkstemp), so neither the umask nor a planted file or symlink decides
+    // who can read it; rename() then puts it in place whole.
+    std::string tmp = file.string() + ".XXXXXX";
+    const int fd = ::mkstemp(tmp.data());
+    if (fd < 0) {
+        png_image_free(&image);
+        return make_error(ErrorCode::kInternal, "could not create the PNG file");
+    }
+    FILE* out = ::fdopen(fd, "wb");
+    bool written =
+        out != nullptr && png_image_write_to_stdio(&image, out, 0, pixels.data(),
+                                                   static_cast<png_int_32>(side), nullptr) != 0;
     png_image_free(&image);
+    written = written && std::fflush(out) == 0 && ::fsync(fd) == 0;
+    if (out != nullptr) {
+        written = std::fclose(out) == 0 && written;
+    } else {
+        ::close(fd);
+    }
     std::error_code ec;
     if (!written) {
         std::filesystem::remove(tmp, ec);

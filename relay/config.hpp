@@ -2,6 +2,7 @@
 // paperplane-relay's settings, as the daemon hands them to each mode. Filled from defaults, then
 // the TOML file, then command-line flags (apps/relay/config_file.*). Plain data, no I/O.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -50,8 +51,17 @@ struct RelayModeConfig {
     std::string decoy_root;
     // How far a client's clock may be from ours.
     std::chrono::seconds clock_window{120};
-    std::chrono::seconds handshake_timeout{10};
+    // As nginx's client_header_timeout: TCP accept to the end of the TLS handshake, and to the
+    // first record; also bounds the upstream connect and the first request at the decoy.
+    std::chrono::seconds handshake_timeout{60};
     std::chrono::seconds idle_timeout{600};
+    // As nginx's keepalive_timeout: the built-in decoy closes a connection idle this long
+    // between requests.
+    std::chrono::seconds decoy_keepalive_timeout{75};
+    // Authenticators remembered at once (replay cache); each is live for two clock windows.
+    // Far above any honest load, and bounds the cache at a few MiB. When it is full, a client
+    // with a valid authenticator is told "busy".
+    std::size_t replay_cache_entries = 65536;
 };
 
 struct Config {

@@ -38,15 +38,19 @@ struct Connection {
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    std::optional<tcp::socket> raw;  // until the first byte says TLS; for plain clients throughout
+    std::optional<tcp::socket> raw;  // until the first byte says TLS; for plain HTTP throughout
     std::unique_ptr<TlsStream> tls;  // the client's TLS, once the first byte was a handshake
     std::optional<tcp::socket> upstream;
     asio::steady_timer timer;
     Clock::time_point deadline;
     bool done = false;
+    // Set once close_all ran (deadline or a failed copy): a step that was waiting on something
+    // other than these sockets (a DNS answer) must not open a new socket afterwards.
+    bool closed = false;
 
     void touch(Clock::duration within) { deadline = Clock::now() + within; }
     void close_all() noexcept {
+        closed = true;
         boost::system::error_code ignored;
         if (raw && raw->is_open()) raw->close(ignored);
         if (tls) tls->close();
@@ -82,12 +86,18 @@ inline asio::awaitable<void> half_close(TlsStream& s) {
     co_await s.async_shutdown(kTok);  // close_notify; a failure surfaces on the next read
 }
 
-// Copies `from` to `to` until `from` ends, then half-closes `to`. A read error other than an
-// orderly end, or any write error, closes the whole connection so the other direction ends
-// too. Every transfer pushes the idle deadline on; `counter` (may be null) counts the bytes.
+// What a copy does when its source ends in order. The authenticated tunnel carries a byte
+// stream whose two directions end separately (kHalfClose); a web server ends the whole
+// connection when either side is done, so the decoy path closes everything (kCloseAll).
+enum class OnEnd : std::uint8_t { kHalfClose, kCloseAll };
+
+// Copies `from` to `to` until `from` ends, then half-closes `to` (and with kCloseAll closes
+// the rest). A read error other than an orderly end, or any write error, closes the whole
+// connection so the other direction ends too. Every transfer pushes the idle deadline on;
+// `counter` (may be null) counts the bytes.
 template <typename From, typename To>
 asio::awaitable<void> pump(Connection& c, From& from, To& to, Clock::duration idle,
-                           std::atomic<std::uint64_t>* counter) {
+                           std::atomic<std::uint64_t>* counter, OnEnd on_end = OnEnd::kHalfClose) {
     std::unique_ptr<std::uint8_t[]> buf(new std::uint8_t[kCopyBufferSize]);
     for (;;) {
         auto [rec, n] =
@@ -95,6 +105,7 @@ asio::awaitable<void> pump(Connection& c, From& from, To& to, Clock::duration id
         if (rec) {
             if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
                 co_await half_close(to);
+                if (on_end == OnEnd::kCloseAll) c.close_all();
             } else {
                 c.close_all();
             }

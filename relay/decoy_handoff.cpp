@@ -14,7 +14,7 @@ asio::awaitable<void> to_upstream_decoy(RelayContext& ctx, Connection& c, Stream
     using namespace asio::experimental::awaitable_operators;
     c.upstream.emplace(client.get_executor());
     c.touch(ctx.config.relay.handshake_timeout);
-    if (co_await connect_host_port(*c.upstream, ctx.config.relay.decoy)) co_return;
+    if (co_await connect_host_port(*c.upstream, ctx.config.relay.decoy, c.closed)) co_return;
     if (!prefix.empty()) {
         auto [wec, wn] = co_await asio::async_write(
             *c.upstream, asio::buffer(prefix.data(), prefix.size()), kTok);
@@ -22,8 +22,8 @@ asio::awaitable<void> to_upstream_decoy(RelayContext& ctx, Connection& c, Stream
     }
     const auto idle = ctx.config.relay.idle_timeout;
     c.touch(idle);
-    co_await (pump(c, client, *c.upstream, idle, nullptr) &&
-              pump(c, *c.upstream, client, idle, nullptr));
+    co_await (pump(c, client, *c.upstream, idle, nullptr, OnEnd::kCloseAll) &&
+              pump(c, *c.upstream, client, idle, nullptr, OnEnd::kCloseAll));
 }
 
 template <typename Stream>
@@ -39,11 +39,6 @@ asio::awaitable<void> to_decoy(RelayContext& ctx, Connection& c, Stream& client,
 }  // namespace
 
 asio::awaitable<void> hand_to_decoy(RelayContext& ctx, Connection& c, TlsStream& client,
-                                    ByteView prefix) {
-    co_await to_decoy(ctx, c, client, prefix);
-}
-
-asio::awaitable<void> hand_to_decoy(RelayContext& ctx, Connection& c, tcp::socket& client,
                                     ByteView prefix) {
     co_await to_decoy(ctx, c, client, prefix);
 }

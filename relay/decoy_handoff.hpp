@@ -12,7 +12,5 @@ namespace pp::relay::detail {
 
 asio::awaitable<void> hand_to_decoy(RelayContext& ctx, Connection& c, TlsStream& client,
                                     ByteView prefix);
-asio::awaitable<void> hand_to_decoy(RelayContext& ctx, Connection& c, tcp::socket& client,
-                                    ByteView prefix);
 
 }  // namespace pp::relay::detail

@@ -1,13 +1,20 @@
 #include "relay/decoy_site.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <sys/stat.h>
+
+#include <array>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string_view>
+
+#include "relay/nginx_pages.hpp"
 
 namespace pp::relay::detail {
 
@@ -16,77 +23,10 @@ namespace http = beast::http;
 
 namespace {
 
-// What a small static site behind nginx answers with. Nothing here names the relay.
-constexpr std::string_view kServer = "nginx";
 constexpr std::size_t kMaxHeader = 8 * 1024;
-constexpr std::size_t kMaxBody = 64 * 1024;
+// nginx's client_max_body_size: bodies up to this are read and dropped, longer ones get a 413.
+constexpr std::uint64_t kMaxBody = 1024 * 1024;
 constexpr std::uintmax_t kMaxFile = 4 * 1024 * 1024;
-
-constexpr std::string_view kHomePage = R"(<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Harbor Lane Studio</title>
-<style>
-body{font-family:Georgia,serif;max-width:40em;margin:3em auto;padding:0 1em;color:#333;line-height:1.6}
-h1{font-weight:normal;border-bottom:1px solid #ddd;padding-bottom:.3em}
-footer{margin-top:3em;font-size:.85em;color:#888}
-</style>
-</head>
-<body>
-<h1>Harbor Lane Studio</h1>
-<p>We are a two-person design studio making print and web work for small businesses,
-bookshops and local festivals. Most of our projects start with a cup of coffee and a sketchbook.</p>
-<h2>Recent work</h2>
-<ul>
-<li>Posters and programme for a summer chamber music series</li>
-<li>A new identity and menu for a neighbourhood bakery</li>
-<li>Catalogue layout for an independent publisher's autumn list</li>
-</ul>
-<h2>Contact</h2>
-<p>We are not taking new projects until spring. Thank you for your interest.</p>
-<footer>&copy; Harbor Lane Studio</footer>
-</body>
-</html>
-)";
-
-constexpr std::string_view kNotFound = R"(<html>
-<head><title>404 Not Found</title></head>
-<body>
-<center><h1>404 Not Found</h1></center>
-<hr><center>nginx</center>
-</body>
-</html>
-)";
-
-constexpr std::string_view kBadRequest = R"(<html>
-<head><title>400 Bad Request</title></head>
-<body>
-<center><h1>400 Bad Request</h1></center>
-<hr><center>nginx</center>
-</body>
-</html>
-)";
-
-constexpr std::string_view kNotAllowed = R"(<html>
-<head><title>405 Not Allowed</title></head>
-<body>
-<center><h1>405 Not Allowed</h1></center>
-<hr><center>nginx</center>
-</body>
-</html>
-)";
-
-// RFC 7231 IMF-fixdate, e.g. "Tue, 24 Nov 2026 01:45:00 GMT".
-std::string http_date() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    const std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    return std::string(buf, n);
-}
 
 std::string_view content_type_for(const std::filesystem::path& p) {
     const std::string ext = p.extension().string();
@@ -101,15 +41,67 @@ std::string_view content_type_for(const std::filesystem::path& p) {
     return "application/octet-stream";
 }
 
-http::response<http::string_body> page(http::status status, unsigned version, std::string body,
+// Headers in nginx's order: Server, Date, Content-Type, Content-Length[, Last-Modified],
+// Connection[, ETag, Accept-Ranges]. Connection is set by finish() once keep-alive is known.
+http::response<http::string_body> page(http::status status, std::string body,
                                        std::string_view type) {
-    http::response<http::string_body> res{status, version};
-    res.set(http::field::server, kServer);
+    http::response<http::string_body> res{status, 11};
+    res.set(http::field::server, kNginxServer);
     res.set(http::field::date, http_date());
     res.set(http::field::content_type, type);
+    res.set(http::field::content_length, std::to_string(body.size()));
     res.body() = std::move(body);
-    res.prepare_payload();
     return res;
+}
+
+// A 200 with what nginx's static module adds: Last-Modified, ETag "<mtime hex>-<size hex>".
+http::response<http::string_body> file_page(std::string body, std::string_view type,
+                                            std::time_t mtime) {
+    auto res = page(http::status::ok, std::move(body), type);
+    res.set(http::field::last_modified, http_date(mtime));
+    return res;
+}
+
+void finish(http::response<http::string_body>& res, bool keep_alive, std::time_t mtime) {
+    // Set by hand: Beast's keep_alive(true) drops the header on HTTP/1.1, nginx always sends it.
+    res.set(http::field::connection, keep_alive ? "keep-alive" : "close");
+    if (res.result() == http::status::ok) {
+        char etag[64];
+        const int n = std::snprintf(etag, sizeof etag, "\"%llx-%llx\"",
+                                    static_cast<unsigned long long>(mtime),
+                                    static_cast<unsigned long long>(res.body().size()));
+        res.set(http::field::etag, std::string_view(etag, static_cast<std::size_t>(n)));
+        res.set(http::field::accept_ranges, "bytes");
+    }
+}
+
+// The path of a request target as nginx matches it: without query or fragment, %XX decoded.
+// Nothing when the encoding is broken or decodes to a NUL.
+std::optional<std::string> request_path(std::string_view target) {
+    if (const auto q = target.find_first_of("?#"); q != std::string_view::npos) {
+        target = target.substr(0, q);
+    }
+    std::string out;
+    out.reserve(target.size());
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        if (target[i] != '%') {
+            out.push_back(target[i]);
+            continue;
+        }
+        if (i + 2 >= target.size()) return std::nullopt;
+        const auto hex = [](char ch) -> int {
+            if (ch >= '0' && ch <= '9') return ch - '0';
+            if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+            if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+            return -1;
+        };
+        const int hi = hex(target[i + 1]);
+        const int lo = hex(target[i + 2]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return std::nullopt;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+    }
+    return out;
 }
 
 // The file under `root` that `target` names, or nothing. Only plain relative segments are
@@ -117,9 +109,6 @@ http::response<http::string_body> page(http::status status, unsigned version, st
 std::optional<std::filesystem::path> file_under(const std::string& root, std::string_view target) {
     namespace fs = std::filesystem;
     if (target.empty() || target.front() != '/') return std::nullopt;
-    if (const auto q = target.find_first_of("?#"); q != std::string_view::npos) {
-        target = target.substr(0, q);
-    }
     if (target.find("..") != std::string_view::npos ||
         target.find('\\') != std::string_view::npos ||
         target.find('\0') != std::string_view::npos) {
@@ -139,71 +128,96 @@ std::optional<std::filesystem::path> file_under(const std::string& root, std::st
 
 }  // namespace
 
-DecoySite::DecoySite(std::string root, std::chrono::seconds keep_alive)
-    : root_(std::move(root)), keep_alive_(keep_alive) {}
+DecoySite::DecoySite(std::string root, std::chrono::seconds keep_alive,
+                     std::chrono::seconds header_timeout)
+    : root_(std::move(root)),
+      keep_alive_(keep_alive),
+      header_timeout_(header_timeout),
+      started_(std::time(nullptr)) {}
 
 http::response<http::string_body> DecoySite::respond(
     const http::request<http::string_body>& req) const {
-    const unsigned v = req.version();
+    return respond(req, req.keep_alive());
+}
+
+http::response<http::string_body> DecoySite::respond(const http::request_header<>& req,
+                                                     bool keep) const {
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
-        auto res = page(http::status::method_not_allowed, v, std::string(kNotAllowed), "text/html");
-        res.keep_alive(req.keep_alive());
+        auto res = page(http::status::method_not_allowed, std::string(kNginx405), "text/html");
+        res.reason("Not Allowed");  // nginx's reason phrase, not RFC 9110's
+        finish(res, keep, 0);
         return res;
     }
     std::optional<http::response<http::string_body>> found;
+    std::time_t mtime = started_;  // the built-in page was "installed" when the relay started
+    const auto path = request_path(req.target());
+    if (!path) {
+        auto res = page(http::status::bad_request, std::string(kNginx400), "text/html");
+        finish(res, false, 0);
+        return res;
+    }
     if (root_.empty()) {
-        const std::string_view target = req.target();
-        if (target == "/" || target == "/index.html") {
-            found = page(http::status::ok, v, std::string(kHomePage), "text/html");
+        if (*path == "/" || *path == "/index.html") {
+            found = file_page(std::string(kNginxWelcome), "text/html", mtime);
         }
-    } else if (auto path = file_under(root_, req.target())) {
+    } else if (auto file = file_under(root_, *path)) {
         std::error_code ec;
-        const auto size = std::filesystem::file_size(*path, ec);
-        std::ifstream in(*path, std::ios::binary);
-        if (!ec && size <= kMaxFile && in) {
+        const auto size = std::filesystem::file_size(*file, ec);
+        struct stat st {};
+        std::ifstream in(*file, std::ios::binary);
+        if (!ec && size <= kMaxFile && in && ::stat(file->c_str(), &st) == 0) {
             std::string body(static_cast<std::size_t>(size), '\0');
             in.read(body.data(), static_cast<std::streamsize>(size));
-            if (in) found = page(http::status::ok, v, std::move(body), content_type_for(*path));
+            mtime = st.st_mtime;
+            if (in) found = file_page(std::move(body), content_type_for(*file), mtime);
         }
     }
     auto res = found ? std::move(*found)
-                     : page(http::status::not_found, v, std::string(kNotFound), "text/html");
-    res.keep_alive(req.keep_alive());
+                     : page(http::status::not_found, std::string(kNginx404), "text/html");
+    finish(res, keep, mtime);
     if (req.method() == http::verb::head) {
         // Content-Length stays that of the GET answer, as HEAD requires; no body is sent.
-        const auto length = res.body().size();
         res.body().clear();
-        res.content_length(length);
     }
     return res;
 }
 
 template <typename Stream>
 asio::awaitable<void> DecoySite::serve_on(Connection& c, Stream& s, ByteView prefix) const {
-    beast::flat_buffer buf(kMaxHeader + kMaxBody);
+    beast::flat_buffer buf(kMaxHeader);
     if (!prefix.empty()) {
         auto dst = buf.prepare(prefix.size());
         asio::buffer_copy(dst, asio::buffer(prefix.data(), prefix.size()));
         buf.commit(prefix.size());
     }
-    for (;;) {
-        c.touch(keep_alive_);
-        http::request_parser<http::string_body> parser;
+    std::array<char, 4096> sink{};  // request bodies are read into this and dropped
+    for (bool first = true;; first = false) {
+        c.touch(first ? header_timeout_ : keep_alive_);
+        http::request_parser<http::buffer_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(kMaxHeader));
         parser.body_limit(kMaxBody);
-        auto [rec, rn] = co_await http::async_read(s, buf, parser, kTok);
+        auto [rec, rn] = co_await http::async_read_header(s, buf, parser, kTok);
+        while (!rec && !parser.is_done()) {
+            parser.get().body().data = sink.data();
+            parser.get().body().size = sink.size();
+            auto [bec, bn] = co_await http::async_read(s, buf, parser, kTok);
+            rec = bec == http::error::need_buffer ? boost::system::error_code{} : bec;
+        }
         if (rec == http::error::end_of_stream || rec == asio::error::eof ||
             rec == asio::error::operation_aborted || rec == asio::error::bad_descriptor ||
             rec == asio::ssl::error::stream_truncated) {
             co_return;  // closed or timed out between requests: nothing to answer
         }
         http::response<http::string_body> res;
-        if (rec) {
-            // Not HTTP (or too large): what any web server does, a 400 and close.
-            res = page(http::status::bad_request, 11, std::string(kBadRequest), "text/html");
-            res.keep_alive(false);
+        if (rec == http::error::body_limit) {
+            res = page(http::status::payload_too_large, std::string(kNginx413), "text/html");
+            finish(res, false, 0);
+        } else if (rec) {
+            // Not HTTP (or too large): what nginx does, a 400 and close.
+            res = page(http::status::bad_request, std::string(kNginx400), "text/html");
+            finish(res, false, 0);
         } else {
-            res = respond(parser.get());
+            res = respond(parser.get().base(), parser.keep_alive());
         }
         auto [wec, wn] = co_await http::async_write(s, res, kTok);
         if (wec || !res.keep_alive()) co_return;
@@ -213,12 +227,6 @@ asio::awaitable<void> DecoySite::serve_on(Connection& c, Stream& s, ByteView pre
 asio::awaitable<void> DecoySite::serve(Connection& c, TlsStream& s, ByteView prefix) const {
     co_await serve_on(c, s, prefix);
     co_await s.async_shutdown(kTok);
-}
-
-asio::awaitable<void> DecoySite::serve(Connection& c, tcp::socket& s, ByteView prefix) const {
-    co_await serve_on(c, s, prefix);
-    boost::system::error_code ignored;
-    s.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace pp::relay::detail

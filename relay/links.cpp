@@ -110,6 +110,22 @@ Result<Params> parse_query(std::string_view query,
     return out;
 }
 
+// Wipes every decoded value (one of them may be a relay secret) when a parse ends, either way.
+struct WipeOnExit {
+    Params& params;
+    ~WipeOnExit() {
+        for (auto& [key, value] : params) sodium_memzero(value.data(), value.size());
+    }
+};
+
+// Telegram hands these to its SOCKS5 client as they are: control bytes are never meant.
+bool printable_credential(std::string_view s) {
+    return std::none_of(s.begin(), s.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+    });
+}
+
 const std::string* find(const Params& p, std::string_view key) {
     auto it = p.find(key);
     return it == p.end() ? nullptr : &it->second;
@@ -194,6 +210,7 @@ Result<RelayLink> parse_relay_link(std::string_view link) {
     auto p =
         parse_query(link.substr(kRelayPrefix.size()), {"host", "port", "pin", "secret", "name"});
     if (!p) return p.error();
+    const WipeOnExit wipe{*p};
     const auto* host = find(*p, "host");
     const auto* port = find(*p, "port");
     const auto* pin = find(*p, "pin");
@@ -306,6 +323,8 @@ Result<Socks5Link> parse_telegram_socks_link(std::string_view link) {
     if (user || pass) {
         if (!user || !pass || !valid_credential(*user) || !valid_credential(*pass))
             return malformed("telegram link: user and pass must both be 1-255 bytes");
+        if (!printable_credential(*user) || !printable_credential(*pass))
+            return malformed("telegram link: control bytes in user or pass");
         out.user = *user;
         out.password = *pass;
     }

@@ -67,6 +67,8 @@ std::string Metrics::render_prometheus() const {
             "Relay-mode connections handed to the decoy site.", relay_decoy.load());
     counter(out, "paperplane_relay_relay_replays_total",
             "Relay-mode authenticators seen before (replays).", relay_replays.load());
+    counter(out, "paperplane_relay_relay_busy_total",
+            "Relay-mode clients turned away busy (replay cache full).", relay_busy.load());
     counter(out, "paperplane_relay_relay_upstream_failures_total",
             "Authenticated relay connections whose home server could not be reached.",
             relay_upstream_failures.load());

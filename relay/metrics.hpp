@@ -38,6 +38,8 @@ class Metrics {
     std::atomic<std::uint64_t> relay_authenticated{0};
     std::atomic<std::uint64_t> relay_decoy{0};  // everything sent to the decoy site
     std::atomic<std::uint64_t> relay_replays{0};
+    // Authenticated but turned away because the replay cache was full of live entries.
+    std::atomic<std::uint64_t> relay_busy{0};
     std::atomic<std::uint64_t> relay_upstream_failures{0};
     std::atomic<std::uint64_t> relay_bytes_up{0};
     std::atomic<std::uint64_t> relay_bytes_down{0};

@@ -8,9 +8,11 @@
 #include <array>
 #include <chrono>
 
+#include "net/relay_client.hpp"
 #include "net/tls_impl.hpp"
 #include "relay/connection.hpp"
 #include "relay/decoy_handoff.hpp"
+#include "relay/plain_http_port.hpp"
 #include "relay/upstream_connect.hpp"
 
 namespace pp::relay::detail {
@@ -18,8 +20,6 @@ namespace pp::relay::detail {
 namespace {
 
 namespace rw = wire::relay;
-
-constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
 
 std::uint64_t unix_now() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -49,7 +49,7 @@ asio::awaitable<void> relay_to_target(RelayContext& ctx, Connection& c, const st
     }
     c.upstream.emplace(tls.get_executor());
     c.touch(ctx.config.relay.handshake_timeout);
-    if (co_await connect_host_port(*c.upstream, target)) {
+    if (co_await connect_host_port(*c.upstream, target, c.closed)) {
         ctx.metrics.relay_upstream_failures.fetch_add(1, std::memory_order_relaxed);
         if (tls.socket().is_open()) co_await reply_and_close(tls, rw::Status::kUnreachable);
         co_return;
@@ -81,30 +81,39 @@ asio::awaitable<void> serve_tls(RelayContext& ctx, Connection& c) {
     // Same work for every record: one HMAC inside verify, one cache lookup only when it passed.
     const std::uint64_t now = unix_now();
     const auto window = static_cast<std::uint64_t>(ctx.config.relay.clock_window.count());
-    auto auth = rw::verify_authenticator(ctx.key, record, now, window);
-    if (auth) {
+    // The MAC covers this session's exporter value: a record made for another session fails.
+    // Should the exporter fail (it cannot after a finished handshake) nothing verifies.
+    const auto binding = net::relay_session_binding(tls.native_handle());
+    auto auth = rw::verify_authenticator(ctx.key, binding ? *binding : rw::SessionBinding{}, record,
+                                         now, window);
+    if (auth && binding) {
         const auto verdict =
             ctx.replays.check_and_insert(auth->mac, auth->unix_seconds + window, now);
         if (verdict == ReplayCache::Verdict::kFresh) {
             co_await relay_to_target(ctx, c, auth->target);
             co_return;
         }
-        if (verdict == ReplayCache::Verdict::kReplay) {
-            ctx.metrics.relay_replays.fetch_add(1, std::memory_order_relaxed);
+        if (verdict == ReplayCache::Verdict::kFull) {
+            // The MAC verified, so this is a holder of the secret, not a prober: say so.
+            ctx.metrics.relay_busy.fetch_add(1, std::memory_order_relaxed);
+            co_await reply_and_close(tls, rw::Status::kBusy);
+            co_return;
         }
+        ctx.metrics.relay_replays.fetch_add(1, std::memory_order_relaxed);
     }
     co_await hand_to_decoy(ctx, c, tls, record);
 }
 
 asio::awaitable<void> serve(RelayContext& ctx, std::shared_ptr<Connection> c) {
     c->touch(ctx.config.relay.handshake_timeout);
-    // Peek, so a plain-HTTP client's bytes stay in the socket for the decoy to read.
+    // Peek, as nginx does on its TLS port: the first byte decides between a TLS handshake and
+    // nginx's "plain HTTP request was sent to HTTPS port" answer, and stays in the socket.
     std::uint8_t first = 0;
     auto [pec, pn] =
         co_await c->raw->async_receive(asio::buffer(&first, 1), tcp::socket::message_peek, kTok);
     if (pec || pn == 0) co_return;
-    if (first != kTlsHandshakeRecord) {
-        co_await hand_to_decoy(ctx, *c, *c->raw, {});
+    if (!looks_like_tls(first)) {
+        co_await answer_plain_http_on_tls_port(*c->raw);
         co_return;
     }
     c->tls = std::make_unique<TlsStream>(std::move(*c->raw), ctx.identity.tls.impl().ctx);
@@ -116,8 +125,6 @@ asio::awaitable<void> serve(RelayContext& ctx, std::shared_ptr<Connection> c) {
 
 asio::awaitable<void> serve_relay_connection(std::shared_ptr<RelayContext> ctx,
                                              tcp::socket socket) {
-    ctx->metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
-    ctx->metrics.connections_open.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto c = std::make_shared<Connection>(std::move(socket));

@@ -11,18 +11,14 @@
 
 namespace pp::relay::detail {
 
-// Authenticators are remembered for at most two clock windows; this many at once is far above
-// any honest client load and bounds the cache at a few MiB.
-inline constexpr std::size_t kReplayCacheCapacity = 65536;
-
 struct RelayContext {
     RelayContext(const Config& c, Metrics& m, RelayIdentity id)
         : config(c),
           metrics(m),
           identity(std::move(id)),
           key(identity.secret),
-          replays(kReplayCacheCapacity),
-          site(c.relay.decoy_root, c.relay.handshake_timeout) {}
+          replays(c.relay.replay_cache_entries),
+          site(c.relay.decoy_root, c.relay.decoy_keepalive_timeout, c.relay.handshake_timeout) {}
 
     const Config config;
     Metrics& metrics;

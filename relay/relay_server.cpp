@@ -26,23 +26,22 @@ namespace {
 
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 
-// ALPN as a web server answers it: http/1.1 if the client offers it, otherwise no ALPN at all
-// (a browser offering h2 and http/1.1 gets http/1.1, like a server without HTTP/2).
+// ALPN as nginx without HTTP/2 answers it (ngx_http_ssl_alpn_select): its own preference among
+// http/1.1, http/1.0 and http/0.9; a client offering none of them gets a fatal
+// no_application_protocol alert. A client that sends no ALPN never gets here.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                 unsigned int inlen, void*) {
-    static constexpr unsigned char kHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
-    unsigned int i = 0;
-    while (i < inlen) {
-        const unsigned int len = in[i];
-        if (i + 1 + len > inlen) break;
-        if (len == sizeof kHttp11 && std::memcmp(in + i + 1, kHttp11, len) == 0) {
-            *out = in + i + 1;
-            *outlen = static_cast<unsigned char>(len);
-            return SSL_TLSEXT_ERR_OK;
-        }
-        i += 1 + len;
+    static constexpr unsigned char kServerProtos[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1',
+                                                      8, 'h', 't', 't', 'p', '/', '1', '.', '0',
+                                                      8, 'h', 't', 't', 'p', '/', '0', '.', '9'};
+    unsigned char* chosen = nullptr;
+    // OpenSSL's signature takes non-const pointers; it only reads them.
+    if (SSL_select_next_proto(&chosen, outlen, const_cast<unsigned char*>(kServerProtos),
+                              sizeof kServerProtos, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
-    return SSL_TLSEXT_ERR_NOACK;
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
 }
 
 asio::awaitable<void> accept_loop(asio::io_context& io, std::shared_ptr<detail::RelayContext> ctx,
@@ -61,12 +60,17 @@ asio::awaitable<void> accept_loop(asio::io_context& io, std::shared_ptr<detail::
             ctx->metrics.connections_over_cap.fetch_add(1, std::memory_order_relaxed);
             continue;  // the socket closes as it goes out of scope
         }
+        // Counted here, not in the spawned coroutine, so that a burst of accepts sees every
+        // connection already taken and cannot overshoot the cap; the coroutine uncounts it.
+        ctx->metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
+        ctx->metrics.connections_open.fetch_add(1, std::memory_order_relaxed);
         try {
             auto executor = socket.get_executor();
             asio::co_spawn(executor, detail::serve_relay_connection(ctx, std::move(socket)),
                            asio::detached);
         } catch (...) {
             // Out of memory for one more connection: drop it, keep accepting.
+            ctx->metrics.connections_open.fetch_sub(1, std::memory_order_relaxed);
         }
     }
 }

@@ -28,12 +28,14 @@ std::optional<HostPortParts> split_host_port(std::string_view host_port) {
 }
 
 asio::awaitable<boost::system::error_code> connect_host_port(asio::ip::tcp::socket& socket,
-                                                             std::string_view host_port) {
+                                                             std::string_view host_port,
+                                                             const bool& closed) {
     constexpr auto tok = asio::as_tuple(asio::use_awaitable);
     const auto parts = split_host_port(host_port);
     if (!parts) co_return asio::error::make_error_code(asio::error::invalid_argument);
     asio::ip::tcp::resolver resolver(socket.get_executor());
     auto [rec, results] = co_await resolver.async_resolve(parts->host, parts->port, tok);
+    if (closed) co_return asio::error::make_error_code(asio::error::operation_aborted);
     if (rec) co_return rec;
     auto [cec, ep] = co_await asio::async_connect(socket, results, tok);
     co_return cec;

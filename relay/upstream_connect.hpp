@@ -19,8 +19,10 @@ struct HostPortParts {
 std::optional<HostPortParts> split_host_port(std::string_view host_port);
 
 // Resolves and connects `socket` (opened by the connect) to the first address that answers. The
-// caller's watchdog bounds how long that may take (closing the socket aborts it).
+// caller's watchdog bounds how long that may take: closing the socket aborts the connect, and
+// `closed` (the connection's flag, read on its strand) stops a late DNS answer from opening the
+// socket again with no deadline left.
 boost::asio::awaitable<boost::system::error_code> connect_host_port(
-    boost::asio::ip::tcp::socket& socket, std::string_view host_port);
+    boost::asio::ip::tcp::socket& socket, std::string_view host_port, const bool& closed);
 
 }  // namespace pp::relay::detail

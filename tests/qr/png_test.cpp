@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <png.h>
 #include <qrencode.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -102,6 +103,24 @@ TEST(QrPng, RefusesBadArgumentsAndLeavesNoFile) {
     EXPECT_EQ(write_qr_png(kLink, dir.path / "missing" / "x.png", 4, 4).error().code,
               ErrorCode::kInternal);
     EXPECT_TRUE(fs::is_empty(dir.path));
+}
+
+// The PNG may hold a relay secret: owner-only whatever the umask, and no temporary file left.
+TEST(QrPng, FileIsPrivateWhateverTheUmask) {
+    TempDir dir;
+    const fs::path file = dir.path / "secret.png";
+    const mode_t old = ::umask(0);
+    const auto written = write_qr_png(kLink, file, 4, 4);
+    ::umask(old);
+    ASSERT_TRUE(written);
+    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
+    std::size_t entries = 0;
+    for (const auto& e : fs::directory_iterator(dir.path)) {
+        (void)e;
+        ++entries;
+    }
+    EXPECT_EQ(entries, 1u);
 }
 
 TEST(QrTerminal, DrawsTheSameModules) {

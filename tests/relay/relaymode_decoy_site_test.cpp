@@ -5,8 +5,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include <boost/beast/http/write.hpp>
+
+#include "relay/config.hpp"
 #include "relay/decoy_site.hpp"
+#include "relay/nginx_pages.hpp"
 
 namespace pp::relay::detail {
 namespace {
@@ -74,6 +79,58 @@ TEST(RelayDecoySite, ServesRootWithoutTraversal) {
             << bad;
     }
     fs::remove_all(dir);
+}
+
+// The relay's defaults are nginx's: client_header_timeout 60 s, keepalive_timeout 75 s.
+TEST(RelayDecoySite, TimeoutDefaultsAreNginxs) {
+    const RelayModeConfig c;
+    EXPECT_EQ(c.handshake_timeout, std::chrono::seconds(60));
+    EXPECT_EQ(c.decoy_keepalive_timeout, std::chrono::seconds(75));
+}
+
+// The bytes nginx sends, Date, Last-Modified and the ETag's value aside (checked separately).
+std::string serialized(const http::response<http::string_body>& res) {
+    std::ostringstream os;
+    os << res;
+    std::string out = os.str();
+    for (const char* name : {"\r\nDate: ", "\r\nLast-Modified: ", "\r\nETag: "}) {
+        const auto at = out.find(name);
+        if (at == std::string::npos) continue;
+        out.erase(at, out.find("\r\n", at + 2) - at);
+    }
+    return out;
+}
+
+TEST(RelayDecoySite, AnswersAreNginxsBytes) {
+    DecoySite site("", std::chrono::seconds(5));
+    const auto home = site.respond(request(http::verb::get, "/?utm=1#top"));
+    EXPECT_EQ(serialized(home),
+              "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+              "Content-Length: 615\r\nConnection: keep-alive\r\n"
+              "Accept-Ranges: bytes\r\n\r\n" +
+                  std::string(kNginxWelcome));
+    // nginx's ETag: "<mtime hex>-<size hex>", quoted; Last-Modified an IMF-fixdate.
+    const std::string etag(home[http::field::etag]);
+    EXPECT_EQ(etag.front(), '"');
+    EXPECT_NE(etag.find("-267\""), std::string::npos) << etag;
+    EXPECT_EQ(std::string(home[http::field::last_modified]).size(), 29u);
+
+    auto req = request(http::verb::get, "/missing");
+    req.set(http::field::connection, "close");
+    EXPECT_EQ(serialized(site.respond(req)),
+              "HTTP/1.1 404 Not Found\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+              "Content-Length: 146\r\nConnection: close\r\n\r\n<html>\r\n"
+              "<head><title>404 Not Found</title></head>\r\n<body>\r\n"
+              "<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n"
+              "</body>\r\n</html>\r\n");
+    http::request<http::string_body> post{http::verb::post, "/", 10};  // HTTP/1.0
+    EXPECT_EQ(serialized(site.respond(post)),
+              "HTTP/1.1 405 Not Allowed\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+              "Content-Length: 150\r\nConnection: close\r\n\r\n" +
+                  std::string(kNginx405));
+    // Percent-encoded paths match as nginx decodes them.
+    EXPECT_EQ(site.respond(request(http::verb::get, "/index%2Ehtml")).result(), http::status::ok);
+    EXPECT_EQ(site.respond(request(http::verb::get, "/%zz")).result(), http::status::bad_request);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -139,9 +141,32 @@ asio::awaitable<void> decoy_accept(tcp::acceptor& acc, DecoyUpstream& rec) {
     }
 }
 
+// The relay's certificate is RSA-2048 (snakeoil shape), slow to generate under sanitizers:
+// made once per process, then copied into each test's data dir, where the relay loads it.
+const std::filesystem::path& shared_relay_certificate_dir() {
+    struct Dir {
+        std::filesystem::path path;
+        Dir() : path(make_temp_dir()) {
+            Config c;
+            c.data_dir = path.string();
+            c.public_host = "www.example.org";
+            EXPECT_TRUE(load_or_create_relay_identity(c));
+            std::filesystem::remove(path / kLinkSecretFile);  // each test gets its own secret
+        }
+        ~Dir() {
+            std::error_code ec;
+            std::filesystem::remove_all(path, ec);
+        }
+    };
+    static const Dir dir;
+    return dir.path;
+}
+
 class RelayModeTest : public ::testing::TestWithParam<bool> {
   protected:
     bool upstream_decoy() const { return GetParam(); }
+    // Lets a derived fixture change the relay's settings before it starts.
+    virtual void adjust(Config&) {}
 
     void SetUp() override {
         dir_ = make_temp_dir();
@@ -165,9 +190,16 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         config_.relay.upstreams = {echo_target_, "127.0.0.1:" + std::to_string(dead_port_)};
         config_.relay.handshake_timeout = std::chrono::seconds(1);
         config_.relay.idle_timeout = std::chrono::seconds(5);
+        config_.relay.decoy_keepalive_timeout = std::chrono::seconds(2);
+        adjust(config_);
         if (upstream_decoy()) {
             config_.relay.decoy =
                 "127.0.0.1:" + std::to_string(decoy_acc_->local_endpoint().port());
+        }
+        std::filesystem::create_directories(config_.data_dir);
+        for (const auto& e : std::filesystem::directory_iterator(shared_relay_certificate_dir())) {
+            std::filesystem::copy(e.path(),
+                                  std::filesystem::path(config_.data_dir) / e.path().filename());
         }
         relay_ = std::make_unique<RelayServer>(io_, config_, metrics_);
         auto started = relay_->start();
@@ -215,9 +247,17 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
     // as its first record; returns everything the relay sends back until it closes.
     // `stop_after` > 0: returns once that many bytes arrived instead of waiting for the close.
     std::string tls_probe(const std::string& first, std::size_t stop_after = 0) {
-        return run(tls_probe_co(first, stop_after));
+        return tls_probe([first](SSL*) { return first; }, stop_after);
     }
-    asio::awaitable<std::string> tls_probe_co(std::string first, std::size_t stop_after) {
+    // The same with a first record made inside the probe's TLS session (an authenticator's MAC
+    // covers the session's exporter value); `sent` (may be null) receives it.
+    using FirstRecord = std::function<std::string(SSL*)>;
+    std::string tls_probe(FirstRecord make, std::size_t stop_after = 0,
+                          std::string* sent = nullptr) {
+        return run(tls_probe_co(std::move(make), stop_after, sent));
+    }
+    asio::awaitable<std::string> tls_probe_co(FirstRecord make, std::size_t stop_after,
+                                              std::string* sent) {
         asio::ssl::context ctx(asio::ssl::context::tls_client);
         ctx.set_verify_mode(asio::ssl::verify_none);
         asio::ssl::stream<tcp::socket> s(co_await asio::this_coro::executor, ctx);
@@ -225,6 +265,8 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         if (cec) co_return "connect failed";
         auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, kTok);
         if (hec) co_return "handshake failed";
+        const std::string first = make(s.native_handle());
+        if (sent != nullptr) *sent = first;
         co_await s.async_write_some(asio::buffer(first), kTok);
         std::string got;
         std::array<char, 4096> buf{};
@@ -253,6 +295,15 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         co_return got;
     }
 
+    // `answer` with its Date header line removed, for byte comparisons.
+    static std::string without_date(std::string answer) {
+        const auto at = answer.find("\r\nDate: ");
+        if (at == std::string::npos) return answer;
+        const auto end = answer.find("\r\n", at + 2);
+        answer.erase(at, end - at);
+        return answer;
+    }
+
     // Runs real curl against the relay and checks it got the decoy's page.
     void curl_decoy(const std::string& tls_flags);
 
@@ -270,13 +321,21 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
         return {asio::ip::make_address("127.0.0.1"), relay_->port()};
     }
 
-    Bytes valid_authenticator(const std::string& target, std::uint64_t t = 0) const {
-        rw::Nonce nonce;
-        crypto::random_bytes(nonce);
-        const rw::AuthKey key(rw::LinkSecret(relay_->link_secret()));
-        auto a = rw::encode_authenticator(key, t != 0 ? t : unix_now(), nonce, target);
-        EXPECT_TRUE(a);
-        return a ? *a : Bytes{};
+    // An authenticator for the probe's own TLS session, under `secret` (default: the relay's).
+    FirstRecord authenticator(const std::string& target, std::uint64_t t = 0,
+                              std::optional<rw::LinkSecret> secret = std::nullopt) const {
+        const rw::AuthKey key(secret ? *secret : rw::LinkSecret(relay_->link_secret()));
+        return [key, target, t](SSL* ssl) {
+            rw::Nonce nonce;
+            crypto::random_bytes(nonce);
+            auto binding = net::relay_session_binding(ssl);
+            EXPECT_TRUE(binding);
+            if (!binding) return std::string();
+            auto a =
+                rw::encode_authenticator(key, *binding, t != 0 ? t : unix_now(), nonce, target);
+            EXPECT_TRUE(a);
+            return a ? to_string(*a) : std::string();
+        };
     }
 
     // What the decoy answered, as the prober sees it.
@@ -292,7 +351,7 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
             EXPECT_NE(answer.find("Server: nginx"), std::string::npos);
         } else {
             EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
-            EXPECT_NE(answer.find("Harbor Lane Studio"), std::string::npos);
+            EXPECT_NE(answer.find("<title>Welcome to nginx!</title>"), std::string::npos);
         }
     }
 
@@ -350,9 +409,11 @@ TEST_P(RelayModeTest, ValidClientReachesHomeServerWithEndToEndTls) {
     EXPECT_EQ(result, "ok");
     EXPECT_EQ(metrics_.relay_authenticated.load(), 1u);
     EXPECT_EQ(metrics_.relay_decoy.load(), 0u);
+    // The relay counts a chunk after its write completes, which may be after the client read
+    // it: the totals are final only once the relay let go of the connection.
+    EXPECT_TRUE(all_connections_closed());
     EXPECT_GE(metrics_.relay_bytes_up.load(), 200u * 1024);
     EXPECT_GE(metrics_.relay_bytes_down.load(), 200u * 1024);
-    EXPECT_TRUE(all_connections_closed());
 }
 
 TEST_P(RelayModeTest, RelayCertificateDoesNotNameTheProduct) {
@@ -367,8 +428,25 @@ TEST_P(RelayModeTest, RelayCertificateDoesNotNameTheProduct) {
     ASSERT_NE(cert, nullptr);
     char cn[256] = {};
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
-    X509_free(cert);
     EXPECT_STREQ(cn, "www.example.org");
+    // Debian's snakeoil shape: RSA-2048, 3650 days, SAN DNS:host, not a CA.
+    EVP_PKEY* key = X509_get0_pubkey(cert);
+    ASSERT_NE(key, nullptr);
+    EXPECT_EQ(EVP_PKEY_get_base_id(key), EVP_PKEY_RSA);
+    EXPECT_EQ(EVP_PKEY_get_bits(key), 2048);
+    int days = 0, secs = 0;
+    ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)), 1);
+    EXPECT_EQ(days, 3650);
+    EXPECT_EQ(secs, 0);
+    auto* san =
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    ASSERT_NE(san, nullptr);
+    ASSERT_EQ(sk_GENERAL_NAME_num(san), 1);
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(san, 0);
+    EXPECT_EQ(name->type, GEN_DNS);
+    GENERAL_NAMES_free(san);
+    EXPECT_EQ(X509_check_ca(cert), 0);
+    X509_free(cert);
 }
 
 TEST_P(RelayModeTest, LinkSecretIsStableAndPrivate) {
@@ -407,12 +485,10 @@ TEST_P(RelayModeTest, WrongPinIsRejectedByTheClient) {
 }
 
 TEST_P(RelayModeTest, WrongSecretGetsTheDecoy) {
-    const rw::AuthKey wrong(endpoint(false).secret);
-    rw::Nonce nonce{};
-    auto auth = rw::encode_authenticator(wrong, unix_now(), nonce, echo_target_);
-    ASSERT_TRUE(auth);
-    const std::string sent = to_string(*auth);
-    expect_decoy(tls_probe(sent), sent, true);
+    std::string sent;
+    const std::string answer =
+        tls_probe(authenticator(echo_target_, 0, endpoint(false).secret), 0, &sent);
+    expect_decoy(answer, sent, true);
     EXPECT_EQ(metrics_.relay_decoy.load(), 1u);
     EXPECT_EQ(metrics_.relay_authenticated.load(), 0u);
     // And the client library reports it as "not a relay".
@@ -421,21 +497,24 @@ TEST_P(RelayModeTest, WrongSecretGetsTheDecoy) {
     EXPECT_EQ(r.code, ErrorCode::kMalformed) << r.detail;
 }
 
-TEST_P(RelayModeTest, ReplayedFirstRecordGetsTheDecoy) {
-    const std::string sent = to_string(valid_authenticator(echo_target_));
-    const std::string first = tls_probe(sent, 2);
+// An authenticator is bound to its TLS session: recorded and sent again in a new session it
+// is just bytes, and the decoy gets them.
+TEST_P(RelayModeTest, FirstRecordReplayedInAnotherSessionGetsTheDecoy) {
+    std::string sent;
+    const std::string first = tls_probe(authenticator(echo_target_), 2, &sent);
     // The first use is honoured: status ok, then the relay copies to the echo server.
-    ASSERT_GE(first.size(), 2u);
-    EXPECT_EQ(first.substr(0, 2), std::string("\x01\x00", 2));
+    const auto ok = rw::encode_reply(rw::Status::kOk);
+    EXPECT_EQ(first.substr(0, 2), std::string(ok.begin(), ok.end()));
     const std::string second = tls_probe(sent);
     expect_decoy(second, sent, true);
-    EXPECT_EQ(metrics_.relay_replays.load(), 1u);
     EXPECT_EQ(metrics_.relay_authenticated.load(), 1u);
+    EXPECT_EQ(metrics_.relay_decoy.load(), 1u);
 }
 
 TEST_P(RelayModeTest, ClockOutsideWindowGetsTheDecoy) {
-    const std::string sent = to_string(valid_authenticator(echo_target_, unix_now() - 1000));
-    expect_decoy(tls_probe(sent), sent, true);
+    std::string sent;
+    const std::string answer = tls_probe(authenticator(echo_target_, unix_now() - 1000), 0, &sent);
+    expect_decoy(answer, sent, true);
     EXPECT_EQ(metrics_.relay_authenticated.load(), 0u);
 }
 
@@ -461,13 +540,70 @@ TEST_P(RelayModeTest, CurlSeesAnOrdinaryWebsite) {
         EXPECT_EQ(seen.back().rfind("GET / HTTP/1.1\r\n", 0), 0u) << seen.back();
     } else {
         EXPECT_NE(out.find("HTTP/1.1 200 OK"), std::string::npos) << out;
-        EXPECT_NE(out.find("Harbor Lane Studio"), std::string::npos) << out;
+        EXPECT_NE(out.find("<title>Welcome to nginx!</title>"), std::string::npos) << out;
     }
 }
 
-TEST_P(RelayModeTest, PlainHttpWithoutTlsGetsTheDecoy) {
-    const std::string get = "GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
-    expect_decoy(raw_probe(get), get, false);
+// What nginx answers on its TLS port to a plain-HTTP request, in both decoy modes: the relay
+// answers itself (a plain-HTTP upstream never sees it), then closes.
+TEST_P(RelayModeTest, PlainHttpOnTheTlsPortGetsNginxsAnswer) {
+    const std::string get = "GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n";
+    const std::string answer = raw_probe(get);
+    const std::string body =
+        "<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>"
+        "\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
+        "<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
+        "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+    EXPECT_EQ(without_date(answer),
+              "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+              "Content-Length: " +
+                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    EXPECT_NE(answer.find("\r\nDate: "), std::string::npos);
+    EXPECT_TRUE(decoy_.seen().empty());
+    EXPECT_EQ(metrics_.relay_decoy.load(), 0u);
+}
+
+// When the decoy is done (the upstream closed after its answer) the relay ends the whole
+// connection, as a web server would, even though the prober keeps its side open.
+TEST_P(RelayModeTest, DecoyEndsTheWholeConnectionWhenItIsDone) {
+    const bool closed = run([&]() -> asio::awaitable<bool> {
+        asio::ssl::context ctx(asio::ssl::context::tls_client);
+        ctx.set_verify_mode(asio::ssl::verify_none);
+        asio::ssl::stream<tcp::socket> s(co_await asio::this_coro::executor, ctx);
+        auto [cec] = co_await s.next_layer().async_connect(relay_endpoint(), kTok);
+        if (cec) co_return false;
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, kTok);
+        if (hec) co_return false;
+        const std::string get =
+            "GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
+        co_await asio::async_write(s, asio::buffer(get), kTok);
+        std::array<char, 4096> buf{};
+        for (;;) {
+            auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), kTok);
+            if (rec) break;
+        }
+        // Still holding our socket: the relay must have let go on its own, long before the
+        // idle timeout (5 s here).
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        for (int i = 0; i < 100 && metrics_.connections_open.load() != 0; ++i) {
+            t.expires_after(std::chrono::milliseconds(10));
+            co_await t.async_wait(kTok);
+        }
+        co_return metrics_.connections_open.load() == 0;
+    }());
+    EXPECT_TRUE(closed);
+}
+
+// After an answer the built-in site waits decoy_keepalive_timeout for the next request, not
+// the (shorter, here) header timeout, then closes.
+TEST_P(RelayModeTest, BuiltInSiteClosesAfterTheKeepAliveTimeout) {
+    if (upstream_decoy()) GTEST_SKIP() << "keep-alive is the upstream's business";
+    const auto started = std::chrono::steady_clock::now();
+    const std::string answer = tls_probe("GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n");
+    const auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
+    EXPECT_GE(took, std::chrono::milliseconds(1900));
+    EXPECT_LT(took, std::chrono::seconds(4));
 }
 
 TEST_P(RelayModeTest, BuiltInSiteKeepsConnectionsAlive) {
@@ -483,11 +619,31 @@ TEST_P(RelayModeTest, BuiltInSiteKeepsConnectionsAlive) {
     EXPECT_EQ(answer.substr(answer.size() - 4), "\r\n\r\n");
 }
 
-TEST_P(RelayModeTest, RandomBytesGetTheDecoy) {
+// Bytes that are neither TLS nor HTTP: nginx's plain 400 page, then close.
+TEST_P(RelayModeTest, RandomBytesWithoutTlsGetNginxsBadRequest) {
     std::string junk(300, '\0');
     crypto::random_bytes({reinterpret_cast<std::uint8_t*>(junk.data()), junk.size()});
     junk[0] = 0x05;  // not a TLS handshake record; looks like a SOCKS5 greeting
-    expect_decoy(raw_probe(junk), junk, true);
+    const std::string answer = raw_probe(junk);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n", 0), 0u) << answer;
+    EXPECT_NE(answer.find("<title>400 Bad Request</title>"), std::string::npos);
+    EXPECT_TRUE(decoy_.seen().empty());
+}
+
+// Inside TLS the same junk is not an authenticator, so the decoy gets it, untouched.
+TEST_P(RelayModeTest, RandomBytesInsideTlsGetTheDecoy) {
+    std::string junk(300, '\0');
+    crypto::random_bytes({reinterpret_cast<std::uint8_t*>(junk.data()), junk.size()});
+    junk[0] = 0x05;
+    expect_decoy(tls_probe(junk), junk, true);
+}
+
+// A first byte that says TLS but a broken handshake: closed, as OpenSSL at nginx does.
+TEST_P(RelayModeTest, BrokenTlsHandshakeIsClosed) {
+    std::string junk(64, '\x16');
+    const std::string answer = raw_probe(junk);
+    EXPECT_EQ(answer.find("HTTP/"), std::string::npos) << answer;
+    EXPECT_TRUE(decoy_.seen().empty());
 }
 
 TEST_P(RelayModeTest, SlowlorisIsClosedAfterTheTimeoutAndOthersAreUnaffected) {
@@ -522,6 +678,33 @@ TEST_P(RelayModeTest, SlowlorisIsClosedAfterTheTimeoutAndOthersAreUnaffected) {
     EXPECT_TRUE(all_connections_closed());
 }
 
+// ALPN as nginx: its own preference among the HTTP/1 versions, and a fatal alert for a client
+// that offers only protocols it does not speak.
+TEST_P(RelayModeTest, AlpnIsNginxs) {
+    auto negotiate = [&](std::vector<unsigned char> offer) -> asio::awaitable<std::string> {
+        asio::ssl::context ctx(asio::ssl::context::tls_client);
+        ctx.set_verify_mode(asio::ssl::verify_none);
+        SSL_CTX_set_alpn_protos(ctx.native_handle(), offer.data(),
+                                static_cast<unsigned>(offer.size()));
+        asio::ssl::stream<tcp::socket> s(co_await asio::this_coro::executor, ctx);
+        auto [cec] = co_await s.next_layer().async_connect(relay_endpoint(), kTok);
+        if (cec) co_return "connect failed";
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, kTok);
+        if (hec) co_return "handshake failed";
+        const unsigned char* p = nullptr;
+        unsigned len = 0;
+        SSL_get0_alpn_selected(s.native_handle(), &p, &len);
+        co_return std::string(reinterpret_cast<const char*>(p), len);
+    };
+    const std::vector<unsigned char> h2_and_11 = {2,   'h', '2', 8,   'h', 't',
+                                                  't', 'p', '/', '1', '.', '1'};
+    const std::vector<unsigned char> only_10 = {8, 'h', 't', 't', 'p', '/', '1', '.', '0'};
+    const std::vector<unsigned char> only_h2 = {2, 'h', '2'};
+    EXPECT_EQ(run(negotiate(h2_and_11)), "http/1.1");
+    EXPECT_EQ(run(negotiate(only_10)), "http/1.0");
+    EXPECT_EQ(run(negotiate(only_h2)), "handshake failed");
+}
+
 TEST_P(RelayModeTest, TlsClientThatSendsNothingIsClosedAfterTheTimeout) {
     const auto started = std::chrono::steady_clock::now();
     const bool closed = run([&]() -> asio::awaitable<bool> {
@@ -541,6 +724,32 @@ TEST_P(RelayModeTest, TlsClientThatSendsNothingIsClosedAfterTheTimeout) {
     EXPECT_GE(took, std::chrono::milliseconds(900));
     EXPECT_LT(took, std::chrono::seconds(4));
 }
+
+// A relay whose replay cache holds one authenticator.
+class RelayModeBusyTest : public RelayModeTest {
+    void adjust(Config& c) override { c.relay.replay_cache_entries = 1; }
+};
+
+// A client with a valid authenticator is told "busy" when the replay cache is full, rather than
+// sent to the decoy: only a holder of the secret reaches that answer.
+TEST_P(RelayModeBusyTest, FullReplayCacheSaysBusy) {
+    const auto ok = rw::encode_reply(rw::Status::kOk);
+    const auto busy = rw::encode_reply(rw::Status::kBusy);
+    EXPECT_EQ(tls_probe(authenticator(echo_target_), 2).substr(0, 2),
+              std::string(ok.begin(), ok.end()));
+    EXPECT_EQ(tls_probe(authenticator(echo_target_)), std::string(busy.begin(), busy.end()));
+    EXPECT_EQ(metrics_.relay_busy.load(), 1u);
+    EXPECT_EQ(metrics_.relay_decoy.load(), 0u);
+    auto r = run(connect_outcome(endpoint(), echo_target_));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.detail, "relay: busy");
+    // A prober still gets the decoy.
+    const std::string get = "GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n";
+    expect_decoy(tls_probe(get), get, false);
+}
+
+INSTANTIATE_TEST_SUITE_P(Decoy, RelayModeBusyTest, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "Upstream" : "BuiltIn"; });
 
 INSTANTIATE_TEST_SUITE_P(Decoy, RelayModeTest, ::testing::Values(false, true),
                          [](const auto& p) { return p.param ? "Upstream" : "BuiltIn"; });

@@ -206,6 +206,9 @@ TEST(TelegramLink, RefusesMalformedLinks) {
         "tg://socks?server=1.2.3.4%00&port=1",
         "https://t.me/proxy?server=h&port=1",
         "http://t.me/socks?server=h&port=1",
+        "tg://socks?server=h&port=1&user=u%0A&pass=p",  // control bytes in credentials
+        "tg://socks?server=h&port=1&user=u&pass=p%7F",
+        "tg://socks?server=h&port=1&user=u&pass=%00p",
     };
     for (const auto& link : bad) {
         auto r = parse_telegram_socks_link(link);
