@@ -95,10 +95,10 @@ std::optional<std::string> load_socks5(const toml::table& t, relay::Socks5Config
 }
 
 std::optional<std::string> load_relay_mode(const toml::table& t, relay::RelayModeConfig& r) {
-    if (auto e =
-            check_keys(t, "[relay]",
-                       {"enabled", "listen", "tls_cert", "tls_key", "decoy", "decoy_root",
-                        "upstreams", "clock_window_s", "handshake_timeout_s", "idle_timeout_s"}))
+    if (auto e = check_keys(t, "[relay]",
+                            {"enabled", "listen", "tls_cert", "tls_key", "decoy", "decoy_root",
+                             "upstreams", "clock_window_s", "handshake_timeout_s", "idle_timeout_s",
+                             "decoy_keepalive_timeout_s", "replay_cache_entries"}))
         return e;
     r.enabled = t["enabled"].value_or(true);
     if (auto v = t["listen"].value<std::string>()) r.listen = *v;
@@ -114,6 +114,14 @@ std::optional<std::string> load_relay_mode(const toml::table& t, relay::RelayMod
         return e;
     if (auto e = read_seconds(t["idle_timeout_s"], "relay.idle_timeout_s", r.idle_timeout))
         return e;
+    if (auto e = read_seconds(t["decoy_keepalive_timeout_s"], "relay.decoy_keepalive_timeout_s",
+                              r.decoy_keepalive_timeout))
+        return e;
+    if (auto v = t["replay_cache_entries"].value<std::int64_t>()) {
+        if (*v < 1024 || *v > 10'000'000)
+            return "relay.replay_cache_entries must be 1024..10000000";
+        r.replay_cache_entries = static_cast<std::size_t>(*v);
+    }
     if (auto e = check_host_port(r.listen)) return e;
     for (const auto& u : r.upstreams)
         if (auto e = check_host_port(u)) return "relay.upstreams: " + *e;
