@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
         const auto ok = rw::encode_reply(rw::Status::kOk);
         write(dir, "relay_auth", n++, ok);
         write(dir, "relay_auth", n, pp::as_bytes("GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"));
+    }
     // SOCKS5 negotiation as clients send it, and UDP ASSOCIATE datagrams.
     {
         namespace s5 = pp::relay::socks5;

@@ -45,8 +45,7 @@ std::string Metrics::render_prometheus() const {
     gauge(out, "paperplane_relay_connections_open", "Client connections open now.",
           connections_open.load());
     counter(out, "paperplane_relay_connections_over_cap_total",
-            "Connections refused because the global cap was reached.",
-            connections_over_cap.load());
+            "Connections refused because the global cap was reached.", connections_over_cap.load());
     counter(out, "paperplane_relay_socks5_auth_failures_total",
             "SOCKS5 username/password checks that failed.", socks5_auth_failures.load());
     counter(out, "paperplane_relay_socks5_handshake_failures_total",
@@ -78,18 +77,20 @@ std::string Metrics::render_prometheus() const {
             relay_bytes_down.load());
 
     std::lock_guard lock(users_mutex_);
-    out += "# HELP paperplane_relay_user_bytes_total SOCKS5 bytes per user and direction.\n"
-           "# TYPE paperplane_relay_user_bytes_total counter\n";
+    out +=
+        "# HELP paperplane_relay_user_bytes_total SOCKS5 bytes per user and direction.\n"
+        "# TYPE paperplane_relay_user_bytes_total counter\n";
     for (const auto& [name, c] : users_) {
         const auto label = label_value(name);
         out += fmt::format("paperplane_relay_user_bytes_total{{user=\"{}\",direction=\"up\"}} {}\n",
                            label, c->bytes_up.load());
-        out += fmt::format(
-            "paperplane_relay_user_bytes_total{{user=\"{}\",direction=\"down\"}} {}\n", label,
-            c->bytes_down.load());
+        out +=
+            fmt::format("paperplane_relay_user_bytes_total{{user=\"{}\",direction=\"down\"}} {}\n",
+                        label, c->bytes_down.load());
     }
-    out += "# HELP paperplane_relay_user_connections_open SOCKS5 connections open per user.\n"
-           "# TYPE paperplane_relay_user_connections_open gauge\n";
+    out +=
+        "# HELP paperplane_relay_user_connections_open SOCKS5 connections open per user.\n"
+        "# TYPE paperplane_relay_user_connections_open gauge\n";
     for (const auto& [name, c] : users_)
         out += fmt::format("paperplane_relay_user_connections_open{{user=\"{}\"}} {}\n",
                            label_value(name), c->connections_open.load());
