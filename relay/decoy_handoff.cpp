@@ -22,7 +22,9 @@ asio::awaitable<void> to_upstream_decoy(RelayContext& ctx, Connection& c, Stream
     }
     const auto idle = ctx.config.relay.idle_timeout;
     c.touch(idle);
-    co_await (pump(c, client, *c.upstream, idle, nullptr, OnEnd::kCloseAll) &&
+    // A visitor who sends its request and then ends its side still gets the answer, as from
+    // any web server: its end is passed on as a half-close; the decoy's end closes it all.
+    co_await (pump(c, client, *c.upstream, idle, nullptr, OnEnd::kHalfClose) &&
               pump(c, *c.upstream, client, idle, nullptr, OnEnd::kCloseAll));
 }
 

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -28,11 +29,14 @@ namespace {
 struct Waiter {
     std::optional<std::vector<asio::ip::address>> result;
     asio::steady_timer* timer = nullptr;  // null once the coroutine stopped waiting
+    // Set when the caller gave up (deadline, session closed): a queued lookup nobody waits for
+    // is skipped instead of taking a worker.
+    std::atomic<bool> abandoned{false};
 };
 
 struct Job {
     std::string host;
-    const void* user;
+    std::uint64_t key = 0;
     asio::any_io_executor ex;
     std::shared_ptr<Waiter> waiter;
 };
@@ -42,45 +46,67 @@ struct LookupService::Core {
     std::mutex mutex;
     std::condition_variable wake;
     std::deque<Job> queue;
-    std::map<const void*, unsigned> in_flight;  // per user, queued or running
+    std::map<std::uint64_t, unsigned> in_flight;  // per key, queued or running
+    // The executor (a session's strand) of each worker's current job. It lives here, not on
+    // the worker's stack, because destroying the last copy of a strand touches its io_context:
+    // a worker may only do that while the service runs (under the lock), and shutdown() takes
+    // the executors of lookups still running and destroys them on its own thread, while the
+    // io_context is certainly alive. A worker returning later finds its slot empty.
+    std::vector<std::optional<asio::any_io_executor>> running;
     std::size_t max_queued = 0;
-    unsigned max_per_user = 0;
+    unsigned max_per_key = 0;
     bool stopped = false;
     Resolve resolve = &LookupService::system_resolve;
 
-    void run() {
+    void done_with(std::uint64_t key) {
+        if (auto it = in_flight.find(key); it != in_flight.end() && --it->second == 0)
+            in_flight.erase(it);
+    }
+
+    void run(std::size_t slot) {
         for (;;) {
-            Job job;
+            std::string host;
+            std::uint64_t key = 0;
+            std::shared_ptr<Waiter> waiter;
             Resolve fn;
             {
                 std::unique_lock lock(mutex);
                 wake.wait(lock, [&] { return stopped || !queue.empty(); });
                 if (stopped) return;
-                job = std::move(queue.front());
+                Job job = std::move(queue.front());
                 queue.pop_front();
+                if (job.waiter->abandoned.load()) {
+                    done_with(job.key);
+                    continue;  // job (and its executor) destroyed under the lock, service live
+                }
+                host = std::move(job.host);
+                key = job.key;
+                waiter = std::move(job.waiter);
+                running[slot] = std::move(job.ex);
                 fn = resolve;
             }
-            auto addresses = fn(job.host);
+            auto addresses = fn(host);
             std::lock_guard lock(mutex);
-            if (auto it = in_flight.find(job.user); it != in_flight.end() && --it->second == 0)
-                in_flight.erase(it);
+            done_with(key);
+            if (stopped) return;  // shutdown() took (and destroyed) running[slot]
             // Posted under the lock: shutdown() cannot slip in between the check and the post.
-            if (stopped) return;
-            asio::post(job.ex, [w = std::move(job.waiter), a = std::move(addresses)]() mutable {
+            asio::post(*running[slot], [w = std::move(waiter), a = std::move(addresses)]() mutable {
                 w->result = std::move(a);
                 if (w->timer) w->timer->cancel();
             });
+            running[slot].reset();
         }
     }
 };
 
-LookupService::LookupService(unsigned threads, std::size_t max_queued, unsigned max_per_user)
+LookupService::LookupService(unsigned threads, std::size_t max_queued, unsigned max_per_key)
     : core_(std::make_shared<Core>()) {
     core_->max_queued = max_queued;
-    core_->max_per_user = max_per_user;
+    core_->max_per_key = max_per_key;
+    core_->running.resize(threads);
     // Detached: a worker stuck in a lookup that never answers must not hold up shutdown. Each
     // keeps the core alive and leaves as soon as it sees `stopped`.
-    for (unsigned i = 0; i < threads; ++i) std::thread([c = core_] { c->run(); }).detach();
+    for (unsigned i = 0; i < threads; ++i) std::thread([c = core_, i] { c->run(i); }).detach();
 }
 
 LookupService::~LookupService() {
@@ -93,29 +119,37 @@ void LookupService::set_resolve(Resolve r) {
 }
 
 void LookupService::shutdown() {
+    // Executors (strands) are destroyed here, on the caller's thread, before the io_context
+    // goes away: the queued jobs' and those of lookups still running on a worker.
+    std::deque<Job> queued;
+    std::vector<std::optional<asio::any_io_executor>> running;
     {
         std::lock_guard lock(core_->mutex);
         core_->stopped = true;
-        core_->queue.clear();
+        queued.swap(core_->queue);
+        for (auto& slot : core_->running) {
+            running.push_back(std::move(slot));
+            slot.reset();
+        }
     }
     core_->wake.notify_all();
 }
 
 asio::awaitable<LookupService::Answer> LookupService::lookup(
-    std::string host, const void* user, std::chrono::steady_clock::duration timeout,
+    std::string host, std::uint64_t key, std::chrono::steady_clock::duration timeout,
     asio::steady_timer** waiting) {
     auto ex = co_await asio::this_coro::executor;
     auto waiter = std::make_shared<Waiter>();
     {
         std::lock_guard lock(core_->mutex);
-        auto& mine = core_->in_flight[user];
+        auto& mine = core_->in_flight[key];
         if (core_->stopped || core_->queue.size() >= core_->max_queued ||
-            mine >= core_->max_per_user) {
-            if (mine == 0) core_->in_flight.erase(user);
+            mine >= core_->max_per_key) {
+            if (mine == 0) core_->in_flight.erase(key);
             co_return Answer{};
         }
         ++mine;
-        core_->queue.push_back(Job{std::move(host), user, ex, waiter});
+        core_->queue.push_back(Job{std::move(host), key, ex, waiter});
     }
     core_->wake.notify_one();
     asio::steady_timer timer(ex);
@@ -133,6 +167,7 @@ asio::awaitable<LookupService::Answer> LookupService::lookup(
         out.addresses = std::move(*waiter->result);
     } else {
         out.outcome = Outcome::kTimedOut;
+        waiter->abandoned.store(true);
     }
     co_return out;
 }

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,7 +30,7 @@ class LookupService {
         std::vector<boost::asio::ip::address> addresses;
     };
 
-    LookupService(unsigned threads, std::size_t max_queued, unsigned max_per_user);
+    LookupService(unsigned threads, std::size_t max_queued, unsigned max_per_key);
     ~LookupService();  // stops taking work; a worker stuck in a lookup finishes on its own
     LookupService(const LookupService&) = delete;
     LookupService& operator=(const LookupService&) = delete;
@@ -39,11 +40,13 @@ class LookupService {
     // No more results are delivered (the io_context may be going away). Thread-safe.
     void shutdown();
 
-    // Looks `host` up for `user` and resumes on `ex` (a strand) with the answer, or with
+    // Looks `host` up for `key` and resumes on `ex` (a strand) with the answer, or with
     // kTimedOut after `timeout` (or when the caller cancels `*waiting`, which points at the wait
     // while it lasts, so closing a session need not wait for the lookup), or with kBusy at once
     // when the queue or the user's share is full.
-    boost::asio::awaitable<Answer> lookup(std::string host, const void* user,
+    // `key` names who asks: a user who authenticated, or the address of a client who did not,
+    // so that one party's stuck lookups cannot take every worker (see kLookupsPerKey).
+    boost::asio::awaitable<Answer> lookup(std::string host, std::uint64_t key,
                                           std::chrono::steady_clock::duration timeout,
                                           boost::asio::steady_timer** waiting);
 

@@ -22,7 +22,7 @@ struct ServerState {
         : config(c),
           metrics(m),
           pipes(kIdlePipes, kPipeBytes),
-          lookups(kLookupThreads, kLookupQueue, kLookupsPerUser) {}
+          lookups(kLookupThreads, kLookupQueue, kLookupsPerKey) {}
 
     // 256 KiB pipes, a few kept idle: 16 MiB of pipe buffers under the default
     // fs.pipe-user-pages-soft (16 MiB per non-root user), so a service user's pipes are not cut
@@ -31,9 +31,12 @@ struct ServerState {
     static constexpr int kPipeBytes = 256 * 1024;
     // A few lookups in parallel are enough for a relay's traffic; the queue and the per-user
     // share keep one user's unresolvable names from filling it for everyone.
-    static constexpr unsigned kLookupThreads = 4;
+    // Each user (or, without authentication, each client address) may have at most
+    // kLookupsPerKey lookups queued or running, well below kLookupThreads: names whose DNS never
+    // answers cost their asker its own lookups, not the other users' workers.
+    static constexpr unsigned kLookupThreads = 8;
     static constexpr std::size_t kLookupQueue = 1024;
-    static constexpr unsigned kLookupsPerUser = 16;
+    static constexpr unsigned kLookupsPerKey = 2;
 
     Config config;  // a copy: the daemon may rebuild its Config on reload
     Metrics& metrics;

@@ -197,7 +197,10 @@ asio::awaitable<void> Session::negotiate() {
         sodium_memzero(buf.data() + len, buf.size() - len);
         // The user is counted in the moment it is attached: ~Session gives back exactly what
         // was taken, whichever way the session ends from here (even if the reply cannot be sent).
-        if (ok) open_before = adopt_user(metrics.user(creds.value.user));
+        if (ok) {
+            open_before = adopt_user(metrics.user(creds.value.user));
+            lookup_key_ = reinterpret_cast<std::uintptr_t>(user_.get());
+        }
         Buffer out;
         encode_auth_reply(out, ok);
         auto [ec, n] = co_await asio::async_write(client_, asio::buffer(out), kUseTuple);
@@ -215,6 +218,11 @@ asio::awaitable<void> Session::negotiate() {
         }
     } else {
         open_before = adopt_user(metrics.user("anonymous"));
+        // No user to hold to a share of the name lookups: each client address gets its own.
+        boost::system::error_code ec;
+        const auto peer = client_.remote_endpoint(ec);
+        lookup_key_ = (std::uint64_t{1} << 63) |
+                      std::hash<std::string>{}(ec ? std::string() : peer.address().to_string());
     }
 
     auto request = co_await read_message(client_, buf, len, parse_request);
@@ -251,7 +259,7 @@ asio::awaitable<void> Session::negotiate() {
             close();
             co_return;
         }
-        udp_ = std::make_unique<UdpAssociation>(state_, client_.get_executor(), user_);
+        udp_ = std::make_unique<UdpAssociation>(state_, client_.get_executor(), user_, lookup_key_);
         auto bound = udp_->open(local.address(), peer.address(), request.value.destination);
         if (!bound) {
             co_await send_reply(ReplyCode::kGeneralFailure);
@@ -303,7 +311,7 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
             // Bounded by the connect deadline: a name whose DNS never answers costs this
             // client its budget, not everyone else their lookups.
             std::string host = dst.domain;
-            auto answer = co_await state_->lookups.lookup(std::move(host), user_.get(),
+            auto answer = co_await state_->lookups.lookup(std::move(host), lookup_key_,
                                                           cfg.connect_timeout, &lookup_wait_);
             if (closed_) co_return;
             if (answer.outcome == LookupService::Outcome::kTimedOut) {

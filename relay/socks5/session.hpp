@@ -67,6 +67,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Socket upstream_;
     boost::asio::steady_timer timer_;
     std::shared_ptr<Metrics::UserCounters> user_;
+    std::uint64_t lookup_key_ = 0;  // whose share of the name lookups this session uses
     std::unique_ptr<UdpAssociation> udp_;
     boost::asio::steady_timer* lookup_wait_ = nullptr;  // while a name lookup is awaited
     Direction up_, down_;

@@ -38,9 +38,11 @@ IpAddress to_ip(const asio::ip::address& a) {
 }  // namespace
 
 struct UdpAssociation::Shared : std::enable_shared_from_this<UdpAssociation::Shared> {
-    Shared(std::shared_ptr<ServerState> s, Executor ex, std::shared_ptr<Metrics::UserCounters> u)
+    Shared(std::shared_ptr<ServerState> s, Executor ex, std::shared_ptr<Metrics::UserCounters> u,
+           std::uint64_t key)
         : state(std::move(s)),
           user(std::move(u)),
+          lookup_key(key),
           client_socket(ex),
           remote_v4(ex),
           remote_v6(ex),
@@ -48,6 +50,7 @@ struct UdpAssociation::Shared : std::enable_shared_from_this<UdpAssociation::Sha
 
     std::shared_ptr<ServerState> state;
     std::shared_ptr<Metrics::UserCounters> user;
+    std::uint64_t lookup_key;
     udp::socket client_socket;
     udp::socket remote_v4, remote_v6;
     asio::steady_timer* lookup_wait = nullptr;  // while a name lookup is awaited
@@ -89,8 +92,10 @@ struct UdpAssociation::Shared : std::enable_shared_from_this<UdpAssociation::Sha
 };
 
 UdpAssociation::UdpAssociation(std::shared_ptr<ServerState> state, Executor strand,
-                               std::shared_ptr<Metrics::UserCounters> user)
-    : shared_(std::make_shared<Shared>(std::move(state), std::move(strand), std::move(user))) {}
+                               std::shared_ptr<Metrics::UserCounters> user,
+                               std::uint64_t lookup_key)
+    : shared_(std::make_shared<Shared>(std::move(state), std::move(strand), std::move(user),
+                                       lookup_key)) {}
 
 UdpAssociation::~UdpAssociation() {
     close();
@@ -187,7 +192,7 @@ asio::awaitable<void> UdpAssociation::Shared::from_client() {
             payload = ByteView(held.data(), held.size());
             std::string host = dst.domain;
             auto answer = co_await state->lookups.lookup(
-                std::move(host), user.get(), state->config.socks5.connect_timeout, &lookup_wait);
+                std::move(host), lookup_key, state->config.socks5.connect_timeout, &lookup_wait);
             if (closed) co_return;
             if (answer.outcome != LookupService::Outcome::kDone) continue;
             const bool via_allowed = policy.host_explicitly_allowed(dst.domain);

@@ -23,7 +23,7 @@ class UdpAssociation {
   public:
     using Executor = boost::asio::any_io_executor;
     UdpAssociation(std::shared_ptr<ServerState> state, Executor strand,
-                   std::shared_ptr<Metrics::UserCounters> user);
+                   std::shared_ptr<Metrics::UserCounters> user, std::uint64_t lookup_key);
     ~UdpAssociation();
 
     // Binds the sockets; returns the client-facing endpoint for the reply's BND fields.

@@ -207,28 +207,48 @@ TEST_F(Socks5ServerTest, PublicHostIsOneOfTheRelaysOwnAddresses) {
 
 // A name whose DNS never answers costs only its own client: others resolve meanwhile, and the
 // stalled client gets 0x06 when its connect deadline passes, without waiting for the lookup.
-TEST_F(Socks5ServerTest, StalledLookupDelaysNobodyAndTimesOutWith0x06) {
-    TcpServer echo(false, serve_echo_after_eof);
-    auto c = config();
-    c.socks5.connect_timeout = 1s;
-    // Declared before the server: the stalled worker must be done with them before they go.
+// What a test's lookup function shares with the detached lookup workers: held by shared_ptr
+// (captured by value), since a worker may still be returning from a stalled lookup after the
+// test is over.
+struct LookupGate {
     std::mutex m;
     std::condition_variable cv;
     bool release = false;
     std::atomic<int> stalled_left{0};
+
+    // Blocks names under "stall." until released (at most 10 s); everything else answers
+    // 127.0.0.1 at once.
+    static socks5::LookupService::Resolve resolver(std::shared_ptr<LookupGate> gate) {
+        return [gate](const std::string& host) {
+            if (host.rfind("stall", 0) == 0) {
+                ++gate->stalled_left;
+                {
+                    std::unique_lock lock(gate->m);
+                    gate->cv.wait_for(lock, 10s, [&] { return gate->release; });
+                }
+                --gate->stalled_left;
+            }
+            return std::vector<boost::asio::ip::address>{
+                boost::asio::ip::make_address("127.0.0.1")};
+        };
+    }
+    void open() {
+        {
+            std::lock_guard lock(m);
+            release = true;
+        }
+        cv.notify_all();
+    }
+};
+
+TEST_F(Socks5ServerTest, StalledLookupDelaysNobodyAndTimesOutWith0x06) {
+    TcpServer echo(false, serve_echo_after_eof);
+    auto c = config();
+    c.socks5.connect_timeout = 1s;
+    auto gate = std::make_shared<LookupGate>();
     RunningServer s(c);
     ASSERT_TRUE(s.ok());
-    s.server().set_resolve_for_tests([&](const std::string& host) {
-        std::vector<boost::asio::ip::address> out;
-        if (host == "stall.test") {
-            ++stalled_left;
-            std::unique_lock lock(m);
-            cv.wait_for(lock, 10s, [&] { return release; });
-            --stalled_left;
-        }
-        out.push_back(boost::asio::ip::make_address("127.0.0.1"));
-        return out;
-    });
+    s.server().set_resolve_for_tests(LookupGate::resolver(gate));
     using Clock = std::chrono::steady_clock;
     ReplyCode stalled_code = ReplyCode::kSucceeded;
     Clock::duration stalled_took{};
@@ -248,12 +268,43 @@ TEST_F(Socks5ServerTest, StalledLookupDelaysNobodyAndTimesOutWith0x06) {
     stalled.join();
     EXPECT_EQ(stalled_code, ReplyCode::kTtlExpired);
     EXPECT_LT(stalled_took, 1800ms);
-    {
-        std::lock_guard lock(m);
-        release = true;
+    gate->open();
+    EXPECT_TRUE(eventually([&] { return gate->stalled_left.load() == 0; }));
+}
+
+// Many names whose DNS never answers, asked by one client: it gets its share of the lookup
+// workers (two) and no more, so another client's lookups still run at once.
+TEST_F(Socks5ServerTest, OneClientsStalledLookupsLeaveOthersTheirWorkers) {
+    TcpServer echo(false, serve_echo_after_eof);
+    auto c = config();
+    c.socks5.connect_timeout = 2s;
+    std::ofstream(users_) << "alice:wonder land\nbob:builder\n";
+    auto gate = std::make_shared<LookupGate>();
+    RunningServer s(c);
+    ASSERT_TRUE(s.ok());
+    s.server().set_resolve_for_tests(LookupGate::resolver(gate));
+    std::vector<int> stalled;
+    for (int i = 0; i < 12; ++i) {  // more than there are lookup workers
+        int fd = connect_tcp(false, s.port());
+        ASSERT_TRUE(negotiate(fd, "alice", "wonder land").ok);
+        Buffer out;
+        (void)socks5::encode_request(out, Command::kConnect,
+                                     Address::host("stall" + std::to_string(i) + ".test", 80));
+        ASSERT_TRUE(send_all(fd, out));
+        stalled.push_back(fd);
     }
-    cv.notify_all();
-    EXPECT_TRUE(eventually([&] { return stalled_left.load() == 0; }));
+    EXPECT_TRUE(eventually([&] { return gate->stalled_left.load() == 2; }));
+    const auto t0 = std::chrono::steady_clock::now();
+    int fd = connect_tcp(false, s.port());
+    ASSERT_TRUE(negotiate(fd, "bob", "builder").ok);
+    EXPECT_EQ(request(fd, Command::kConnect, Address::host("fast.test", echo.port())).value.code,
+              ReplyCode::kSucceeded);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+    EXPECT_EQ(gate->stalled_left.load(), 2);
+    ::close(fd);
+    for (int s5 : stalled) ::close(s5);
+    gate->open();
+    EXPECT_TRUE(eventually([&] { return gate->stalled_left.load() == 0; }));
 }
 
 // A listener on 127.0.0.2:`port` whose accept queue is full: the kernel drops further SYNs,
