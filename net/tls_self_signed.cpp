@@ -16,6 +16,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "net/durable_file.hpp"
 #include "net/openssl_ptr.hpp"
 #include "net/tls.hpp"
 
@@ -96,31 +97,6 @@ Result<std::string> to_pem(const std::function<int(BIO*)>& write) {
     return std::string(data, static_cast<std::size_t>(len));
 }
 
-// Written to a temporary name with its final mode from the start (the key is never readable by
-// others, not even for a moment), synced, then renamed into place so a crash leaves no torn file.
-Result<void> write_file(const std::filesystem::path& path, const std::string& content,
-                        mode_t mode) {
-    const auto tmp = std::filesystem::path(path.string() + ".tmp");
-    ::unlink(tmp.c_str());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) return make_error(ErrorCode::kInternal, "cannot create file in data dir");
-    bool ok = ::fchmod(fd, mode) == 0;
-    std::size_t done = 0;
-    while (ok && done < content.size()) {
-        ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        ok = n > 0;
-        if (ok) done += static_cast<std::size_t>(n);
-    }
-    ok = ok && ::fsync(fd) == 0;
-    ok = (::close(fd) == 0) && ok;
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        ::unlink(tmp.c_str());
-        return make_error(ErrorCode::kInternal, "cannot write file in data dir");
-    }
-    return {};
-}
-
 Result<void> generate(const std::filesystem::path& cert_path, const std::filesystem::path& key_path,
                       const std::string& common_name, const std::string& subject_alt_name,
                       Shape shape) {
@@ -135,8 +111,8 @@ Result<void> generate(const std::filesystem::path& cert_path, const std::filesys
     PP_TRY(cert_pem, to_pem([&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); }));
     // Key first: a key without a certificate is an interrupted first run (its pin was never
     // printed) and is safely regenerated; the certificate's arrival marks the pair complete.
-    PP_TRY_VOID(write_file(key_path, key_pem, 0600));
-    return write_file(cert_path, cert_pem, 0644);
+    PP_TRY_VOID(write_file_durably(key_path, as_bytes(key_pem), 0600));
+    return write_file_durably(cert_path, as_bytes(cert_pem), 0644);
 }
 
 // The pair lives in data_dir/<stem>-cert.pem and data_dir/<stem>-key.pem.

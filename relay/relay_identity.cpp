@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "crypto/random.hpp"
+#include "net/durable_file.hpp"
 
 namespace pp::relay {
 
@@ -39,29 +40,6 @@ Result<LinkSecret> read_secret(const std::filesystem::path& path) {
     return LinkSecret(buf.view().first(kSecretSize));
 }
 
-// Temporary file created 0600, synced, renamed into place: never readable by others, never torn.
-Result<void> write_secret(const std::filesystem::path& path, const LinkSecret& secret) {
-    const auto tmp = std::filesystem::path(path.string() + ".tmp");
-    ::unlink(tmp.c_str());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error(ErrorCode::kInternal, "cannot create relay link secret");
-    bool ok = ::fchmod(fd, 0600) == 0;
-    std::size_t done = 0;
-    while (ok && done < secret.size()) {
-        const ssize_t n = ::write(fd, secret.data() + done, secret.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        ok = n > 0;
-        if (ok) done += static_cast<std::size_t>(n);
-    }
-    ok = ok && ::fsync(fd) == 0;
-    ok = (::close(fd) == 0) && ok;
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        ::unlink(tmp.c_str());
-        return make_error(ErrorCode::kInternal, "cannot write relay link secret");
-    }
-    return {};
-}
-
 }  // namespace
 
 Result<LinkSecret> load_or_create_link_secret(const std::string& data_dir) {
@@ -72,7 +50,7 @@ Result<LinkSecret> load_or_create_link_secret(const std::string& data_dir) {
     if (!std::filesystem::exists(path, ec)) {
         LinkSecret fresh;
         crypto::random_bytes(fresh.span());
-        PP_TRY_VOID(write_secret(path, fresh));
+        PP_TRY_VOID(net::write_file_durably(path, fresh.view(), 0600));
     }
     return read_secret(path);
 }

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "relay/socks5/asio_addresses.hpp"
 #include "relay/socks5/reply_codes.hpp"
 #include "relay/socks5/udp_association.hpp"
 
@@ -41,11 +42,6 @@ Address to_address(const Endpoint& ep) {
     const auto a = ep.address();
     if (a.is_v4()) return Address::ipv4(a.to_v4().to_bytes(), ep.port());
     return Address::ipv6(a.to_v6().to_bytes(), ep.port());
-}
-
-IpAddress to_ip(const asio::ip::address& a) {
-    if (a.is_v4()) return IpAddress::from_v4(a.to_v4().to_bytes());
-    return IpAddress::from_v6(a.to_v6().to_bytes());
 }
 
 // Reads until `parse` says done or malformed; parsed bytes are dropped from the front of `buf`.
@@ -330,14 +326,7 @@ asio::awaitable<void> Session::connect(const Address& dst, ByteView early) {
             }
         }
     } else {
-        asio::ip::address a;
-        if (dst.type == AddressType::kIpv4) {
-            asio::ip::address_v4::bytes_type b;
-            std::copy_n(dst.ip.begin(), 4, b.begin());
-            a = asio::ip::address_v4(b);
-        } else {
-            a = asio::ip::address_v6(dst.ip);
-        }
+        const auto a = to_asio(dst);
         if (policy.address_allowed(to_ip(a)))
             candidates.emplace_back(a, dst.port);
         else

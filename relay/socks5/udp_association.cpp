@@ -10,6 +10,8 @@
 #include <functional>
 #include <utility>
 
+#include "relay/socks5/asio_addresses.hpp"
+
 namespace pp::relay::socks5 {
 
 namespace asio = boost::asio;
@@ -31,10 +33,6 @@ std::vector<std::uint8_t>& scratch() {
 constexpr std::size_t kMaxPeers = 256;
 constexpr unsigned kMaxErrorsInARow = 64;
 
-IpAddress to_ip(const asio::ip::address& a) {
-    if (a.is_v4()) return IpAddress::from_v4(a.to_v4().to_bytes());
-    return IpAddress::from_v6(a.to_v6().to_bytes());
-}
 }  // namespace
 
 struct UdpAssociation::Shared : std::enable_shared_from_this<UdpAssociation::Shared> {
@@ -202,14 +200,7 @@ asio::awaitable<void> UdpAssociation::Shared::from_client() {
                     break;
                 }
         } else {
-            asio::ip::address a;
-            if (dst.type == AddressType::kIpv4) {
-                asio::ip::address_v4::bytes_type b;
-                std::copy_n(dst.ip.begin(), 4, b.begin());
-                a = asio::ip::address_v4(b);
-            } else {
-                a = asio::ip::address_v6(dst.ip);
-            }
+            const auto a = to_asio(dst);
             if (policy.address_allowed(to_ip(a))) target = udp::endpoint(a, dst.port);
         }
         if (!target) {
