@@ -31,7 +31,6 @@ struct Socks5Config {
     std::chrono::seconds handshake_timeout{10};
     std::chrono::seconds idle_timeout{300};
     bool udp_associate = true;
-    bool bind = true;
     // Resolving and connecting to a CONNECT destination; past it the client gets reply 0x06.
     std::chrono::seconds connect_timeout{10};
 };
