@@ -118,7 +118,8 @@ struct WipeOnExit {
     }
 };
 
-// Telegram hands these to its SOCKS5 client as they are: control bytes are never meant.
+// Telegram and SOCKS5 clients hand these on as they are: control bytes are never meant (and
+// a SOCKS5 link must convert to a Telegram one and back).
 bool printable_credential(std::string_view s) {
     return std::none_of(s.begin(), s.end(), [](char c) {
         const auto u = static_cast<unsigned char>(c);
@@ -265,6 +266,8 @@ Result<Socks5Link> parse_socks5_link(std::string_view link) {
         PP_TRY(password, percent_decode(userinfo.substr(colon + 1)));
         if (!valid_credential(user) || !valid_credential(password))
             return malformed("socks5 link: user and password must be 1-255 bytes");
+        if (!printable_credential(user) || !printable_credential(password))
+            return malformed("socks5 link: control bytes in user or password");
         out.user = std::move(user);
         out.password = std::move(password);
     }

@@ -147,6 +147,8 @@ TEST(Socks5Link, RefusesMalformedLinks) {
         "socks5://h:0",
         "socks5://h:70000",
         "socks5://h:1/path",
+        "socks5://us:p%06w@h:1",  // a control byte in the password (found by fuzzing)
+        "socks5://u%0a:pw@h:1",
         "socks5://h:1?q",
         "socks5://h:1#f",
         "socks5://user@h:1",                             // user without password
