@@ -346,9 +346,9 @@ if wanted 5; then
         done
     else
         # No sch_netem in this kernel: a token bucket for the rate, nftables for the loss.
-        throttle="tbf 128kbit + nft random loss 10% (no netem in this kernel)"
+        throttle="tbf 16kbit + nft random loss 10% (no netem in this kernel)"
         for dev in "${censor_ifs[@]}"; do
-            in_ns "$NS_CEN" tc qdisc add dev "$dev" root tbf rate 128kbit burst 4kb latency 400ms
+            in_ns "$NS_CEN" tc qdisc add dev "$dev" root tbf rate 16kbit burst 1600 latency 2s
         done
         in_ns "$NS_CEN" nft add rule inet pplab forward iifname "$IF_CEN_CLI" \
             numgen random mod 100 '<' 10 counter drop comment '"throttle"'
@@ -367,6 +367,8 @@ if wanted 5; then
     if [[ "$throttle" == tbf* ]]; then
         drops="$(in_ns "$NS_CEN" nft list chain inet pplab forward |
             sed -n 's/.*counter packets \([0-9]*\) .*comment "throttle".*/\1/p')"
+        held="$(sed -n 's/.*overlimits \([0-9]*\) .*/\1/p' <<<"$qdisc" | head -n 1)"
+        [[ "${held:-0}" -gt 0 ]] || fail "the rate limit never held a packet back: $qdisc"
     else
         drops="$(sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' <<<"$qdisc" | head -n 1)"
     fi
