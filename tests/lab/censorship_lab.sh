@@ -144,18 +144,15 @@ expect_delivered() {
         [[ "$n" == 1 ]] || fail "alice has bob's '$t' $n times, not once"
     done
 }
-# The route of the connection alice's client makes now, as `status --json` reports it.
-alice_route() {
-    local out
+# expect_route REGEX: the route of the connection alice's client makes now, as `status --json`
+# reports it, matches; it is left in $route.
+expect_route() {
+    local want="$1" out
     out="$(alice --timeout 30 status --json 2>&1)" || fail "alice: status: $out"
     grep -q '"online": true' <<<"$out" || fail "alice is offline: $out"
-    sed -n 's/^ *"route": "\(.*\)",\{0,1\}$/\1/p' <<<"$out"
-}
-expect_route() {
-    local want="$1" got
-    got="$(alice_route)"
-    [[ "$got" =~ ^($want)$ ]] || fail "alice's route is '$got', expected '$want'"
-    echo "   alice's route: $got"
+    route="$(sed -n 's/^ *"route": "\(.*\)",\{0,1\}$/\1/p' <<<"$out")"
+    [[ "$route" =~ ^($want)$ ]] || fail "alice's route is '$route', expected '$want': $out"
+    echo "   alice's route: $route"
 }
 # One exchange each way, timed: $round_ms (to compare a throttled link with a free one).
 timed_round() {
@@ -181,8 +178,14 @@ if wanted 0; then
     expect_route "direct home.lab:8443"
     # The client fetched the server's signed endpoint list with that connection.
     endpoints="$(alice endpoints show --json 2>&1)" || fail "alice: endpoints show: $endpoints"
-    for want in "$IP_SRV" "$IP_R1" "$IP_R2"; do
+    for want in "\"$IP_SRV:8443\"" "host=$IP_R1&port=443&" "host=$IP_R2&port=443&"; do
         grep -qF "$want" <<<"$endpoints" || fail "alice's endpoint list lacks $want: $endpoints"
+    done
+    # Alice added no route of her own: whatever she uses later came from the signed list.
+    routes="$(alice route list --json 2>&1)" || fail "alice: route list: $routes"
+    grep -q '"source": "user"' <<<"$routes" && fail "alice has routes of her own: $routes"
+    for want in "$IP_R1" "$IP_R2"; do
+        grep -qF "$want" <<<"$routes" || fail "alice's routes lack relay $want: $routes"
     done
     timed_round
     baseline_ms=$round_ms
@@ -202,8 +205,7 @@ if wanted 1; then
     say alice
     expect_delivered
     expect_route "relay ($IP_R1|$IP_R2):443"
-    first_relay="$(alice_route)"
-    first_relay="${first_relay#relay }"
+    first_relay="${route#relay }"
     first_relay="${first_relay%:443}"
     second_relay="$IP_R1"
     [[ "$first_relay" == "$IP_R1" ]] && second_relay="$IP_R2"
