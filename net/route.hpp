@@ -14,7 +14,7 @@
 #include <string>
 
 #include "base/result.hpp"
-#include "net/relay_client.hpp"
+#include "net/relay_endpoint.hpp"
 
 namespace pp::net {
 
