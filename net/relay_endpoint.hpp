@@ -1,6 +1,6 @@
 #pragma once
-// What a paperplane://relay link carries, without Asio, so layers above net/ (the client
-// library's routes) can hold one.
+// What a paperplane://relay link carries. Apart from relay_client.hpp so that route.hpp (and
+// through it ws_client.hpp) can name a relay without pulling in Asio.
 #include <cstdint>
 #include <string>
 
