@@ -317,6 +317,7 @@ Status Client::status() const {
     Status st;
     st.registered = impl_->account.has_value();
     st.online = impl_->conn && impl_->authenticated;
+    if (st.online) st.route = impl_->route_in_use;
     if (impl_->account)
         st.server = impl_->account->server.host + ":" + std::to_string(impl_->account->server.port);
     if (auto o = impl_->store->outbox()) st.outbox = o->size();

@@ -85,10 +85,27 @@ struct Status {
     bool registered = false;
     bool online = false;
     std::string server;      // host:port
+    std::string route;       // how the current connection reached it: "direct H:P", "relay H:P"
     std::size_t outbox = 0;  // messages waiting for the server
     std::size_t unread = 0;
     std::size_t prekeys = 0;  // one-time prekeys held locally
     std::string last_error;   // why the last connection attempt failed, if it did
+};
+
+// A way to the server, as `paperplane route list` shows it (never passwords or secrets).
+struct RouteInfo {
+    std::int64_t id = 0;  // for remove_route(); 0 for routes the user did not add
+    std::string kind;     // "direct", "socks5", "http", "relay"
+    std::string address;  // host:port of the proxy, relay or server endpoint
+    std::string source;   // "user", "server" (the account's address), "endpoint list"
+    bool last_used = false;
+};
+
+// The server's signed list of its endpoints and the relays it vouches for, as last verified.
+struct EndpointListInfo {
+    std::uint64_t issued_at = 0;         // unix seconds, set by the server when it signed
+    std::vector<std::string> endpoints;  // host:port
+    std::vector<std::string> relays;     // host:port of each relay (their secrets stay inside)
 };
 
 class Client {
@@ -161,6 +178,24 @@ class Client {
     Result<void> connect(milliseconds timeout);
     void disconnect();
     Status status() const;
+
+    // --- ways around a block ---
+    // Connecting races every route (last winner first, then the user's routes, the account's
+    // address, the endpoint list's addresses and relays); the first to finish TLS with the
+    // pinned certificate wins. A route adds from a link (see client/routes.hpp for the kinds);
+    // kMalformed for a bad link, kLimitExceeded if the same link is there already.
+    Result<RouteInfo> add_route(std::string_view link);
+    Result<std::vector<RouteInfo>> routes() const;
+    Result<void> remove_route(std::int64_t id);  // kNoSession: no such route
+    // The cached list (nullopt: none yet). It is fetched after connecting when older than an
+    // hour; refresh_endpoint_list() fetches it now. Lists are verified with the key pinned at
+    // registration, and only a newer one replaces the cached one (no rollback).
+    Result<std::optional<EndpointListInfo>> endpoint_list() const;
+    Result<EndpointListInfo> refresh_endpoint_list(milliseconds timeout);
+    // paperplane://endpoints?list=... carrying the signed list verbatim, for a file or a QR
+    // code; anyone importing it verifies the server's signature, so it can travel any way.
+    Result<std::string> export_endpoint_list() const;
+    Result<EndpointListInfo> import_endpoint_list(std::string_view link);
 
     struct Impl;
 

@@ -14,6 +14,7 @@
 #include "client/connection.hpp"
 #include "client/content_codec.hpp"
 #include "client/profile_store.hpp"
+#include "client/routes.hpp"
 #include "protocol/session_cipher.hpp"
 
 namespace pp::client {
@@ -93,6 +94,10 @@ struct Client::Impl {
     std::chrono::milliseconds backoff{0};
     std::string last_error;
 
+    // Ways to the server (ways.cpp).
+    RouteBackoff route_backoff;
+    std::string route_in_use;  // describe() of the route the connection took
+
     // Events of the envelope being processed: emitted only once its transaction committed.
     std::vector<Event> deferred;
 
@@ -111,6 +116,18 @@ struct Client::Impl {
     Result<v1::Response> rpc(const v1::Request& req, milliseconds timeout);
     Result<std::size_t> receive(milliseconds timeout, bool until_queue_empty);
     Result<void> flush_acks(milliseconds timeout);
+
+    // ways.cpp
+    // Everything worth racing to `server`, in preference order, before backoff.
+    Result<std::vector<Candidate>> route_candidates(const ServerAddress& server);
+    // Races the candidates not resting after failures; remembers the winner.
+    Result<std::unique_ptr<Connection>> open_connection(const ServerAddress& server,
+                                                        milliseconds timeout);
+    // On the authenticated connection: fetches the signed endpoint list when the cached one is
+    // older than an hour (or always with `force`), verifies and keeps it.
+    Result<void> refresh_endpoints(milliseconds timeout, bool force);
+    // Verifies `signed_list` with the pinned key and keeps it if newer than the cached one.
+    Result<EndpointListInfo> accept_endpoint_list(ByteView signed_list);
 
     // outgoing.cpp
     // Makes sure a session exists with every device of `to`, fetching bundles when there is

@@ -7,12 +7,17 @@ namespace {
 constexpr std::size_t kMaxStrayResponses = 1024;
 }  // namespace
 
-Result<std::unique_ptr<Connection>> Connection::open(const ServerAddress& server,
-                                                     milliseconds timeout) {
+Result<std::unique_ptr<Connection>> Connection::open(const std::vector<net::Route>& routes,
+                                                     const net::ServerTarget& server,
+                                                     milliseconds timeout,
+                                                     std::vector<net::AttemptReport>& reports) {
     net::WsClientOptions o;
     o.connect_timeout = timeout;
     o.max_frame_bytes = wire::kMaxFrameBytes;
-    auto ws = net::WsClient::connect(server.host, server.port, server.pin, o);
+    net::RaceOptions race;
+    race.timeout = timeout;
+    race.attempt_timeout = timeout;
+    auto ws = net::WsClient::connect_racing(routes, server, race, o, &reports);
     if (!ws) return ws.error();
     return std::unique_ptr<Connection>(new Connection(std::move(*ws)));
 }

@@ -8,9 +8,11 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "base/result.hpp"
 #include "client/types.hpp"
+#include "net/route.hpp"
 #include "net/ws_client.hpp"
 #include "wire/frame_codec.hpp"
 
@@ -21,9 +23,14 @@ using std::chrono::milliseconds;
 
 class Connection {
   public:
-    // kUntrustedIdentity when the server's certificate does not match the pin.
-    static Result<std::unique_ptr<Connection>> open(const ServerAddress& server,
-                                                    milliseconds timeout);
+    // Races `routes` to `server` (net::WsClient::connect_racing): the first to complete TLS
+    // with the pinned certificate and the WebSocket upgrade wins. `reports` gets one entry per
+    // route. kUntrustedIdentity when a route led to a certificate that does not match the pin
+    // and none succeeded.
+    static Result<std::unique_ptr<Connection>> open(const std::vector<net::Route>& routes,
+                                                    const net::ServerTarget& server,
+                                                    milliseconds timeout,
+                                                    std::vector<net::AttemptReport>& reports);
 
     // Sends `req` (its id is assigned here) and waits for the matching response.
     Result<v1::Response> call(v1::Request req, milliseconds timeout);

@@ -6,6 +6,7 @@
 
 #include "client/client_impl.hpp"
 #include "client/server_errors.hpp"
+#include "crypto/signing.hpp"
 #include "crypto/xeddsa.hpp"
 #include "wire/auth.hpp"
 #include "wire/keys.hpp"
@@ -35,7 +36,7 @@ Result<AccountRecord> Client::register_account(const ServerAddress& server,
     auto& im = *impl_;
     if (im.account)
         return make_error(ErrorCode::kLimitExceeded, "this profile is registered already");
-    PP_TRY(conn, Connection::open(server, options.timeout));
+    PP_TRY(conn, im.open_connection(server, options.timeout));
 
     v1::Request challenge;
     challenge.mutable_challenge();
@@ -74,7 +75,16 @@ Result<AccountRecord> Client::register_account(const ServerAddress& server,
     account.device = body.device_id();
     account.registration_id = im.registration_id;
     account.username = options.username;
-    PP_TRY_VOID(im.store->set_account(account));
+    // The key the server signs its endpoint list with, pinned now over the pinned TLS
+    // connection: later lists, however they travel, must verify under it.
+    if (!body.endpoint_key().empty()) {
+        PP_TRY_VOID(crypto::VerifyKey::from_bytes(as_bytes(body.endpoint_key())));
+    }
+    PP_TRY_VOID(im.store->transaction([&]() -> Result<void> {
+        if (!body.endpoint_key().empty())
+            PP_TRY_VOID(im.store->set_setting("endpoint_key", as_bytes(body.endpoint_key())));
+        return im.store->set_account(account);
+    }));
     im.account = account;
     conn->close();
     // Online at once: authenticate on a fresh connection, as every later start does.
@@ -99,7 +109,7 @@ void Client::Impl::drop_connection(std::string why) {
 
 Result<void> Client::Impl::connect_and_authenticate(milliseconds timeout) {
     if (!account) return make_error(ErrorCode::kNoSession, "not registered");
-    PP_TRY(c, Connection::open(account->server, timeout));
+    PP_TRY(c, open_connection(account->server, timeout));
     v1::Request challenge;
     challenge.mutable_challenge();
     PP_TRY(ch, c->call(challenge, timeout));
@@ -126,6 +136,10 @@ Result<void> Client::Impl::connect_and_authenticate(milliseconds timeout) {
                     account->server.host + ":" + std::to_string(account->server.port)));
     auto keys = maintain_prekeys(timeout);
     if (!keys) last_error = std::string(keys.error().detail);  // retried on the next connect
+    // Best effort: a server without a list, or one that cannot be verified, leaves the cached
+    // list as it is and the connection up.
+    if (auto r = refresh_endpoints(timeout, false); !r && keys)
+        last_error = std::string(r.error().detail);
     return {};
 }
 

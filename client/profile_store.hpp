@@ -152,6 +152,21 @@ class ProfileStore {
     virtual Result<void> hold_envelope(const AccountId& sender, ByteView envelope) = 0;
     virtual Result<std::vector<Bytes>> held_envelopes(const AccountId& sender) = 0;
     virtual Result<void> drop_held_envelopes(const AccountId& sender) = 0;
+
+    // --- ways to the server ---
+    // Small sealed values by name (the server's endpoint-list key, the cached signed list,
+    // the route that won last). nullopt when never set.
+    virtual Result<std::optional<Bytes>> setting(std::string_view name) = 0;
+    virtual Result<void> set_setting(std::string_view name, ByteView value) = 0;
+    // Routes the user added, kept as the links they came from (sealed: proxy passwords and
+    // relay secrets). Ids only grow; listed oldest first.
+    struct RouteEntry {
+        std::int64_t id = 0;
+        std::string link;
+    };
+    virtual Result<std::int64_t> add_route(std::string_view link) = 0;
+    virtual Result<std::vector<RouteEntry>> routes() = 0;
+    virtual Result<bool> remove_route(std::int64_t id) = 0;  // false: no such route
 };
 
 }  // namespace pp::client

@@ -11,6 +11,7 @@
 #include "protocol/sender_keys.hpp"
 #include "relay/links.hpp"
 #include "relay/socks5/codec.hpp"
+#include "wire/endpoint_list.hpp"
 #include "wire/frame_codec.hpp"
 #include "wire/relay_auth.hpp"
 
@@ -164,6 +165,24 @@ int main(int argc, char** argv) {
         (void)s5::encode_udp_header(b, s5::Address::ipv4({9, 9, 9, 9}, 53));
         b.insert(b.end(), {'d', 'n', 's'});
         write(dir, "socks5", 5, b);
+    }
+    // Endpoint lists signed with the fuzz target's fixed key (seed bytes 0..31), raw and as
+    // links.
+    {
+        pp::Bytes seed(32);
+        for (std::size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<std::uint8_t>(i);
+        const auto key = pp::crypto::SigningKey::from_seed(seed).value();
+        pp::wire::EndpointList list;
+        list.issued_at = 1'800'000'000;
+        list.endpoints = {"198.51.100.7:443", "chat.example.org:8443", "[2001:db8::1]:443"};
+        const auto addresses_only = pp::wire::sign_endpoint_list(list, key);
+        list.relays = {pp::relay::format_relay_link(relay)};
+        const auto full = pp::wire::sign_endpoint_list(list, key);
+        write(dir, "endpoint_list", 0, addresses_only);
+        write(dir, "endpoint_list", 1, full);
+        write(dir, "endpoint_list", 2, pp::as_bytes(pp::wire::format_endpoints_link(full)));
+        write(dir, "endpoint_list", 3,
+              pp::as_bytes(pp::wire::format_endpoints_link(addresses_only)));
     }
     return 0;
 }

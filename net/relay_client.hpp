@@ -19,17 +19,10 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "net/relay_endpoint.hpp"
 #include "wire/relay_auth.hpp"
 
 namespace pp::net {
-
-// What a paperplane://relay link carries.
-struct RelayEndpoint {
-    std::string host;  // sent as SNI when it is a name (addresses get none)
-    std::uint16_t port = 443;
-    std::string pin;  // lowercase hex SHA-256 of the relay's DER certificate
-    wire::relay::LinkSecret secret;
-};
 
 // Bytes to and from the home server, through the relay. An Asio AsyncStream (get_executor,
 // async_read_some, async_write_some); one read and one write may be outstanding at a time.

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "base/result.hpp"
-#include "net/relay_client.hpp"
+#include "net/relay_endpoint.hpp"
 
 namespace pp::net {
 
@@ -50,6 +50,7 @@ struct RaceOptions {
 struct AttemptReport {
     bool started = false;
     bool won = false;
+    bool cancelled = false;  // stopped because another route won or the whole race timed out
     Error error{ErrorCode::kInternal, "not finished"};  // meaningful when started && !won
     std::chrono::milliseconds elapsed{0};
 };

@@ -11,6 +11,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "net/client_common.hpp"
+#include "net/route_racer.hpp"
 
 namespace pp::net {
 
@@ -19,15 +20,13 @@ namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 using boost::system::error_code;
 
-namespace {
-constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-}
-
 struct WsClient::Impl {
+    // Declared first, destroyed last: attempts of a race that are still winding down hold
+    // streams built on it until the io_context below destroys them.
+    std::shared_ptr<asio::ssl::context> ctx;
     asio::io_context ioc{1};
-    asio::ssl::context ctx{detail::pinned_client_context()};
-    std::shared_ptr<detail::PinCheck> pin = std::make_shared<detail::PinCheck>();
-    websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws{ioc, ctx};
+    std::unique_ptr<detail::RouteWs> ws;  // once connected
+    std::size_t winner = 0;
     beast::flat_buffer rbuf;
     bool reading = false;
     std::optional<error_code> read_done;  // set when the pending read completes
@@ -36,17 +35,17 @@ struct WsClient::Impl {
     // Ends the connection without ceremony and lets cancelled operations finish.
     void drop() {
         broken = true;
-        beast::get_lowest_layer(ws).close();
+        if (ws != nullptr) beast::get_lowest_layer(*ws).close();
         detail::run_until(
             ioc, [] { return false; }, std::chrono::milliseconds(100));
     }
 
     Result<void> write(asio::const_buffer data, bool binary, std::chrono::milliseconds timeout) {
         if (broken) return make_error(ErrorCode::kNoSession, "connection closed");
-        ws.binary(binary);
+        ws->binary(binary);
         // Shared with the handler: after a timeout it may still run, from a later call.
         auto done = std::make_shared<std::optional<error_code>>();
-        ws.async_write(data, [done](error_code ec, std::size_t) { *done = ec; });
+        ws->async_write(data, [done](error_code ec, std::size_t) { *done = ec; });
         if (!detail::run_until(
                 ioc, [&] { return done->has_value(); }, timeout)) {
             drop();
@@ -70,52 +69,57 @@ WsClient::~WsClient() {
 Result<WsClient> WsClient::connect(const std::string& host, std::uint16_t port,
                                    std::string_view pin_sha256_hex,
                                    const WsClientOptions& options) {
+    Route direct;
+    direct.kind = RouteKind::kDirect;
+    direct.host = host;
+    direct.port = port;
+    const ServerTarget server{host, port, std::string(pin_sha256_hex)};
+    RaceOptions race;
+    race.stagger = std::chrono::milliseconds(0);
+    race.attempt_timeout = options.connect_timeout;
+    // The attempt's own deadline ends it first; the slack only matters if the resolver hangs.
+    race.timeout = options.connect_timeout + std::chrono::milliseconds(1000);
+    return connect_racing({direct}, server, race, options);
+}
+
+Result<WsClient> WsClient::connect_racing(const std::vector<Route>& routes,
+                                          const ServerTarget& server, const RaceOptions& race,
+                                          const WsClientOptions& options,
+                                          std::vector<AttemptReport>* report) {
     std::unique_ptr<Impl> im;
     try {
         im = std::make_unique<Impl>();
+        im->ctx = std::make_shared<asio::ssl::context>(detail::pinned_client_context());
     } catch (...) {
         return make_error(ErrorCode::kInternal, "client setup failed");
     }
-    im->pin->expected = std::string(pin_sha256_hex);
-    auto& tls = im->ws.next_layer();
-    tls.set_verify_callback([pin = im->pin](bool pre, asio::ssl::verify_context& vc) {
-        return detail::verify_pinned(*pin, pre, vc);
-    });
-    detail::set_sni(tls.native_handle(), host);
-    im->ws.read_message_max(options.max_frame_bytes);
-    const std::string host_header = options.host_header.empty() ? host : options.host_header;
-
-    auto op = [](Impl& c, std::string h, std::string p, std::string hh, std::string target,
-                 std::chrono::milliseconds timeout) -> asio::awaitable<error_code> {
-        auto tec = co_await detail::connect_tls(c.ioc, c.ws.next_layer(), h, p, timeout);
-        if (tec) co_return tec;
-        auto [wec] = co_await c.ws.async_handshake(hh, target, kTok);
-        beast::get_lowest_layer(c.ws).expires_never();
-        co_return wec;
-    };
-    auto done = std::make_shared<std::optional<error_code>>();
-    asio::co_spawn(
-        im->ioc,
-        op(*im, host, std::to_string(port), host_header, options.target, options.connect_timeout),
-        [done](std::exception_ptr e, error_code ec) {
-            *done = e ? error_code(asio::error::fault) : ec;
-        });
-    // The TCP deadline bounds everything after resolving; the slack covers the resolver.
-    const auto limit = options.connect_timeout + std::chrono::milliseconds(1000);
+    detail::RaceRequest request;
+    request.routes = routes;
+    request.server = server;
+    request.options = race;
+    request.host_header = options.host_header;
+    request.ws_target = options.target;
+    request.max_frame_bytes = options.max_frame_bytes;
+    auto racer = detail::RouteRace::start(im->ioc, im->ctx, std::move(request));
+    // The race ends itself at race.timeout; the slack covers a resolver that outlives it.
     if (!detail::run_until(
-            im->ioc, [&] { return done->has_value(); }, limit)) {
-        im->drop();
-        return make_error(ErrorCode::kLimitExceeded, "timed out");
+            im->ioc, [&] { return racer->finished(); },
+            race.timeout + std::chrono::milliseconds(1000))) {
+        racer->abort();
     }
-    if (**done) {
-        auto err = detail::to_error(**done, im->pin.get());
+    if (report != nullptr) *report = racer->reports();
+    auto result = racer->take_result();
+    racer.reset();
+    if (!result) {
         im->drop();
-        return err;
+        return result.error();
     }
+    im->ws = std::move(result->ws);
+    im->winner = result->winner;
     // Beast answers pings only while a read is pending, which is what a live client does.
     websocket::stream_base::timeout t =
         websocket::stream_base::timeout::suggested(beast::role_type::client);
-    im->ws.set_option(t);
+    im->ws->set_option(t);
     return WsClient(std::move(im));
 }
 
@@ -133,7 +137,7 @@ Result<Bytes> WsClient::receive(std::chrono::milliseconds timeout) {
     if (!im.reading) {
         im.reading = true;
         im.read_done.reset();
-        im.ws.async_read(im.rbuf, [&im](error_code ec, std::size_t) { im.read_done = ec; });
+        im.ws->async_read(im.rbuf, [&im](error_code ec, std::size_t) { im.read_done = ec; });
     }
     if (!detail::run_until(
             im.ioc, [&] { return im.read_done.has_value(); }, timeout)) {
@@ -155,14 +159,19 @@ void WsClient::close(std::chrono::milliseconds timeout) {
     auto& im = *impl_;
     if (im.broken) return;
     auto done = std::make_shared<bool>(false);
-    im.ws.async_close(websocket::close_code::normal, [done](error_code) { *done = true; });
+    im.ws->async_close(websocket::close_code::normal, [done](error_code) { *done = true; });
     detail::run_until(
         im.ioc, [&] { return *done; }, timeout);
     im.drop();
 }
 
+std::size_t WsClient::winner() const {
+    return impl_->winner;
+}
+
 std::optional<std::uint16_t> WsClient::close_code() const {
-    const auto& reason = impl_->ws.reason();
+    if (impl_->ws == nullptr) return std::nullopt;
+    const auto& reason = impl_->ws->reason();
     if (reason.code == websocket::close_code::none) return std::nullopt;
     return static_cast<std::uint16_t>(reason.code);
 }

@@ -9,10 +9,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/bytes.hpp"
 #include "base/result.hpp"
 #include "net/http_types.hpp"
+#include "net/route.hpp"
 
 namespace pp::net {
 
@@ -27,9 +29,23 @@ struct WsClientOptions {
 // kNoSession (the connection is closed; see close_code()), kInternal (other network errors).
 class WsClient {
   public:
+    // One direct route to host:port, within options.connect_timeout.
     static Result<WsClient> connect(const std::string& host, std::uint16_t port,
                                     std::string_view pin_sha256_hex,
                                     const WsClientOptions& options = {});
+    // Races `routes` (in order of preference) to `server` (net/route_racer.hpp says how): the
+    // first route to complete TCP, its proxy or relay handshake, TLS with server.pin and the
+    // WebSocket upgrade wins; the others are cancelled. Host header and SNI are server.host
+    // (options.host_header overrides the header); options.connect_timeout is not used, `race`
+    // bounds each attempt and the whole race. On success winner() is the winning route's
+    // index. On failure the most telling error: kUntrustedIdentity if any route met a
+    // certificate other than the pinned one (a hostile proxy, relay or DNS answer), else the
+    // first route's error that is not a timeout, else kLimitExceeded "timed out"; no routes:
+    // kMalformed. `report`, when given, receives one entry per route, in order, either way.
+    static Result<WsClient> connect_racing(const std::vector<Route>& routes,
+                                           const ServerTarget& server, const RaceOptions& race,
+                                           const WsClientOptions& options = {},
+                                           std::vector<AttemptReport>* report = nullptr);
     WsClient(WsClient&&) noexcept;
     WsClient& operator=(WsClient&&) noexcept;
     ~WsClient();
@@ -45,6 +61,9 @@ class WsClient {
     void close(std::chrono::milliseconds timeout = std::chrono::seconds(2));
     // The close code the server sent, once a call has reported the connection closed.
     std::optional<std::uint16_t> close_code() const;
+    // Index of the route this connection went over, in the vector given to connect_racing
+    // (0 for connect()); callers remember it to try that route first next time.
+    std::size_t winner() const;
 
     struct Impl;
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "server/signed_endpoints.hpp"
+
 namespace pp::server {
 
 enum class RegistrationPolicy : std::uint8_t { kOpen, kInvite, kProofOfWork };
@@ -60,6 +62,10 @@ struct Config {
     // invite codes. Client IP addresses are left out too unless the operator turns this on
     // (for abuse handling: it is the one piece of metadata the logs could keep).
     bool log_client_addresses = false;
+
+    // Signed at start from the operator's [endpoints] (apps/server). Empty: the server has no
+    // endpoint key, RegisterResponse carries none and GetEndpoints is answered NOT_FOUND.
+    SignedEndpoints endpoints;
 };
 
 }  // namespace pp::server

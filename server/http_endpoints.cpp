@@ -39,6 +39,8 @@ std::string HttpEndpoints::render_metrics() const {
 net::HttpReply HttpEndpoints::operator()(std::string_view target) const {
     if (target == "/healthz") return {200, "text/plain", "ok\n"};
     if (target == "/metrics") return {200, "text/plain; version=0.0.4", render_metrics()};
+    if (target == "/v1/endpoints" && !public_endpoints_.empty())
+        return {200, "application/octet-stream", public_endpoints_};
     return {404, "text/plain", "not found\n"};
 }
 

@@ -307,6 +307,8 @@ std::optional<v1::Frame> Service::dispatch(const SessionPtr& s, const v1::Reques
             return on_ack(s, req);
         case v1::Request::kSend:
             return on_send(s, req);
+        case v1::Request::kGetEndpoints:
+            return on_get_endpoints(req);
         case v1::Request::kDrain:
             ++s->queue_empty_owed;
             drain(s);
@@ -386,6 +388,21 @@ v1::Frame Service::on_register(const SessionPtr& s, const v1::Request& req) {
     auto* body = f.mutable_response()->mutable_register_();
     body->set_account_id(to_string_bytes(a.account));
     body->set_device_id(1);
+    // Over the TLS connection the client already pins: the one moment it can learn this key
+    // without trusting anything new.
+    if (!config_.endpoints.empty())
+        body->set_endpoint_key(to_string_bytes(config_.endpoints.key.view()));
+    return f;
+}
+
+// Authenticated devices only (dispatch checks): the full list carries relay secrets.
+v1::Frame Service::on_get_endpoints(const v1::Request& req) const {
+    if (config_.endpoints.empty())
+        return error(req.id(), v1::NOT_FOUND, "this server publishes no endpoint list");
+    auto f = wire::make_response(req.id(), v1::OK);
+    auto* body = f.mutable_response()->mutable_get_endpoints();
+    body->set_signed_list(to_string_bytes(config_.endpoints.full));
+    body->set_endpoint_key(to_string_bytes(config_.endpoints.key.view()));
     return f;
 }
 

@@ -64,6 +64,7 @@ class Service : public net::Handler {
     std::optional<wire::v1::Frame> on_send(const SessionPtr& s, const wire::v1::Request& req);
     std::optional<wire::v1::Frame> on_ack(const SessionPtr& s, const wire::v1::Request& req);
     wire::v1::Frame on_lookup_username(const SessionPtr& s, const wire::v1::Request& req);
+    wire::v1::Frame on_get_endpoints(const wire::v1::Request& req) const;
 
     // Pushes queued messages to the session's device, up to its window. On the session strand.
     void drain(const SessionPtr& s);

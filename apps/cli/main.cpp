@@ -8,8 +8,10 @@
 #include <set>
 
 #include "apps/cli/chat.hpp"
+#include "apps/cli/command_context.hpp"
 #include "apps/cli/output.hpp"
 #include "apps/cli/passphrase.hpp"
+#include "apps/cli/ways_commands.hpp"
 #include "base/hex.hpp"
 #include "client/client.hpp"
 #include "client/links.hpp"
@@ -21,49 +23,6 @@ using std::chrono::milliseconds;
 using Json = nlohmann::json;
 
 namespace {
-
-struct Globals {
-    std::string profile = "default";
-    std::string profile_dir;
-    bool json = false;
-    int timeout_s = 15;
-
-    std::filesystem::path dir() const {
-        return profile_dir.empty() ? client::Client::default_profile_dir(profile)
-                                   : std::filesystem::path(profile_dir);
-    }
-    milliseconds timeout() const { return milliseconds(timeout_s * 1000L); }
-    // How to name this profile again in a suggested next command.
-    std::string flag() const {
-        return profile_dir.empty() ? "--profile " + profile : "--profile-dir " + profile_dir;
-    }
-};
-
-void print_json(const Json& j) {
-    std::printf("%s\n", j.dump(2).c_str());
-}
-
-Result<std::unique_ptr<client::Client>> open_profile(const Globals& g) {
-    const auto dir = g.dir();
-    auto c = client::Client::open({dir, existing_passphrase(dir)});
-    return c;
-}
-
-int open_failed(const Globals& g, const Error& e) {
-    if (e.code == ErrorCode::kNoSession)
-        return fail(e, "create the profile first: paperplane " + g.flag() + " init");
-    if (e.code == ErrorCode::kBadMac)
-        return fail(e,
-                    "set PAPERPLANE_PASSPHRASE or type the passphrase the profile was made with");
-    return fail(e);
-}
-
-// Opens the profile and runs `body` with it; the shape of every command but init.
-int with_client(const Globals& g, const std::function<int(client::Client&)>& body) {
-    auto c = open_profile(g);
-    if (!c) return open_failed(g, c.error());
-    return body(**c);
-}
 
 Result<client::ConversationId> resolve(client::Client& c, const std::string& name) {
     return c.resolve(name);
@@ -81,11 +40,6 @@ Result<client::GroupId> group_id(client::Client& c, const std::string& name) {
     if (conv.kind != client::ConversationId::Kind::kGroup)
         return make_error(ErrorCode::kMalformed, "that is a contact, not a group");
     return client::GroupId(conv.id);
-}
-
-void print_qr(const std::string& text) {
-    auto qr = qr::qr_for_terminal(text);
-    if (qr) std::printf("%s", qr->c_str());
 }
 
 // Prints what a sync brought in, as events happen; counts refusals in `refused`, if given.
@@ -390,20 +344,20 @@ int main(int argc, char** argv) {
                 (void)c.connect(g.timeout());  // one attempt, so "online" means something
                 const auto st = c.status();
                 Json j{{"registered", st.registered}, {"online", st.online},
-                       {"server", st.server},         {"outbox", st.outbox},
-                       {"unread", st.unread},         {"prekeys", st.prekeys},
-                       {"last_error", st.last_error}};
+                       {"server", st.server},         {"route", st.route},
+                       {"outbox", st.outbox},         {"unread", st.unread},
+                       {"prekeys", st.prekeys},       {"last_error", st.last_error}};
                 if (auto a = c.account()) j["account"] = to_hex(a->account);
                 if (g.json) {
                     print_json(j);
                     return 0;
                 }
                 std::printf(
-                    "registered: %s\nserver:     %s (%s)\noutbox:     %zu waiting\n"
-                    "unread:     %zu\n",
+                    "registered: %s\nserver:     %s (%s)\nroute:      %s\n"
+                    "outbox:     %zu waiting\nunread:     %zu\n",
                     st.registered ? "yes" : "no", st.server.c_str(),
-                    st.online ? "online" : ("offline: " + st.last_error).c_str(), st.outbox,
-                    st.unread);
+                    st.online ? "online" : ("offline: " + st.last_error).c_str(),
+                    st.online ? st.route.c_str() : "-", st.outbox, st.unread);
                 return 0;
             });
         };
@@ -571,6 +525,9 @@ int main(int argc, char** argv) {
             });
         };
     });
+
+    add_route_commands(app, g, run);
+    add_endpoints_commands(app, g, run);
 
     try {
         app.parse(argc, argv);

@@ -2,7 +2,57 @@
 
 #include <toml++/toml.h>
 
+#include "wire/endpoint_list.hpp"
+
 namespace pp::apps {
+
+std::optional<std::string> add_endpoint(const std::string& value, Settings& s) {
+    if (auto r = wire::check_endpoint(value); !r)
+        return "\"" + value + "\" is not a valid endpoint (" + std::string(r.error().detail) +
+               "); expected host:port with a DNS name, an IPv4 address or [IPv6]";
+    s.endpoint_addresses.push_back(value);
+    return std::nullopt;
+}
+
+std::optional<std::string> add_vouched_relay(const std::string& value, Settings& s) {
+    if (auto r = wire::check_vouched_relay(value); !r)
+        return "not a valid paperplane://relay link (" + std::string(r.error().detail) + ")";
+    s.vouched_relays.push_back(value);
+    return std::nullopt;
+}
+
+std::optional<std::string> check_endpoint_counts(const Settings& s) {
+    if (s.endpoint_addresses.size() > wire::kMaxEndpoints)
+        return "at most " + std::to_string(wire::kMaxEndpoints) + " endpoint addresses";
+    if (s.vouched_relays.size() > wire::kMaxRelays)
+        return "at most " + std::to_string(wire::kMaxRelays) + " vouched relays";
+    return std::nullopt;
+}
+
+namespace {
+
+// [endpoints] addresses / relays: an array of strings, each checked by `add`.
+std::optional<std::string> load_list(const toml::table& t, const char* key,
+                                     std::optional<std::string> (*add)(const std::string&,
+                                                                       Settings&),
+                                     Settings& s) {
+    const toml::node* node = t["endpoints"][key].node();
+    if (node == nullptr) return std::nullopt;
+    const std::string where = std::string("[endpoints] ") + key;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return where + " must be an array of strings";
+    std::size_t index = 0;
+    for (const auto& item : *array) {
+        ++index;
+        const auto value = item.value<std::string>();
+        if (!value || !item.is_string()) return where + " must be an array of strings";
+        if (auto err = add(*value, s))
+            return where + ", entry " + std::to_string(index) + ": " + *err;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
 
 std::optional<std::string> parse_listen(const std::string& value, Settings& s) {
     auto colon = value.rfind(':');
@@ -94,6 +144,8 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
         s.service.max_queue_messages = static_cast<std::size_t>(*v);
     if (auto v = t["queues"]["ttl_hours"].value<std::int64_t>())
         s.service.message_ttl = std::chrono::hours(*v);
+    if (auto err = load_list(t, "addresses", add_endpoint, s)) return err;
+    if (auto err = load_list(t, "relays", add_vouched_relay, s)) return err;
     return std::nullopt;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "net/server.hpp"
 #include "server/config.hpp"
@@ -15,6 +16,10 @@ struct Settings {
     std::string public_host;        // what links carry; defaults to the listen host
     net::ServerOptions net;
     server::Config service;
+    // [endpoints]: where else clients may reach this server, and the relays the operator
+    // vouches for; --endpoint and --vouch-relay add to them. Signed at start.
+    std::vector<std::string> endpoint_addresses;
+    std::vector<std::string> vouched_relays;
 };
 
 // Reads a TOML file into `s`; returns an error message on failure.
@@ -22,5 +27,11 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s);
 // "host:port" or "[v6]:port".
 std::optional<std::string> parse_listen(const std::string& value, Settings& s);
 std::optional<std::string> parse_policy(const std::string& value, Settings& s);
+// Appends one --endpoint / --vouch-relay value after checking it (the message never repeats a
+// relay link: it carries the relay's secret).
+std::optional<std::string> add_endpoint(const std::string& value, Settings& s);
+std::optional<std::string> add_vouched_relay(const std::string& value, Settings& s);
+// The whole list's bounds (wire/endpoint_list.hpp), once the file and the flags are in.
+std::optional<std::string> check_endpoint_counts(const Settings& s);
 
 }  // namespace pp::apps

@@ -12,11 +12,16 @@
 #include "apps/server/config_file.hpp"
 #include "base/hex.hpp"
 #include "crypto/random.hpp"
+#include "net/durable_file.hpp"
 #include "net/server.hpp"
+#include "qr/terminal.hpp"
+#include "server/endpoint_key.hpp"
 #include "server/housekeeper.hpp"
 #include "server/http_endpoints.hpp"
 #include "server/service.hpp"
+#include "server/signed_endpoints.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "wire/endpoint_list.hpp"
 
 namespace fs = std::filesystem;
 using namespace pp;
@@ -36,6 +41,57 @@ std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+std::uint64_t now_unix_seconds() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+// What the operator configured, stamped now. Every entry was checked when it was read.
+wire::EndpointList configured_endpoints(const apps::Settings& s) {
+    wire::EndpointList list;
+    list.issued_at = now_unix_seconds();
+    list.endpoints = s.endpoint_addresses;
+    list.relays = s.vouched_relays;
+    return list;
+}
+
+// `admin endpoints`: the full list (relays included) as a link to carry out of band, signed
+// with the data directory's key. Creates nothing: a server that never started has no key that
+// clients could have pinned.
+int run_admin_endpoints(const apps::Settings& s, const std::string& out_file, bool no_qr) {
+    const auto key_path = fs::path(s.data_dir) / server::kEndpointKeyFile;
+    auto key = server::load_endpoint_key(s.data_dir);
+    if (!key) {
+        if (key.error().code == ErrorCode::kNoSession)
+            std::fprintf(stderr,
+                         "error: no endpoint key in %s (start the server once to create it)\n",
+                         s.data_dir.c_str());
+        else
+            std::fprintf(stderr, "error: %s: %s\n", key_path.c_str(),
+                         std::string(key.error().detail).c_str());
+        return 1;
+    }
+    const Bytes signed_list = wire::sign_endpoint_list(configured_endpoints(s), *key);
+    const std::string link = wire::format_endpoints_link(signed_list);
+    if (!out_file.empty()) {
+        // The link carries the vouched relays' secrets: 0600, like the keys.
+        if (auto w = net::write_file_durably(out_file, as_bytes(link + "\n"), 0600); !w) {
+            std::fprintf(stderr, "error: cannot write %s\n", out_file.c_str());
+            return 1;
+        }
+    }
+    std::printf("endpoint key: %s\n", to_hex(key->verify_key().view()).c_str());
+    std::printf("%s\n", link.c_str());
+    if (!no_qr) {
+        if (auto qr = qr::qr_for_terminal(link))
+            std::printf("%s", qr->c_str());
+        else
+            std::printf("(no QR code: the list is too long for one; use --out FILE)\n");
+    }
+    return 0;
 }
 
 int run_admin_invite(const apps::Settings& s, int count) {
@@ -96,6 +152,18 @@ int run_server(apps::Settings s) {
         return 1;
     }
     const std::string fingerprint = tls->fingerprint_sha256();
+    auto endpoint_key = server::load_or_create_endpoint_key(s.data_dir);
+    if (!endpoint_key) {
+        // Never replaced silently: clients pinned this key at registration.
+        spdlog::error(
+            "endpoint key {}: {}; restore it from a backup (a new key would not be trusted by "
+            "clients that pinned the old one)",
+            (fs::path(s.data_dir) / server::kEndpointKeyFile).string(),
+            endpoint_key.error().detail);
+        return 1;
+    }
+    s.service.endpoints = server::sign_endpoints(configured_endpoints(s), *endpoint_key);
+    const std::string endpoint_key_hex = to_hex(s.service.endpoints.key.view());
 
     server::Metrics metrics;
     server::StoreGauges gauges;
@@ -104,7 +172,9 @@ int run_server(apps::Settings s) {
     // while the network's io_context still exists (else the process crashes on exit).
     std::optional<server::Service> service_slot;
     server::Service& service = service_slot.emplace(**store, s.service, metrics);
-    server::HttpEndpoints endpoints(metrics, gauges);
+    server::HttpEndpoints endpoints(metrics, gauges,
+                                    std::string(s.service.endpoints.addresses_only.begin(),
+                                                s.service.endpoints.addresses_only.end()));
     net::Server server(s.net, *tls, service,
                        [&endpoints](std::string_view target) { return endpoints(target); });
     endpoints.attach(&server);
@@ -118,6 +188,7 @@ int run_server(apps::Settings s) {
     std::printf("  certificate pin:  sha256:%s\n", fingerprint.c_str());
     std::printf("  server link:      paperplane://server?host=%s&port=%u&pin=%s\n", host.c_str(),
                 server.port(), fingerprint.c_str());
+    std::printf("  endpoint key:     %s\n", endpoint_key_hex.c_str());
     std::printf("  health:           https://%s:%u/healthz (metrics at /metrics)\n", host.c_str(),
                 server.port());
     std::printf(
@@ -158,6 +229,13 @@ int main(int argc, char** argv) {
     app.add_option("--tls-key", settings.tls_key, "PEM private key for --tls-cert");
     app.add_option("--public-host", settings.public_host, "host name or address to put in links");
     app.add_option("--registration", policy, "open, invite or pow");
+    std::vector<std::string> endpoint_flags, relay_flags;
+    app.add_option("--endpoint", endpoint_flags,
+                   "another address clients may use, host:port (repeatable; adds to [endpoints])")
+        ->allow_extra_args(false);
+    app.add_option("--vouch-relay", relay_flags,
+                   "a paperplane://relay link to vouch for (repeatable; adds to [endpoints])")
+        ->allow_extra_args(false);
     unsigned pow_difficulty = 0;
     auto* pow_option =
         app.add_option("--pow-difficulty", pow_difficulty,
@@ -169,10 +247,17 @@ int main(int argc, char** argv) {
     auto* invite = admin->add_subcommand("invite", "create invite codes (policy \"invite\")");
     invite->add_option("--count", invite_count, "how many codes")->check(CLI::Range(1, 1000));
     auto* stats = admin->add_subcommand("stats", "print account and queue counts");
+    std::string endpoints_out;
+    bool endpoints_no_qr = false;
+    auto* endpoints = admin->add_subcommand(
+        "endpoints", "print the signed endpoint list as a paperplane://endpoints link");
+    endpoints->add_option("--out", endpoints_out, "also write the link to this file (0600)");
+    endpoints->add_flag("--no-qr", endpoints_no_qr, "no QR code");
     // `admin stats --data-dir DIR` as well as `--data-dir DIR admin stats`.
     admin->fallthrough();
     invite->fallthrough();
     stats->fallthrough();
+    endpoints->fallthrough();
     settings.net.port = 8443;
     CLI11_PARSE(app, argc, argv);
 
@@ -193,11 +278,26 @@ int main(int argc, char** argv) {
             return 2;
         }
     if (pow_option->count() > 0) settings.service.pow_difficulty = pow_difficulty;
+    for (const auto& e : endpoint_flags)
+        if (auto err = apps::add_endpoint(e, settings)) {
+            std::fprintf(stderr, "error: --endpoint: %s\n", err->c_str());
+            return 2;
+        }
+    for (const auto& r : relay_flags)
+        if (auto err = apps::add_vouched_relay(r, settings)) {
+            std::fprintf(stderr, "error: --vouch-relay: %s\n", err->c_str());
+            return 2;
+        }
+    if (auto err = apps::check_endpoint_counts(settings)) {
+        std::fprintf(stderr, "error: [endpoints]: %s\n", err->c_str());
+        return 2;
+    }
     if (settings.tls_cert.empty() != settings.tls_key.empty()) {
         std::fprintf(stderr, "error: --tls-cert and --tls-key go together\n");
         return 2;
     }
     if (invite->parsed()) return run_admin_invite(settings, invite_count);
     if (stats->parsed()) return run_admin_stats(settings);
+    if (endpoints->parsed()) return run_admin_endpoints(settings, endpoints_out, endpoints_no_qr);
     return run_server(settings);
 }

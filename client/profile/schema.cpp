@@ -141,6 +141,20 @@ CREATE TABLE held_envelopes (
 );
 CREATE INDEX held_envelopes_by_sender ON held_envelopes (sender, seq);
 )sql",
+    // 2: ways around a block. Route links carry proxy passwords and relay secrets; settings
+    // hold the server's endpoint key, its signed endpoint list and the route that last won.
+    R"sql(
+CREATE TABLE routes (
+    id       INTEGER PRIMARY KEY,
+    added_ms INTEGER NOT NULL,
+    sealed   BLOB NOT NULL
+);
+
+CREATE TABLE settings (
+    name   TEXT PRIMARY KEY NOT NULL,
+    sealed BLOB NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

@@ -114,6 +114,12 @@ class SqliteProfileStore final : public ProfileStore {
     Result<std::vector<Bytes>> held_envelopes(const AccountId& sender) override;
     Result<void> drop_held_envelopes(const AccountId& sender) override;
 
+    Result<std::optional<Bytes>> setting(std::string_view name) override;
+    Result<void> set_setting(std::string_view name, ByteView value) override;
+    Result<std::int64_t> add_route(std::string_view link) override;
+    Result<std::vector<RouteEntry>> routes() override;
+    Result<bool> remove_route(std::int64_t id) override;
+
   private:
     // Runs `body` in a write transaction of its own, or inside the caller's transaction() if
     // one is open: for writes that take more than one statement.

@@ -113,6 +113,44 @@ has "verified"
 
 expect 0 pp ann status --json
 has '"online": true'
+has '"route": "direct 127.0.0.1:'
+
+# Routes: added from links, listed in the order they are tried, removed by id; bad links
+# are refused with a reason and change nothing.
+expect 0 pp ann route add "socks5://ann:s3cret@127.0.0.1:9"
+has "added route 1: socks5 127.0.0.1:9"
+expect 0 pp ann route add "tg://socks?server=127.0.0.1&port=10"
+expect 0 pp ann route add "http://127.0.0.1:11"
+expect 1 pp ann route add "ftp://127.0.0.1:12"
+has "not a route link"
+expect 1 pp ann route add "socks5://ann:s3cret@127.0.0.1:9"
+expect 0 pp ann route list --json
+has '"kind": "socks5"'
+has '"kind": "http"'
+has '"source": "server"'
+grep -q "s3cret" <<<"$out" && fail "route list shows a proxy password"
+expect 0 pp ann route remove 2
+expect 1 pp ann route remove 2
+expect 0 pp ann route list
+grep -q ":10 " <<<"$out" && fail "route 2 still listed: $out"
+# Dead proxies race the live address and lose.
+expect 0 pp ann status --json
+has '"route": "direct 127.0.0.1:'
+
+# The server's signed endpoint list: fetched when connecting, exported, imported by another
+# profile on the same server; a tampered copy is refused.
+expect 0 pp ann endpoints show --json
+has '"issued_at"'
+expect 0 pp ann endpoints export --out "$work/endpoints.link"
+[[ "$(stat -c %a "$work/endpoints.link")" == "600" ]] || fail "exported list not 0600"
+expect 0 pp ann endpoints export --no-qr
+grep -q "^paperplane://endpoints?list=" <<<"$out" || fail "export printed no link: $out"
+expect 0 pp ben endpoints import "$work/endpoints.link"
+has "signature verified"
+sed 's/list=./list=A/' "$work/endpoints.link" >"$work/tampered.link"
+cmp -s "$work/endpoints.link" "$work/tampered.link" && sed -i 's/list=A/list=B/' "$work/tampered.link"
+expect 1 pp ben endpoints import "$work/tampered.link"
+expect 0 pp ben endpoints refresh
 
 # The server goes away: sending queues (75), syncing reports unavailable (69).
 kill "$server_pid"

@@ -72,6 +72,9 @@ TEST(ProfileScan, NothingSecretOrPersonalIsStoredInClear) {
         {"contact identity key", Bytes(contact_identity.begin(), contact_identity.end())});
     needles.push_back(
         {"member identity key", Bytes(member_identity.begin(), member_identity.end())});
+    add_text("proxy password", "pr0xy-Passw0rd-Kq81");
+    add_text("relay host", "quiet-relay.example.org");
+    add_text("cached endpoint list", "endpoint-list-bytes-Vn3o");
     needles.push_back({"held envelope", envelope});
     needles.push_back({"outbox request", request});
     ASSERT_GT(needles.size(), 20u);
@@ -123,6 +126,9 @@ TEST(ProfileScan, NothingSecretOrPersonalIsStoredInClear) {
         ASSERT_TRUE(*store->add_message(reply));
         ASSERT_TRUE(store->hold_envelope(id16(2), envelope).ok());
         ASSERT_TRUE(store->outbox_add(id16(9), request).ok());
+        ASSERT_TRUE(
+            store->add_route("socks5://u:pr0xy-Passw0rd-Kq81@quiet-relay.example.org:1080"));
+        ASSERT_TRUE(store->set_setting("endpoint_list", text("endpoint-list-bytes-Vn3o")).ok());
 
         ASSERT_TRUE(fs::exists(tmp.profile() / "profile.db-wal"));
         EXPECT_GT(fs::file_size(tmp.profile() / "profile.db-wal"), 0u);

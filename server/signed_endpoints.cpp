@@ -1,0 +1,15 @@
+#include "server/signed_endpoints.hpp"
+
+namespace pp::server {
+
+SignedEndpoints sign_endpoints(const wire::EndpointList& list, const crypto::SigningKey& key) {
+    SignedEndpoints out;
+    out.key = key.verify_key();
+    out.full = wire::sign_endpoint_list(list, key);
+    wire::EndpointList addresses = list;
+    addresses.relays.clear();
+    out.addresses_only = wire::sign_endpoint_list(addresses, key);
+    return out;
+}
+
+}  // namespace pp::server

@@ -1,0 +1,205 @@
+// Ways around a block, through the client library against the real server: the signed
+// endpoint list pinned at registration, fetched, cached, exported and imported; routes the
+// user adds; and the race moving to another route when the account's address is cut.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "client_fixture.hpp"
+#include "tcp_forwarder.hpp"
+
+namespace pp::test {
+namespace {
+
+std::string loopback(std::uint16_t port) {
+    return "127.0.0.1:" + std::to_string(port);
+}
+
+// The server publishes `published` (a forwarder to itself) in its endpoint list; users
+// register through `front`, another forwarder, so cutting `front` blocks their account address.
+class RoutesTest : public ::testing::Test {
+  protected:
+    RoutesTest()
+        : server(ServerProcessOptions::with_args({"--endpoint", loopback(published.port())})) {}
+
+    void SetUp() override {
+        auto s = server.start();
+        ASSERT_TRUE(s) << s.error;
+        published.set_target(server.port());
+        front.set_target(server.port());
+        root = server.root() / "clients";
+        fs::create_directories(root);
+    }
+
+    client::ServerAddress front_address() const {
+        return {"127.0.0.1", front.port(), server.pin()};
+    }
+
+    User make_user(const std::string& name) {
+        User u;
+        u.name = name;
+        u.dir = root / name;
+        auto c = Client::create({u.dir, std::nullopt});
+        EXPECT_TRUE(c) << c.error().detail;
+        u.client = std::move(*c);
+        client::RegisterOptions o;
+        o.username = name;
+        auto a = u.client->register_account(front_address(), o);
+        EXPECT_TRUE(a) << a.error().detail;
+        return u;
+    }
+
+    TcpForwarder published;
+    TcpForwarder front;
+    ServerProcess server;
+    fs::path root;
+};
+
+TEST_F(RoutesTest, TheSignedListIsPinnedFetchedAndCachedAtRegistration) {
+    auto alice = make_user("alice");
+    auto list = alice.client->endpoint_list();
+    ASSERT_TRUE(list) << list.error().detail;
+    ASSERT_TRUE(*list);
+    EXPECT_EQ((*list)->endpoints, std::vector<std::string>{loopback(published.port())});
+    EXPECT_TRUE((*list)->relays.empty());
+    EXPECT_GT((*list)->issued_at, 1700000000u);
+    EXPECT_EQ(alice.client->status().route, "direct " + loopback(front.port()));
+
+    auto routes = alice.client->routes();
+    ASSERT_TRUE(routes);
+    ASSERT_EQ(routes->size(), 2u);
+    EXPECT_EQ((*routes)[0].source, "server");
+    EXPECT_TRUE((*routes)[0].last_used);
+    EXPECT_EQ((*routes)[1].source, "endpoint list");
+    EXPECT_EQ((*routes)[1].address, loopback(published.port()));
+}
+
+TEST_F(RoutesTest, WhenTheAccountAddressIsCutTheListsEndpointCarriesTheMessages) {
+    auto alice = make_user("alice");
+    auto bob = make_user("bob");
+    ASSERT_TRUE(alice.client->add_contact(*bob.client->contact_link(), "bob"));
+    ASSERT_TRUE(bob.client->add_contact(*alice.client->contact_link(), "alice"));
+    auto to_bob = *alice.client->resolve("bob");
+    ASSERT_TRUE(alice.client->send_text(to_bob, "before the block"));
+
+    front.close();  // the censor blocks the address both registered with
+    alice.client->disconnect();
+    bob.client->disconnect();
+    auto online = alice.client->connect(20s);
+    ASSERT_TRUE(online) << online.error().detail;
+    auto sent = alice.client->send_text(to_bob, "during the block");
+    ASSERT_TRUE(sent) << sent.error().detail;
+    EXPECT_EQ(sent->status, client::MessageStatus::kSent);
+    EXPECT_EQ(alice.client->status().route, "direct " + loopback(published.port()));
+
+    std::vector<std::string> got;
+    bob.client->set_event_handler([&](const client::Event& e) {
+        if (e.kind == client::Event::Kind::kMessage) got.push_back(e.message->text);
+    });
+    auto r = bob.client->sync(20s);
+    ASSERT_TRUE(r) << r.error().detail;
+    EXPECT_EQ(got, (std::vector<std::string>{"before the block", "during the block"}));
+
+    // The winner is tried first from now on: `published` is listed first and marked.
+    auto routes = bob.client->routes();
+    ASSERT_TRUE(routes);
+    EXPECT_EQ(routes->front().address, loopback(published.port()));
+    EXPECT_TRUE(routes->front().last_used);
+}
+
+TEST_F(RoutesTest, ExportedListsImportOnlyWithTheServersSignatureAndNeverBackwards) {
+    auto alice = make_user("alice");
+    auto old_link = alice.client->export_endpoint_list();
+    ASSERT_TRUE(old_link) << old_link.error().detail;
+
+    // Another profile on the same server takes it (verified with its own pinned key).
+    auto bob = make_user("bob");
+    auto imported = bob.client->import_endpoint_list(*old_link);
+    ASSERT_TRUE(imported) << imported.error().detail;
+
+    // One flipped character anywhere in the signed bytes: refused, nothing changes.
+    std::string tampered = *old_link;
+    tampered[tampered.size() - 10] = tampered[tampered.size() - 10] == 'A' ? 'B' : 'A';
+    auto bad = bob.client->import_endpoint_list(tampered);
+    ASSERT_FALSE(bad);
+    EXPECT_TRUE(bad.error().code == ErrorCode::kInvalidSignature ||
+                bad.error().code == ErrorCode::kMalformed);
+
+    // A list signed by another server's key does not verify under ours.
+    ServerProcess other;
+    ASSERT_TRUE(other.start());
+    auto carol_client = Client::create({root / "carol", std::nullopt});
+    ASSERT_TRUE(carol_client);
+    ASSERT_TRUE((*carol_client)->register_account({other.host(), other.port(), other.pin()}, {}));
+    auto foreign = (*carol_client)->export_endpoint_list();
+    ASSERT_TRUE(foreign);
+    auto refused = alice.client->import_endpoint_list(*foreign);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidSignature);
+
+    // The server signs afresh when it restarts; the older list can no longer replace it.
+    std::this_thread::sleep_for(1100ms);
+    auto restarted = server.restart();
+    ASSERT_TRUE(restarted) << restarted.error;
+    auto fresh = alice.client->refresh_endpoint_list(20s);
+    ASSERT_TRUE(fresh) << fresh.error().detail;
+    auto cached = alice.client->endpoint_list();
+    ASSERT_TRUE(cached && *cached);
+    EXPECT_GT((*cached)->issued_at, imported->issued_at);
+    auto rollback = alice.client->import_endpoint_list(*old_link);
+    ASSERT_FALSE(rollback);
+    EXPECT_EQ(rollback.error().code, ErrorCode::kLimitExceeded);
+    EXPECT_EQ((*alice.client->endpoint_list())->issued_at, (*cached)->issued_at);
+}
+
+TEST_F(RoutesTest, UserRoutesAreAddedListedFirstAndRemoved) {
+    auto alice = make_user("alice");
+    auto added = alice.client->add_route("socks5://ann:pw@127.0.0.1:1");
+    ASSERT_TRUE(added) << added.error().detail;
+    EXPECT_EQ(added->kind, "socks5");
+    EXPECT_EQ(added->address, "127.0.0.1:1");
+    auto again = alice.client->add_route("socks5://ann:pw@127.0.0.1:1");
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, ErrorCode::kLimitExceeded);
+    EXPECT_FALSE(alice.client->add_route("paperplane://server?host=127.0.0.1&port=1&pin=" +
+                                         std::string(64, '0')));
+    ASSERT_TRUE(alice.client->add_route("http://127.0.0.1:2"));
+
+    auto routes = *alice.client->routes();
+    // Last winner (the account address) first, then the user's own, then the list.
+    ASSERT_EQ(routes.size(), 4u);
+    EXPECT_EQ(routes[0].source, "server");
+    EXPECT_EQ(routes[1].kind, "socks5");
+    EXPECT_EQ(routes[2].kind, "http");
+    EXPECT_EQ(routes[3].source, "endpoint list");
+
+    // Dead proxies are raced too, and lose to the live address.
+    alice.client->disconnect();
+    ASSERT_TRUE(alice.client->connect(20s));
+    EXPECT_EQ(alice.client->status().route, "direct " + loopback(front.port()));
+
+    ASSERT_TRUE(alice.client->remove_route(added->id));
+    auto gone = alice.client->remove_route(added->id);
+    ASSERT_FALSE(gone);
+    EXPECT_EQ(alice.client->routes()->size(), 3u);
+}
+
+TEST_F(RoutesTest, AServerLinkThatLeadsElsewhereIsRefusedByThePin) {
+    // The user was handed "another address of your server" that is really someone else's.
+    ServerProcess impostor;
+    ASSERT_TRUE(impostor.start());
+    auto alice = make_user("alice");
+    ASSERT_TRUE(alice.client->add_route("paperplane://server?host=127.0.0.1&port=" +
+                                        std::to_string(impostor.port()) + "&pin=" + server.pin()));
+    front.close();
+    published.close();
+    alice.client->disconnect();
+    auto r = alice.client->connect(10s);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kUntrustedIdentity);
+    EXPECT_FALSE(alice.client->status().online);
+}
+
+}  // namespace
+}  // namespace pp::test
