@@ -178,7 +178,7 @@ if wanted 0; then
     expect_route "direct home.lab:8443"
     # The client fetched the server's signed endpoint list with that connection.
     endpoints="$(alice endpoints show --json 2>&1)" || fail "alice: endpoints show: $endpoints"
-    for want in "\"$IP_SRV:8443\"" "host=$IP_R1&port=443&" "host=$IP_R2&port=443&"; do
+    for want in "\"$IP_SRV:8443\"" "\"$IP_R1:443\"" "\"$IP_R2:443\""; do
         grep -qF "$want" <<<"$endpoints" || fail "alice's endpoint list lacks $want: $endpoints"
     done
     # Alice added no route of her own: whatever she uses later came from the signed list.
