@@ -169,6 +169,20 @@ metric() {
         sed -n "s/^$name \([0-9]*\)$/\1/p"
 }
 
+# Tunnels both relays authenticated so far.
+tunnels() {
+    echo $(($(metric "$NS_R1" paperplane_relay_relay_authenticated_total) +
+        $(metric "$NS_R2" paperplane_relay_relay_authenticated_total)))
+}
+# expect_tunnels BEFORE: alice's four connections since (two sends, a sync, a status) each went
+# through a relay: the relays authenticated at least four more tunnels.
+expect_tunnels() {
+    local now
+    now="$(tunnels)"
+    [[ $((now - $1)) -ge 4 ]] || fail "the relays authenticated $((now - $1)) tunnels, not >= 4"
+    echo "   relay tunnels: $1 -> $now"
+}
+
 baseline_ms=""
 if wanted 0; then
     step "0: no censorship"
@@ -200,11 +214,13 @@ if wanted 1; then
     say alice
     say bob
     censor_block "$IP_SRV"
+    before="$(tunnels)"
     say alice
     say bob
     say alice
     expect_delivered
     expect_route "relay ($IP_R1|$IP_R2):443"
+    expect_tunnels "$before"
     first_relay="${route#relay }"
     first_relay="${first_relay%:443}"
     second_relay="$IP_R1"
@@ -219,19 +235,21 @@ if wanted 2; then
     say bob
     censor_block "$first_relay"
     # The censor records alice's way to the other relay, for scenario 4 to replay.
-    start_in "$NS_CEN" tcpdump tcpdump -i "$IF_CEN_CLI" --immediate-mode -U -s 0 -Z root -w "$work/relay.pcap" \
-        "tcp port 443 and host $second_relay"
+    start_in "$NS_CEN" tcpdump tcpdump -i "$IF_CEN_CLI" --immediate-mode -U -s 0 -Z root \
+        -w "$work/relay.pcap" "tcp port 443 and host $second_relay"
     tcpdump_pid=$last_pid
     for _ in $(seq 1 50); do
         grep -q "listening on" "$work/tcpdump.log" && break
         sleep 0.1
     done
     grep -q "listening on" "$work/tcpdump.log" || fail "tcpdump did not start"
+    before="$(tunnels)"
     say alice
     say bob
     say alice
     expect_delivered
     expect_route "relay $second_relay:443"
+    expect_tunnels "$before"
     sleep 0.5
     kill -INT "$tcpdump_pid"
     wait "$tcpdump_pid" 2>/dev/null || true
@@ -372,10 +390,15 @@ if wanted 5; then
         held="$(sed -n 's/.*overlimits \([0-9]*\) .*/\1/p' <<<"$qdisc" | head -n 1)"
         [[ "${held:-0}" -gt 0 ]] || fail "the rate limit never held a packet back: $qdisc"
     else
-        drops="$(sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' <<<"$qdisc" | head -n 1)"
+        drops=0
+        for dev in "${censor_ifs[@]}"; do
+            n="$(in_ns "$NS_CEN" tc -s qdisc show dev "$dev" |
+                sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' | head -n 1)"
+            drops=$((drops + ${n:-0}))
+        done
     fi
     [[ "${drops:-0}" -gt 0 ]] || fail "the throttle dropped nothing"
-    echo "   $sent bytes through the throttle to alice, $drops of her packets dropped"
+    echo "   $sent bytes through the throttle to alice, $drops packets dropped"
     [[ "$throttled_ms" -gt "$baseline_ms" ]] ||
         fail "the throttled exchange ($throttled_ms ms) was no slower than the free one ($baseline_ms ms)"
     for dev in "${censor_ifs[@]}"; do in_ns "$NS_CEN" tc qdisc del dev "$dev" root; done
