@@ -28,16 +28,29 @@ for tool in ip nft tc dnsmasq tcpdump curl getent; do
 done
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-trap lab_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 scenario="setup"
+reported=""
 fail() {
     echo "FAIL: [$scenario] $*" >&2
     lab_print_logs
+    reported=1
     exit 1
 }
+# A command that fails outside a check still names itself and the scenario.
+set -E
+failed_command=""
+trap 'failed_command="line $LINENO: $BASH_COMMAND"' ERR
+on_exit() {
+    local rc=$?
+    if [[ $rc -ne 0 && -z "$reported" ]]; then
+        echo "FAIL: [$scenario] exit status $rc after $failed_command" >&2
+        lab_print_logs
+    fi
+    lab_cleanup
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 step() {
     scenario="$1"
     scenario_started=$SECONDS
@@ -50,8 +63,8 @@ ms() { date +%s%3N; }
 lab_started=$SECONDS
 lab_remove_leftovers
 step "setup: namespaces, censor, DNS, relays, server, accounts"
-lab_build_topology || fail "could not build the namespaces"
-censor_dns "$IP_SRV" || fail "dnsmasq did not answer"
+lab_build_topology
+censor_dns "$IP_SRV" || fail "the client resolves home.lab to '$dns_got', not $IP_SRV"
 
 # Two relays abroad, relay mode on 443, admin on their own loopback; their share links.
 relay_link=()
@@ -263,7 +276,7 @@ if wanted 3; then
     censor_unblock "$IP_SRV"
     censor_block "$IP_R1"
     censor_block "$IP_R2"
-    censor_dns "$IP_SINKHOLE" || fail "could not poison DNS"
+    censor_dns "$IP_SINKHOLE" || fail "poisoned, home.lab resolves to '$dns_got'"
     say alice
     say bob
     say alice
@@ -349,7 +362,7 @@ fi
 if wanted 5; then
     step "5: the censor throttles"
     # Everything open again: the throttle alone is the censorship.
-    censor_dns "$IP_SRV" || fail "could not mend DNS"
+    censor_dns "$IP_SRV" || fail "mended, home.lab resolves to '$dns_got'"
     in_ns "$NS_CEN" nft flush set inet pplab blocked
     if [[ -z "$baseline_ms" ]]; then
         timed_round
