@@ -420,6 +420,7 @@ fi
 
 # Nothing arrived twice later on either.
 scenario="end"
+[[ ${#sent_by_alice[@]} -gt 0 ]] || fail "no scenario ran (LAB_SCENARIOS=$scenarios)"
 expect_delivered
 echo "PASS: censorship lab, scenarios $scenarios, ${#sent_by_alice[@]} + ${#sent_by_bob[@]}" \
     "messages each delivered once, $((SECONDS - lab_started)) s"
