@@ -58,7 +58,7 @@ struct Event {
         kGroupChanged,     // `group` was created, renamed, or its members changed
         kUndecryptable,    // a message from `contact` could not be decrypted (`detail`)
         kUndeliverable,    // the server refused our message `ids` for good (`detail`)
-        kConnected,        // online (`detail`: the server)
+        kConnected,        // online (`detail`: the route taken, e.g. "relay 203.0.113.9:443")
         kDisconnected,     // offline (`detail`: why); the client reconnects with backoff
     };
     Kind kind = Kind::kMessage;

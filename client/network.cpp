@@ -132,8 +132,7 @@ Result<void> Client::Impl::connect_and_authenticate(milliseconds timeout) {
     ++connections;
     backoff = milliseconds(0);
     last_error.clear();
-    emit(make_event(Event::Kind::kConnected, {},
-                    account->server.host + ":" + std::to_string(account->server.port)));
+    emit(make_event(Event::Kind::kConnected, {}, route_in_use));
     auto keys = maintain_prekeys(timeout);
     if (!keys) last_error = std::string(keys.error().detail);  // retried on the next connect
     // Best effort: a server without a list, or one that cannot be verified, leaves the cached

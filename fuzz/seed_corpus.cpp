@@ -8,6 +8,7 @@
 #include "client/content_codec.hpp"
 #include "client/links.hpp"
 #include "fuzz/fuzz_session.hpp"
+#include "net/proxy_codec.hpp"
 #include "protocol/sender_keys.hpp"
 #include "relay/links.hpp"
 #include "relay/socks5/codec.hpp"
@@ -183,6 +184,24 @@ int main(int argc, char** argv) {
         write(dir, "endpoint_list", 2, pp::as_bytes(pp::wire::format_endpoints_link(full)));
         write(dir, "endpoint_list", 3,
               pp::as_bytes(pp::wire::format_endpoints_link(addresses_only)));
+    }
+    // What proxies answer a client: SOCKS5 CONNECT replies of each address type, a refusal,
+    // and HTTP CONNECT response heads.
+    {
+        const pp::Bytes v4{5, 0, 0, 1, 127, 0, 0, 1, 0x04, 0x38};
+        write(dir, "proxy_reply", 0, v4);
+        const pp::Bytes name{5,   0,   0,   3,   11,  'e', 'x', 'a',  'm',
+                             'p', 'l', 'e', '.', 'o', 'r', 'g', 0x01, 0xBB};
+        write(dir, "proxy_reply", 1, name);
+        pp::Bytes v6{5, 0, 0, 4};
+        v6.resize(22);
+        write(dir, "proxy_reply", 2, v6);
+        write(dir, "proxy_reply", 3, pp::Bytes{5, 5, 0, 1, 0, 0, 0, 0, 0, 0});
+        write(dir, "proxy_reply", 4, pp::as_bytes("HTTP/1.1 200 Connection established\r\n\r\n"));
+        write(dir, "proxy_reply", 5,
+              pp::as_bytes("HTTP/1.0 407 Proxy Authentication Required\r\n"
+                           "Proxy-Authenticate: Basic realm=\"proxy\"\r\n\r\n"));
+        write(dir, "proxy_reply", 6, pp::as_bytes("HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03"));
     }
     return 0;
 }

@@ -79,7 +79,7 @@ int run_chat(client::Client& c, const client::ConversationId& conv,
                 say("(not delivered: " + printable(e.detail) + ")");
                 break;
             case K::kConnected:
-                say("(online)");
+                say("(online: " + printable(e.detail) + ")");
                 break;
             case K::kDisconnected:
                 say("(offline: " + e.detail + "; retrying)");

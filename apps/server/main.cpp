@@ -221,13 +221,14 @@ int main(int argc, char** argv) {
     CLI::App app{"paperplane-server: self-hosted, end-to-end encrypted home server"};
     apps::Settings settings;
     std::string config_path, listen, policy;
+    // Flags land in their own variables and are applied after the TOML file: flags win.
+    std::optional<std::string> data_dir, tls_cert, tls_key, public_host;
     app.add_option("--config", config_path, "TOML configuration file")->check(CLI::ExistingFile);
     app.add_option("--listen", listen, "address to listen on, host:port (default 127.0.0.1:8443)");
-    app.add_option("--data-dir", settings.data_dir, "directory for the database and TLS key");
-    app.add_option("--tls-cert", settings.tls_cert,
-                   "PEM certificate (default: self-signed in data dir)");
-    app.add_option("--tls-key", settings.tls_key, "PEM private key for --tls-cert");
-    app.add_option("--public-host", settings.public_host, "host name or address to put in links");
+    app.add_option("--data-dir", data_dir, "directory for the database and TLS key");
+    app.add_option("--tls-cert", tls_cert, "PEM certificate (default: self-signed in data dir)");
+    app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
+    app.add_option("--public-host", public_host, "host name or address to put in links");
     app.add_option("--registration", policy, "open, invite or pow");
     std::vector<std::string> endpoint_flags, relay_flags;
     app.add_option("--endpoint", endpoint_flags,
@@ -267,6 +268,10 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    if (data_dir) settings.data_dir = *data_dir;
+    if (tls_cert) settings.tls_cert = *tls_cert;
+    if (tls_key) settings.tls_key = *tls_key;
+    if (public_host) settings.public_host = *public_host;
     if (!listen.empty())
         if (auto err = apps::parse_listen(listen, settings)) {
             std::fprintf(stderr, "error: --listen: %s\n", err->c_str());

@@ -122,6 +122,18 @@ TEST(Operations, ProofOfWorkFromFlag) {
     check_pow(server, 6);
 }
 
+// The README promises that flags override the file: --data-dir (always given by the harness)
+// and --public-host win over the same settings in the TOML file.
+TEST(Operations, FlagsOverrideTheConfigFile) {
+    auto options = ServerProcessOptions::with_config(
+        "data_dir = \"/proc/not-a-place-for-data\"\npublic_host = \"from-file.example\"\n");
+    options.args = {"--public-host", "from-flag.example"};
+    ServerProcess server(options);
+    must(server.start(), "start server with flags over the file");
+    EXPECT_NE(server.output().find("host=from-flag.example"), std::string::npos) << server.output();
+    EXPECT_EQ(server.output().find("from-file.example"), std::string::npos) << server.output();
+}
+
 TEST(Operations, HealthAndMetricsOverPinnedHttps) {
     ServerProcess server;
     must(server.start(), "start server");

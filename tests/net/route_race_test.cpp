@@ -177,6 +177,37 @@ TEST_F(NetRouteRace, StalledFirstRouteLosesToTheNextAfterOneStagger) {
     expect_echo(*c);
 }
 
+// Losers cancelled in the middle of each kind of handshake (a proxy that never answers its
+// greeting, a "relay" that never answers TLS) end cleanly while the winner is in use.
+TEST_F(NetRouteRace, LosersStalledInProxyAndRelayHandshakesAreCancelledSafely) {
+    Route relay;
+    relay.kind = RouteKind::kRelay;
+    relay.relay.host = "127.0.0.1";
+    relay.relay.port = bad_.stalled_port();
+    relay.relay.pin = std::string(64, 'b');
+    RaceOptions opt;
+    opt.stagger = 150ms;
+    std::vector<AttemptReport> rep;
+    const auto t0 = Clock::now();
+    auto c = WsClient::connect_racing(
+        {proxy(RouteKind::kSocks5, bad_.stalled_port()),
+         proxy(RouteKind::kHttpConnect, bad_.stalled_port()), relay, direct(ts_.port())},
+        home(), opt, {}, &rep);
+    const auto took = since(t0);
+    ASSERT_TRUE(c) << c.error().detail;
+    EXPECT_EQ(c->winner(), 3u);
+    EXPECT_GE(took, 3 * 150ms - 20ms);
+    EXPECT_LT(took, 3000ms);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_TRUE(rep[i].cancelled) << i;
+        EXPECT_EQ(rep[i].error.detail, "cancelled: another route won") << i;
+    }
+    // Running the client's io_context lets the cancelled attempts finish; then it goes away.
+    expect_echo(*c);
+    expect_echo(*c);
+    c->close();
+}
+
 TEST_F(NetRouteRace, RefusedFirstRouteStartsTheNextAtOnce) {
     RaceOptions opt;
     opt.stagger = 3000ms;
