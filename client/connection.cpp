@@ -16,7 +16,9 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::vector<net::Rout
     o.max_frame_bytes = wire::kMaxFrameBytes;
     net::RaceOptions race;
     race.timeout = timeout;
-    race.attempt_timeout = timeout;
+    // A route that has not got through in two thirds of the time counts as failed (and rests
+    // a while), which a route cut short by the end of the race would not.
+    race.attempt_timeout = timeout * 2 / 3;
     auto ws = net::WsClient::connect_racing(routes, server, race, o, &reports);
     if (!ws) return ws.error();
     return std::unique_ptr<Connection>(new Connection(std::move(*ws)));

@@ -105,9 +105,10 @@ asio::awaitable<Result<RelayTunnel>> relay_handshake(tcp::socket socket, const R
     Deadline deadline(outer->next_layer(), timeout);
     auto [hec] = co_await outer->async_handshake(asio::ssl::stream_base::client, kTok);
     if (hec) {
-        co_return *deadline.expired && !pin->mismatch
-            ? make_error(ErrorCode::kLimitExceeded, "timed out")
-            : detail::to_error(hec, pin.get());
+        if (pin->mismatch)
+            co_return make_error(ErrorCode::kUntrustedIdentity, kRelayPinMismatchDetail);
+        co_return *deadline.expired ? make_error(ErrorCode::kLimitExceeded, "timed out")
+                                    : detail::to_error(hec, nullptr);
     }
     // Made now: its MAC covers this session's exporter value.
     const auto binding = relay_session_binding(outer->native_handle());

@@ -53,6 +53,11 @@ class RelayTunnel {
     std::unique_ptr<Outer> outer_;
 };
 
+// The error of a relay whose own certificate is not the one its link pins (the relay changed
+// its certificate, or someone is in its place). Not the home server's pin mismatch.
+inline constexpr std::string_view kRelayPinMismatchDetail =
+    "relay certificate does not match its link";
+
 // The value both ends of the relay's outer TLS session feed into the authenticator's MAC
 // (SSL_export_keying_material, label wire::relay::kExporterLabel, no context). Fails only if
 // the session has no keys yet.

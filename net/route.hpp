@@ -50,7 +50,9 @@ struct RaceOptions {
 struct AttemptReport {
     bool started = false;
     bool won = false;
-    bool cancelled = false;  // stopped because another route won or the whole race timed out
+    // Stopped because another route won. An attempt still running when the whole race ran
+    // out of time is not cancelled: it failed ("timed out"), and callers may back it off.
+    bool cancelled = false;
     Error error{ErrorCode::kInternal, "not finished"};  // meaningful when started && !won
     std::chrono::milliseconds elapsed{0};
 };

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "net/client_common.hpp"
+#include "net/detached_lookup.hpp"
 #include "net/proxy_handshake.hpp"
 #include "net/relay_client.hpp"
 
@@ -45,7 +46,7 @@ struct Attempt {
     bool timed_out = false;
     std::shared_ptr<PinCheck> pin = std::make_shared<PinCheck>();
     asio::steady_timer timer;  // the attempt's own deadline
-    std::optional<tcp::resolver> resolver;
+    std::shared_ptr<PendingLookup> lookup;
     std::optional<tcp::socket> socket;
     int relay_fd = -1;  // the socket while relay_handshake() owns it
     std::unique_ptr<RouteWs> ws;
@@ -56,9 +57,8 @@ struct Attempt {
     void stop() {
         error_code ignored;
         timer.cancel();
-        // getaddrinfo cannot be cancelled: Asio runs it on a thread of its own and reports
-        // operation_aborted only once it returns. The attempt then sees stopped() and ends.
-        if (resolver) resolver->cancel();
+        // The lookup's thread goes on (getaddrinfo cannot be cancelled); the wait ends now.
+        if (lookup) lookup->cancel();
         if (socket) socket->close(ignored);
         // relay_handshake() owns the socket (the descriptor stays valid until it returns, and
         // it returns straight into the attempt, which clears relay_fd): shutting the
@@ -119,6 +119,9 @@ class Race final : public RouteRace, public std::enable_shared_from_this<Race> {
             if (a->done) continue;
             a->timed_out = true;
             end_attempt(*a, make_error(ErrorCode::kLimitExceeded, kTimedOutDetail), true);
+            // Out of time is a failure of the route (the caller backs it off), not a loss to
+            // a faster one.
+            reports_[a->index].cancelled = false;
         }
         finish(best_error());
     }
@@ -177,13 +180,11 @@ class Race final : public RouteRace, public std::enable_shared_from_this<Race> {
         const std::uint16_t port = relay ? route.relay.port : route.port;
         auto ex = co_await asio::this_coro::executor;
 
-        // Names are resolved by Asio's resolver (getaddrinfo on a thread; see Attempt::stop).
-        // A proxy's or relay's own name is resolved here; the server's name never is, except
-        // for a direct route.
-        a.resolver.emplace(ex);
-        auto [rec, endpoints] =
-            co_await a.resolver->async_resolve(host, std::to_string(port), kTok);
-        a.resolver.reset();
+        // A proxy's or relay's own name is looked up here (detached_lookup.hpp: a stalled one
+        // holds up no other route); the server's name never is, except for a direct route.
+        a.lookup = std::make_shared<PendingLookup>(ex);
+        auto [rec, endpoints] = co_await detail::lookup(req_.lookups, a.lookup, host, port);
+        a.lookup.reset();
         if (a.stopped() || rec) co_return a.failure(rec);
         a.socket.emplace(ex);
         auto [cec, ep] = co_await asio::async_connect(*a.socket, endpoints, kTok);
@@ -278,11 +279,13 @@ class Race final : public RouteRace, public std::enable_shared_from_this<Race> {
         if (stop) a.stop();
     }
 
-    // kUntrustedIdentity first: someone on the path showed another certificate. Then the first
-    // route's own error in order of preference, then a timeout.
+    // kUntrustedIdentity for the server first: someone on the path showed another certificate
+    // in its place. Then the first route's own error in order of preference (a relay whose own
+    // certificate changed among them), then a timeout.
     Error best_error() const {
         for (const auto& rep : reports_) {
-            if (rep.started && !rep.won && rep.error.code == ErrorCode::kUntrustedIdentity) {
+            if (rep.started && !rep.won && rep.error.code == ErrorCode::kUntrustedIdentity &&
+                rep.error.detail != kRelayPinMismatchDetail) {
                 return rep.error;
             }
         }

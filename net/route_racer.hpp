@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "net/detached_lookup.hpp"
 #include "net/route.hpp"
 #include "net/route_stream.hpp"
 
@@ -34,6 +35,8 @@ struct RaceRequest {
     std::string host_header;  // of the WebSocket upgrade; empty: server.host
     std::string ws_target = "/v1/ws";
     std::size_t max_frame_bytes = 4 << 20;
+    // Where name lookups deliver (detached_lookup.hpp); closed by the io_context's owner.
+    std::shared_ptr<LookupGate> lookups;
 };
 
 struct RaceWin {

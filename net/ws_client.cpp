@@ -25,6 +25,10 @@ struct WsClient::Impl {
     // streams built on it until the io_context below destroys them.
     std::shared_ptr<asio::ssl::context> ctx;
     asio::io_context ioc{1};
+    // Name lookups of a race post their answers here; closed before `ioc` goes.
+    std::shared_ptr<detail::LookupGate> lookups =
+        std::make_shared<detail::LookupGate>(ioc.get_executor());
+    ~Impl() { lookups->close(); }
     std::unique_ptr<detail::RouteWs> ws;  // once connected
     std::size_t winner = 0;
     beast::flat_buffer rbuf;
@@ -100,8 +104,9 @@ Result<WsClient> WsClient::connect_racing(const std::vector<Route>& routes,
     request.host_header = options.host_header;
     request.ws_target = options.target;
     request.max_frame_bytes = options.max_frame_bytes;
+    request.lookups = im->lookups;
     auto racer = detail::RouteRace::start(im->ioc, im->ctx, std::move(request));
-    // The race ends itself at race.timeout; the slack covers a resolver that outlives it.
+    // The race ends itself at race.timeout; the slack is for the deadline's own handler.
     if (!detail::run_until(
             im->ioc, [&] { return racer->finished(); },
             race.timeout + std::chrono::milliseconds(1000))) {
