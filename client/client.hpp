@@ -189,7 +189,8 @@ class Client {
     Result<void> remove_route(std::int64_t id);  // kNoSession: no such route
     // The cached list (nullopt: none yet). It is fetched after connecting when older than an
     // hour; refresh_endpoint_list() fetches it now. Lists are verified with the key pinned at
-    // registration, and only a newer one replaces the cached one (no rollback).
+    // registration. The server's own connection always has the last word; an imported list
+    // must be newer than the cached one (no rollback) and never strips its relays.
     Result<std::optional<EndpointListInfo>> endpoint_list() const;
     Result<EndpointListInfo> refresh_endpoint_list(milliseconds timeout);
     // paperplane://endpoints?list=... carrying the signed list verbatim, for a file or a QR

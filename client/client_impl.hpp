@@ -126,8 +126,9 @@ struct Client::Impl {
     // On the authenticated connection: fetches the signed endpoint list when the cached one is
     // older than an hour (or always with `force`), verifies and keeps it.
     Result<void> refresh_endpoints(milliseconds timeout, bool force);
-    // Verifies `signed_list` with the pinned key and keeps it if newer than the cached one.
-    Result<EndpointListInfo> accept_endpoint_list(ByteView signed_list);
+    // Verifies `signed_list` with the pinned key and decides whether to keep it (ways.cpp);
+    // `from_server`: it came over the server's own authenticated connection.
+    Result<EndpointListInfo> accept_endpoint_list(ByteView signed_list, bool from_server);
 
     // outgoing.cpp
     // Makes sure a session exists with every device of `to`, fetching bundles when there is

@@ -64,8 +64,10 @@ Result<net::Route> route_from_link(std::string_view link, const ServerAddress& s
     }
     if (starts_with(link, "http://")) {
         // An HTTP proxy link has exactly the socks5:// shape ([user:password@]host:port, RFC
-        // 3986 userinfo), so the same strict parser reads it.
-        auto l = relay::parse_socks5_link("socks5://" + std::string(link.substr(7)));
+        // 3986 userinfo), so the same strict parser reads it; browsers add an empty path.
+        auto rest = link.substr(7);
+        if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+        auto l = relay::parse_socks5_link("socks5://" + std::string(rest));
         if (!l) return l.error();
         return proxy_route(net::RouteKind::kHttpConnect, *l);
     }

@@ -116,7 +116,8 @@ Result<std::unique_ptr<Connection>> Client::Impl::open_connection(const ServerAd
         if (r.won) {
             route_backoff.succeeded(key);
             route_in_use = usable[i].route.describe();
-            PP_TRY_VOID(store->set_setting(kLastRoute, as_bytes(key)));
+            // Only a preference: a failed write must not cost the connection just made.
+            (void)store->set_setting(kLastRoute, as_bytes(key));
         } else if (r.started && !r.cancelled) {
             route_backoff.failed(key, now);
         }
@@ -124,14 +125,29 @@ Result<std::unique_ptr<Connection>> Client::Impl::open_connection(const ServerAd
     return opened;
 }
 
-Result<EndpointListInfo> Client::Impl::accept_endpoint_list(ByteView signed_list) {
+// Which list to keep. From the server's own authenticated connection the newest word is the
+// server's, whatever its date (a clock set back, or a link the operator signed later than the
+// running server's list, must not lock the client to a list). Anything else must be newer
+// than what is kept, and a list that withholds its relays (the public one anyone can fetch)
+// never replaces one that carries them.
+Result<EndpointListInfo> Client::Impl::accept_endpoint_list(ByteView signed_list,
+                                                            bool from_server) {
     PP_TRY(key, pinned_endpoint_key(*store));
     PP_TRY(list, wire::verify_endpoint_list(signed_list, key));
     PP_TRY(cached, cached_list(*store));
-    if (cached && list.issued_at < cached->issued_at)
-        return make_error(ErrorCode::kLimitExceeded, "an older endpoint list than the one kept");
-    if (!cached || list.issued_at > cached->issued_at)
-        PP_TRY_VOID(store->set_setting(kEndpointList, signed_list));
+    bool keep = !cached || from_server;
+    if (!keep) {
+        if (list.relays_withheld && !cached->relays_withheld)
+            return make_error(ErrorCode::kLimitExceeded,
+                              "this endpoint list withholds the relays the kept one has");
+        if (list.issued_at < cached->issued_at)
+            return make_error(ErrorCode::kLimitExceeded,
+                              "an older endpoint list than the one kept");
+        keep = list.issued_at > cached->issued_at ||
+               (cached->relays_withheld && !list.relays_withheld);
+    }
+    if (!keep) return info_of(*cached);  // the same list again: nothing changes
+    PP_TRY_VOID(store->set_setting(kEndpointList, signed_list));
     return info_of(list);
 }
 
@@ -142,6 +158,9 @@ Result<void> Client::Impl::refresh_endpoints(milliseconds timeout, bool force) {
     req.mutable_get_endpoints();
     // rpc(): a connection found dead (the server restarted) is replaced and asked again.
     PP_TRY(resp, rpc(req, timeout));
+    // Answered: not asked again for an hour, whatever the answer.
+    PP_TRY_VOID(store->set_counter("endpoints_fetched_ms", now_ms()));
+    if (resp.status() == v1::NOT_FOUND) return {};  // this server publishes no list
     if (resp.status() != v1::OK) return status_error(resp);
     const auto& body = resp.get_endpoints();
     PP_TRY(pinned, store->setting(kEndpointKey));
@@ -155,12 +174,15 @@ Result<void> Client::Impl::refresh_endpoints(milliseconds timeout, bool force) {
                !std::equal(pinned->begin(), pinned->end(), as_bytes(offered).begin())) {
         return make_error(ErrorCode::kUntrustedIdentity, "the server's endpoint key changed");
     }
-    PP_TRY_VOID(accept_endpoint_list(as_bytes(body.signed_list())));
-    return store->set_counter("endpoints_fetched_ms", now_ms());
+    PP_TRY_VOID(accept_endpoint_list(as_bytes(body.signed_list()), true));
+    return {};
 }
 
 Result<RouteInfo> Client::add_route(std::string_view link) {
     auto& im = *impl_;
+    if (!im.account && link.substr(0, 19) == "paperplane://server")
+        return make_error(ErrorCode::kNoSession,
+                          "register first: a server address is checked against its pin");
     const ServerAddress server = im.account ? im.account->server : ServerAddress{};
     PP_TRY(route, route_from_link(link, server));
     PP_TRY(mine, im.store->routes());
@@ -210,7 +232,7 @@ Result<EndpointListInfo> Client::refresh_endpoint_list(milliseconds timeout) {
     // A connection that was just made fetched it already unless the cached one was fresh.
     PP_TRY_VOID(im.refresh_endpoints(timeout, true));
     PP_TRY(list, cached_list(*im.store));
-    if (!list) return make_error(ErrorCode::kInternal, "no endpoint list after refreshing");
+    if (!list) return make_error(ErrorCode::kNoSession, "this server publishes no endpoint list");
     return info_of(*list);
 }
 
@@ -224,7 +246,7 @@ Result<EndpointListInfo> Client::import_endpoint_list(std::string_view link) {
     if (!impl_->account)
         return make_error(ErrorCode::kNoSession, "not registered yet: run `paperplane register`");
     PP_TRY(blob, wire::parse_endpoints_link(link));
-    return impl_->accept_endpoint_list(blob);
+    return impl_->accept_endpoint_list(blob, false);
 }
 
 }  // namespace pp::client

@@ -8,6 +8,7 @@ SignedEndpoints sign_endpoints(const wire::EndpointList& list, const crypto::Sig
     out.full = wire::sign_endpoint_list(list, key);
     wire::EndpointList addresses = list;
     addresses.relays.clear();
+    addresses.relays_withheld = true;
     out.addresses_only = wire::sign_endpoint_list(addresses, key);
     return out;
 }

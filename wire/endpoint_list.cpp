@@ -90,6 +90,8 @@ Result<void> check_endpoint_list(const EndpointList& list) {
     if (list.endpoints.size() > kMaxEndpoints)
         return malformed("endpoint list: more than 64 endpoints");
     if (list.relays.size() > kMaxRelays) return malformed("endpoint list: more than 64 relays");
+    if (list.relays_withheld && !list.relays.empty())
+        return malformed("endpoint list: relays in a list that withholds them");
     for (const auto& e : list.endpoints) PP_TRY_VOID(check_endpoint(e));
     for (const auto& r : list.relays) PP_TRY_VOID(check_vouched_relay(r));
     return {};
@@ -100,6 +102,7 @@ Bytes sign_endpoint_list(const EndpointList& list, const crypto::SigningKey& key
     w.set_issued_at(list.issued_at);
     for (const auto& e : list.endpoints) w.add_endpoints(e);
     for (const auto& r : list.relays) w.add_relays(r);
+    w.set_relays_withheld(list.relays_withheld);
     const std::string serialized = w.SerializeAsString();
     const auto sig = crypto::sign(key, signed_message(as_bytes(serialized)));
 
@@ -129,6 +132,7 @@ Result<EndpointList> verify_endpoint_list(ByteView signed_list, const crypto::Ve
     out.issued_at = w.issued_at();
     out.endpoints.assign(w.endpoints().begin(), w.endpoints().end());
     out.relays.assign(w.relays().begin(), w.relays().end());
+    out.relays_withheld = w.relays_withheld();
     PP_TRY_VOID(check_endpoint_list(out));
     return out;
 }

@@ -23,6 +23,7 @@ struct EndpointList {
     std::uint64_t issued_at = 0;         // unix seconds
     std::vector<std::string> endpoints;  // "host:port": DNS name, dotted IPv4 or "[v6]"
     std::vector<std::string> relays;     // paperplane://relay?... links
+    bool relays_withheld = false;        // the public variant: relays left out, not absent
     friend bool operator==(const EndpointList&, const EndpointList&) = default;
 };
 

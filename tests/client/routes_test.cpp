@@ -51,6 +51,10 @@ TEST(RouteLinks, ProxyLinksOfEveryForm) {
     EXPECT_EQ(http->kind, net::RouteKind::kHttpConnect);
     EXPECT_EQ(http->host, "2001:db8::1");
     EXPECT_EQ(http->password, "s@cret");
+    auto slash = route_from_link("http://proxy.example:3128/", kServer);  // as browsers write it
+    ASSERT_TRUE(slash) << slash.error().detail;
+    EXPECT_EQ(slash->port, 3128);
+    EXPECT_FALSE(route_from_link("http://proxy.example:3128/x", kServer));
 }
 
 TEST(RouteLinks, AnotherAddressOfOurServerMustCarryItsPin) {

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <thread>
 
 #include "client_fixture.hpp"
+#include "net/ws_client.hpp"
 #include "tcp_forwarder.hpp"
+#include "wire/endpoint_list.hpp"
 
 namespace pp::test {
 namespace {
@@ -151,6 +154,41 @@ TEST_F(RoutesTest, ExportedListsImportOnlyWithTheServersSignatureAndNeverBackwar
     ASSERT_FALSE(rollback);
     EXPECT_EQ(rollback.error().code, ErrorCode::kLimitExceeded);
     EXPECT_EQ((*alice.client->endpoint_list())->issued_at, (*cached)->issued_at);
+}
+
+TEST_F(RoutesTest, ThePublicListNeverStripsTheRelaysOfTheFullOne) {
+    auto alice = make_user("alice");
+    // Anyone can fetch the addresses-only list; a "friend" passes it on as a link.
+    auto reply = net::https_get(server.host(), server.port(), server.pin(), "/v1/endpoints");
+    ASSERT_TRUE(reply) << reply.error().detail;
+    auto refused = alice.client->import_endpoint_list(wire::format_endpoints_link(
+        ByteView(reinterpret_cast<const std::uint8_t*>(reply->body.data()), reply->body.size())));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kLimitExceeded);
+    EXPECT_NE(std::string(refused.error().detail).find("withholds"), std::string::npos);
+}
+
+TEST_F(RoutesTest, TheServersOwnListWinsOverALaterSignedCopy) {
+    auto alice = make_user("alice");
+    const auto served = (*alice.client->endpoint_list())->issued_at;
+    // The operator signs a copy later than the running server's list (admin endpoints).
+    std::this_thread::sleep_for(1100ms);
+    auto made = server.admin({"admin", "endpoints", "--no-qr", "--endpoint", "192.0.2.1:443"});
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    std::string link;
+    std::istringstream lines(made.output);
+    for (std::string line; std::getline(lines, line);)
+        if (line.starts_with("paperplane://endpoints?")) link = line;
+    auto imported = alice.client->import_endpoint_list(link);
+    ASSERT_TRUE(imported) << imported.error().detail;
+    EXPECT_GT(imported->issued_at, served);
+    // The server's connection has the last word, though its list is dated earlier: the
+    // client is never locked to a copy signed after it.
+    auto fresh = alice.client->refresh_endpoint_list(20s);
+    ASSERT_TRUE(fresh) << fresh.error().detail;
+    EXPECT_EQ(fresh->issued_at, served);
+    EXPECT_EQ((*alice.client->endpoint_list())->endpoints,
+              std::vector<std::string>{loopback(published.port())});
 }
 
 TEST_F(RoutesTest, UserRoutesAreAddedListedFirstAndRemoved) {

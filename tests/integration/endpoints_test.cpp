@@ -112,6 +112,8 @@ TEST(Endpoints, RegistrationPinsTheKeyAndOnlyDevicesGetRelays) {
     auto pub = public_list(server, key);
     EXPECT_EQ(pub.endpoints, kAddresses);
     EXPECT_TRUE(pub.relays.empty());
+    EXPECT_TRUE(pub.relays_withheld);  // signed: it cannot pass for a list with no relays
+    EXPECT_FALSE(full.relays_withheld);
     EXPECT_EQ(pub.issued_at, full.issued_at);
     auto reply =
         must(net::https_get(server.host(), server.port(), server.pin(), "/v1/endpoints"), "GET");
