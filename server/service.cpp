@@ -390,7 +390,7 @@ v1::Frame Service::on_register(const SessionPtr& s, const v1::Request& req) {
     body->set_device_id(1);
     // Over the TLS connection the client already pins: the one moment it can learn this key
     // without trusting anything new.
-    if (!config_.endpoints.empty())
+    if (config_.endpoints.keyed)
         body->set_endpoint_key(to_string_bytes(config_.endpoints.key.view()));
     return f;
 }

@@ -4,7 +4,9 @@ namespace pp::server {
 
 SignedEndpoints sign_endpoints(const wire::EndpointList& list, const crypto::SigningKey& key) {
     SignedEndpoints out;
+    out.keyed = true;
     out.key = key.verify_key();
+    if (list.endpoints.empty() && list.relays.empty()) return out;
     out.full = wire::sign_endpoint_list(list, key);
     wire::EndpointList addresses = list;
     addresses.relays.clear();

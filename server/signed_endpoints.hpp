@@ -10,13 +10,15 @@
 namespace pp::server {
 
 struct SignedEndpoints {
+    bool keyed = false;     // a server with a key pins it at registration, list or not
     crypto::VerifyKey key;  // what RegisterResponse.endpoint_key carries
     Bytes full;             // SignedEndpointList: addresses and relays
     Bytes addresses_only;   // SignedEndpointList: addresses, no relays
     bool empty() const { return full.empty(); }
 };
 
-// `list` must pass wire::check_endpoint_list (the configuration is checked at start).
+// `list` must pass wire::check_endpoint_list (the configuration is checked at start). A list
+// with no entries is no list: nothing is signed (GetEndpoints answers NOT_FOUND).
 SignedEndpoints sign_endpoints(const wire::EndpointList& list, const crypto::SigningKey& key);
 
 }  // namespace pp::server

@@ -146,6 +146,10 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
         s.service.message_ttl = std::chrono::hours(*v);
     if (auto err = load_list(t, "addresses", add_endpoint, s)) return err;
     if (auto err = load_list(t, "relays", add_vouched_relay, s)) return err;
+    if (const toml::node* pub = t["endpoints"]["public"].node()) {
+        if (!pub->is_boolean()) return "[endpoints] public must be true or false";
+        s.public_endpoints = *pub->value<bool>();
+    }
     return std::nullopt;
 }
 

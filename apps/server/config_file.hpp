@@ -20,6 +20,9 @@ struct Settings {
     // vouches for; --endpoint and --vouch-relay add to them. Signed at start.
     std::vector<std::string> endpoint_addresses;
     std::vector<std::string> vouched_relays;
+    // Serve the addresses (never the relays) to anyone at GET /v1/endpoints. Off by default:
+    // a censor's crawler that finds one address would learn every other one at once.
+    bool public_endpoints = false;
 };
 
 // Reads a TOML file into `s`; returns an error message on failure.

@@ -74,7 +74,15 @@ int run_admin_endpoints(const apps::Settings& s, const std::string& out_file, bo
                          std::string(key.error().detail).c_str());
         return 1;
     }
-    const Bytes signed_list = wire::sign_endpoint_list(configured_endpoints(s), *key);
+    const auto list = configured_endpoints(s);
+    if (list.endpoints.empty() && list.relays.empty()) {
+        // An empty list would replace the relays of every client that imports it.
+        std::fprintf(stderr,
+                     "error: nothing to sign: give the server's [endpoints] (--config) or "
+                     "--endpoint/--vouch-relay, as the running server has them\n");
+        return 1;
+    }
+    const Bytes signed_list = wire::sign_endpoint_list(list, *key);
     const std::string link = wire::format_endpoints_link(signed_list);
     if (!out_file.empty()) {
         // The link carries the vouched relays' secrets: 0600, like the keys.
@@ -132,7 +140,7 @@ int run_admin_stats(const apps::Settings& s) {
     return 0;
 }
 
-int run_server(apps::Settings s) {
+int run_server(apps::Settings s, bool new_endpoint_key) {
     // Block the stop signals in every thread; the main thread waits for them below.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
@@ -152,6 +160,19 @@ int run_server(apps::Settings s) {
         return 1;
     }
     const std::string fingerprint = tls->fingerprint_sha256();
+    if (!fs::exists(fs::path(s.data_dir) / server::kEndpointKeyFile) && !new_endpoint_key) {
+        // Clients that registered pinned the key: a new one would leave them with a list
+        // that never refreshes. Made only for a server without accounts, or when told to.
+        auto st = (*store)->stats();
+        if (!st || st->accounts > 0) {
+            spdlog::error(
+                "{} is missing but this server has accounts whose clients pinned it: restore it "
+                "from a backup, or start once with --new-endpoint-key to make a new one (their "
+                "clients then keep their cached endpoint lists until they register again)",
+                (fs::path(s.data_dir) / server::kEndpointKeyFile).string());
+            return 1;
+        }
+    }
     auto endpoint_key = server::load_or_create_endpoint_key(s.data_dir);
     if (!endpoint_key) {
         // Never replaced silently: clients pinned this key at registration.
@@ -172,9 +193,11 @@ int run_server(apps::Settings s) {
     // while the network's io_context still exists (else the process crashes on exit).
     std::optional<server::Service> service_slot;
     server::Service& service = service_slot.emplace(**store, s.service, metrics);
-    server::HttpEndpoints endpoints(metrics, gauges,
-                                    std::string(s.service.endpoints.addresses_only.begin(),
-                                                s.service.endpoints.addresses_only.end()));
+    // Only when the operator opts in ([endpoints] public, --public-endpoints).
+    const auto& public_list = s.service.endpoints.addresses_only;
+    server::HttpEndpoints endpoints(
+        metrics, gauges,
+        s.public_endpoints ? std::string(public_list.begin(), public_list.end()) : std::string());
     net::Server server(s.net, *tls, service,
                        [&endpoints](std::string_view target) { return endpoints(target); });
     endpoints.attach(&server);
@@ -237,6 +260,11 @@ int main(int argc, char** argv) {
     app.add_option("--vouch-relay", relay_flags,
                    "a paperplane://relay link to vouch for (repeatable; adds to [endpoints])")
         ->allow_extra_args(false);
+    bool public_endpoints = false, new_endpoint_key = false;
+    app.add_flag("--public-endpoints", public_endpoints,
+                 "serve the addresses (never the relays) at GET /v1/endpoints to anyone");
+    app.add_flag("--new-endpoint-key", new_endpoint_key,
+                 "make a new endpoint key although the server has accounts (the old one is lost)");
     unsigned pow_difficulty = 0;
     auto* pow_option =
         app.add_option("--pow-difficulty", pow_difficulty,
@@ -283,6 +311,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     if (pow_option->count() > 0) settings.service.pow_difficulty = pow_difficulty;
+    if (public_endpoints) settings.public_endpoints = true;
     for (const auto& e : endpoint_flags)
         if (auto err = apps::add_endpoint(e, settings)) {
             std::fprintf(stderr, "error: --endpoint: %s\n", err->c_str());
@@ -304,5 +333,5 @@ int main(int argc, char** argv) {
     if (invite->parsed()) return run_admin_invite(settings, invite_count);
     if (stats->parsed()) return run_admin_stats(settings);
     if (endpoints->parsed()) return run_admin_endpoints(settings, endpoints_out, endpoints_no_qr);
-    return run_server(settings);
+    return run_server(settings, new_endpoint_key);
 }

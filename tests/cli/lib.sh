@@ -11,9 +11,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts the server and waits (up to 20 s) for the link it prints.
+# Starts the server (extra arguments are passed on) and waits (up to 20 s) for its link.
 start_server() {
-    "$server_bin" --listen 127.0.0.1:0 --data-dir "$work/data" --registration open \
+    "$server_bin" --listen 127.0.0.1:0 --data-dir "$work/data" --registration open "$@" \
         >"$work/server.log" 2>&1 &
     server_pid=$!
     link=""

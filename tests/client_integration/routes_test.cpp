@@ -24,7 +24,8 @@ std::string loopback(std::uint16_t port) {
 class RoutesTest : public ::testing::Test {
   protected:
     RoutesTest()
-        : server(ServerProcessOptions::with_args({"--endpoint", loopback(published.port())})) {}
+        : server(ServerProcessOptions::with_args(
+              {"--endpoint", loopback(published.port()), "--public-endpoints"})) {}
 
     void SetUp() override {
         auto s = server.start();
@@ -130,7 +131,7 @@ TEST_F(RoutesTest, ExportedListsImportOnlyWithTheServersSignatureAndNeverBackwar
                 bad.error().code == ErrorCode::kMalformed);
 
     // A list signed by another server's key does not verify under ours.
-    ServerProcess other;
+    ServerProcess other(ServerProcessOptions::with_args({"--endpoint", "192.0.2.1:443"}));
     ASSERT_TRUE(other.start());
     auto carol_client = Client::create({root / "carol", std::nullopt});
     ASSERT_TRUE(carol_client);

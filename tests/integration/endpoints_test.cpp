@@ -32,7 +32,7 @@ const std::string kRelayB = relay_link("203.0.113.9", 0x22);
 ServerProcessOptions configured() {
     ServerProcessOptions o;
     o.config_toml =
-        "[endpoints]\naddresses = [\"198.51.100.7:443\", \"[2001:db8::7]:8443\"]\n"
+        "[endpoints]\npublic = true\naddresses = [\"198.51.100.7:443\", \"[2001:db8::7]:8443\"]\n"
         "relays = [\"" +
         kRelayA + "\"]\n";
     o.args = {"--endpoint", "chat.example.org:443", "--vouch-relay", kRelayB};
@@ -124,7 +124,8 @@ TEST(Endpoints, RegistrationPinsTheKeyAndOnlyDevicesGetRelays) {
 }
 
 TEST(Endpoints, KeySurvivesRestartWithANewList) {
-    ServerProcess server;
+    ServerProcess server(
+        ServerProcessOptions::with_args({"--endpoint", "198.51.100.7:443", "--public-endpoints"}));
     must(server.start(), "start server");
     const std::string key_hex = printed_key(server.output());
     const auto key_file = server.data_dir() / "endpoint-signing.key";
@@ -132,7 +133,7 @@ TEST(Endpoints, KeySurvivesRestartWithANewList) {
     ASSERT_EQ(::stat(key_file.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     const auto first = public_list(server, verify_key(key_hex));
-    EXPECT_TRUE(first.endpoints.empty());
+    EXPECT_EQ(first.endpoints, std::vector<std::string>{"198.51.100.7:443"});
     const std::string file_before = read_file(key_file);
 
     must(server.restart(), "restart");
@@ -194,6 +195,59 @@ TEST(Endpoints, AdminEndpointsPrintsAVerifiableLink) {
     ASSERT_EQ(with_qr.exit_code, 0) << with_qr.output;
     EXPECT_NE(with_qr.output.find("paperplane://endpoints?list="), std::string::npos);
     EXPECT_GT(with_qr.output.size(), link.size() + 200) << "no QR code drawn";
+}
+
+// Without entries there is no list, and without opting in no public one; the key is made
+// and pinned at registration all the same, ready for a list the operator adds later.
+TEST(Endpoints, NoListWithoutEntriesNoPublicListUnlessAsked) {
+    ServerProcess bare;
+    must(bare.start(), "start server");
+    auto c = connect_to(bare);
+    auto reg = must(c.register_account(), "register");
+    ASSERT_TRUE(reg.ok()) << reg.response.detail();
+    EXPECT_EQ(to_hex(as_bytes(reg.response.register_().endpoint_key())),
+              printed_key(bare.output()));
+    must_ok(c.authenticate(reg.account_id, reg.keys.identity()), "authenticate");
+    v1::Request get;
+    get.mutable_get_endpoints();
+    EXPECT_EQ(must(c.request(get), "get_endpoints").status(), v1::NOT_FOUND);
+    auto none = must(net::https_get(bare.host(), bare.port(), bare.pin(), "/v1/endpoints"), "GET");
+    EXPECT_EQ(none.status, 404);
+    auto admin = bare.admin({"admin", "endpoints", "--no-qr"});
+    EXPECT_NE(admin.exit_code, 0);
+    EXPECT_NE(admin.output.find("nothing to sign"), std::string::npos) << admin.output;
+
+    ServerProcess private_list(ServerProcessOptions::with_args({"--endpoint", "192.0.2.7:443"}));
+    must(private_list.start(), "start server");
+    auto hidden = must(net::https_get(private_list.host(), private_list.port(), private_list.pin(),
+                                      "/v1/endpoints"),
+                       "GET");
+    EXPECT_EQ(hidden.status, 404) << "a crawler must not learn every address by default";
+}
+
+// Clients pinned the key: losing the file on a server with accounts stops it, unless the
+// operator says to make a new key.
+TEST(Endpoints, MissingKeyOnAServerWithAccountsIsAStartUpError) {
+    ServerProcess server;
+    must(server.start(), "start server");
+    auto c = connect_to(server);
+    ASSERT_TRUE(must(c.register_account(), "register").ok());
+    must(server.stop(), "stop");
+    const auto key_file = server.data_dir() / "endpoint-signing.key";
+    const std::string old_key = read_file(key_file);
+    fs::remove(key_file);
+    auto refused = server.start();
+    ASSERT_FALSE(refused.ok);
+    EXPECT_NE(refused.error.find("--new-endpoint-key"), std::string::npos) << refused.error;
+    EXPECT_FALSE(fs::exists(key_file));
+
+    // The operator's explicit word makes a new one (the run is cut short once it started).
+    auto run = ServerProcess::run({ServerProcess::binary(), "--listen", "127.0.0.1:0", "--data-dir",
+                                   server.data_dir().string(), "--new-endpoint-key"},
+                                  std::chrono::seconds(3));
+    EXPECT_NE(run.output.find("endpoint key:"), std::string::npos) << run.output;
+    ASSERT_TRUE(fs::exists(key_file));
+    EXPECT_NE(read_file(key_file), old_key);
 }
 
 TEST(Endpoints, AdminEndpointsCreatesNoKey) {
