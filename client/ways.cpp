@@ -128,8 +128,8 @@ Result<std::unique_ptr<Connection>> Client::Impl::open_connection(const ServerAd
 // Which list to keep. From the server's own authenticated connection the newest word is the
 // server's, whatever its date (a clock set back, or a link the operator signed later than the
 // running server's list, must not lock the client to a list). Anything else must be newer
-// than what is kept, and a list that withholds its relays (the public one anyone can fetch)
-// never replaces one that carries them.
+// than what is kept, and never takes away every relay the kept one has (the public list
+// withholds them; a copy signed without them would strand a blocked user just the same).
 Result<EndpointListInfo> Client::Impl::accept_endpoint_list(ByteView signed_list,
                                                             bool from_server) {
     PP_TRY(key, pinned_endpoint_key(*store));
@@ -137,7 +137,7 @@ Result<EndpointListInfo> Client::Impl::accept_endpoint_list(ByteView signed_list
     PP_TRY(cached, cached_list(*store));
     bool keep = !cached || from_server;
     if (!keep) {
-        if (list.relays_withheld && !cached->relays_withheld)
+        if (list.relays.empty() && !cached->relays.empty())
             return make_error(ErrorCode::kLimitExceeded,
                               "this endpoint list withholds the relays the kept one has");
         if (list.issued_at < cached->issued_at)
