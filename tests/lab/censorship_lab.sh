@@ -26,6 +26,9 @@ for tool in ip nft tc dnsmasq tcpdump curl getent; do
     command -v "$tool" >/dev/null ||
         { echo "FAIL: the censorship lab needs $tool: run scripts/install-deps" >&2 && exit 1; }
 done
+for bin in "$server_bin" "$cli_bin" "$relay_bin" "$probe_bin"; do
+    [[ -x "$bin" ]] || { echo "FAIL: not built: $bin" >&2 && exit 1; }
+done
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 scenario="setup"
@@ -51,6 +54,18 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# Our own deadline, under ctest's (which kills with SIGKILL, leaving no chance to clean up).
+# The sleep holds none of our output, and goes with the watchdog when the cleanup stops it.
+(
+    sleep "${LAB_DEADLINE_SECONDS:-240}" >/dev/null 2>&1 &
+    nap=$!
+    trap 'kill $nap 2>/dev/null; exit 0' TERM
+    wait "$nap"
+    echo "FAIL: the lab ran out of time" >&2
+    kill -TERM $$
+) &
+watchdog=$!
+lab_pids+=("$watchdog")
 step() {
     scenario="$1"
     scenario_started=$SECONDS
@@ -273,9 +288,21 @@ if wanted 3; then
     step "3: DNS poisoned, both relays blocked, the server's address open again"
     say alice
     say bob
-    censor_unblock "$IP_SRV"
+    # Every way cut for a moment: a message waits in alice's outbox (exit 75, "queued for
+    # later") and must arrive, once, when a way opens again.
+    censor_block "$IP_SRV"
     censor_block "$IP_R1"
     censor_block "$IP_R2"
+    msg_n=$((msg_n + 1))
+    queued="$lab_tag-3-alice-queued-$msg_n"
+    set +e
+    out="$(alice --timeout 3 send bob "$queued" 2>&1)"
+    rc=$?
+    set -e
+    [[ $rc -eq 75 ]] || fail "with every way cut, send exited $rc, not 75 (queued): $out"
+    sent_by_alice+=("$queued")
+    echo "   every way cut: alice's message queued"
+    censor_unblock "$IP_SRV"
     censor_dns "$IP_SINKHOLE" || fail "poisoned, home.lab resolves to '$dns_got'"
     say alice
     say bob
@@ -294,8 +321,11 @@ if wanted 4; then
     auth_before="$(metric "$target_ns" paperplane_relay_relay_authenticated_total)"
     decoy_before="$(metric "$target_ns" paperplane_relay_relay_decoy_total)"
     up_before="$(metric "$target_ns" paperplane_relay_relay_bytes_up_total)"
+    for v in "$auth_before" "$decoy_before" "$up_before"; do
+        [[ "$v" =~ ^[0-9]+$ ]] || fail "relay $target's /metrics lacks a counter the probes check"
+    done
     # The counter counts: alice's tunnels of scenario 2 went through this relay.
-    [[ "${auth_before:-0}" -ge 1 ]] || fail "relay $target counted no tunnel of alice's"
+    [[ "$auth_before" -ge 1 ]] || fail "relay $target counted no tunnel of alice's"
     probe() { in_ns "$NS_CEN" "$probe_bin" send "$target" 443 "$@"; }
 
     # A plain HTTPS visit: nginx's welcome page.
@@ -350,6 +380,9 @@ if wanted 4; then
     auth_after="$(metric "$target_ns" paperplane_relay_relay_authenticated_total)"
     decoy_after="$(metric "$target_ns" paperplane_relay_relay_decoy_total)"
     up_after="$(metric "$target_ns" paperplane_relay_relay_bytes_up_total)"
+    for v in "$auth_after" "$decoy_after" "$up_after"; do
+        [[ "$v" =~ ^[0-9]+$ ]] || fail "relay $target's /metrics lacks a counter the probes check"
+    done
     [[ "$auth_after" == "$auth_before" ]] ||
         fail "a probe authenticated: $auth_before -> $auth_after tunnels"
     [[ "$up_after" == "$up_before" ]] || fail "bytes went upstream: $up_before -> $up_after"

@@ -35,10 +35,17 @@ IF_CEN_CLI="${if_tag}kc"  # the censor's side of the client's link: every rule m
 work="$(mktemp -d "${TMPDIR:-/tmp}/pp-lab-$$.XXXXXX")"
 lab_pids=()
 
-# Everything of ours, whatever state it is in.
+# Everything of ours, whatever state it is in. A daemon that ignores SIGTERM for 5 s is killed.
 lab_cleanup() {
     local pid ns
     for pid in "${lab_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for _ in $(seq 1 50); do
+        local alive=0
+        for pid in "${lab_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [[ $alive -eq 0 ]] && break
+        sleep 0.1
+    done
+    for pid in "${lab_pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     for pid in "${lab_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     for ns in "${LAB_NAMESPACES[@]}"; do lab_remove_namespace "$ns"; done
     rm -rf "$work"
@@ -55,7 +62,8 @@ lab_remove_namespace() {
     return 0
 }
 
-# Leftovers of earlier runs killed before their trap ran: only those whose owner is gone.
+# Leftovers of earlier runs killed before their trap ran: those whose owner is gone, and any
+# with our own pid (nothing of ours exists yet; a killed run's pid can come round again).
 lab_remove_leftovers() {
     local name owner dir
     for name in $({
@@ -64,7 +72,7 @@ lab_remove_leftovers() {
     } | grep -E '^pplab-[0-9]+-' | sort -u); do
         owner="${name#pplab-}"
         owner="${owner%%-*}"
-        if [[ "$owner" != "$$" ]] && ! kill -0 "$owner" 2>/dev/null; then
+        if [[ "$owner" == "$$" ]] || ! kill -0 "$owner" 2>/dev/null; then
             echo "removing $name, left over by process $owner"
             lab_remove_namespace "$name"
         fi
@@ -142,6 +150,9 @@ lab_build_topology() {
     in_ns "$NS_CEN" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
 
     local localhost=$'127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback'
+    # Only files and DNS, whatever the host uses (nss-resolve, nscd would ask the host's own
+    # resolver from inside the lab).
+    for ns in "${LAB_NAMESPACES[@]}"; do netns_etc "$ns" nsswitch.conf "hosts: files dns"; done
     # The client asks the censor's resolver, as a client in a censored country asks its ISP's.
     netns_etc "$NS_CLI" resolv.conf "nameserver $IP_CEN_CLI"
     netns_etc "$NS_CLI" hosts "$localhost"
