@@ -318,12 +318,20 @@ if wanted 4; then
     target="$second_relay"
     target_ns="$NS_R1"
     [[ "$target" == "$IP_R2" ]] && target_ns="$NS_R2"
-    auth_before="$(metric "$target_ns" paperplane_relay_relay_authenticated_total)"
-    decoy_before="$(metric "$target_ns" paperplane_relay_relay_decoy_total)"
-    up_before="$(metric "$target_ns" paperplane_relay_relay_bytes_up_total)"
-    for v in "$auth_before" "$decoy_before" "$up_before"; do
-        [[ "$v" =~ ^[0-9]+$ ]] || fail "relay $target's /metrics lacks a counter the probes check"
-    done
+    # relay_counters: the target relay's tunnels, decoy visits and bytes sent upstream.
+    relay_counters() {
+        local name v
+        counters=()
+        for name in authenticated_total decoy_total bytes_up_total; do
+            v="$(metric "$target_ns" "paperplane_relay_relay_$name")"
+            [[ "$v" =~ ^[0-9]+$ ]] || fail "relay $target's /metrics lacks $name"
+            counters+=("$v")
+        done
+    }
+    relay_counters
+    auth_before=${counters[0]}
+    decoy_before=${counters[1]}
+    up_before=${counters[2]}
     # The counter counts: alice's tunnels of scenario 2 went through this relay.
     [[ "$auth_before" -ge 1 ]] || fail "relay $target counted no tunnel of alice's"
     probe() { in_ns "$NS_CEN" "$probe_bin" send "$target" 443 "$@"; }
@@ -377,12 +385,10 @@ if wanted 4; then
         echo "   $what.bin inside fresh TLS: $got, nginx's 400 page"
     done
 
-    auth_after="$(metric "$target_ns" paperplane_relay_relay_authenticated_total)"
-    decoy_after="$(metric "$target_ns" paperplane_relay_relay_decoy_total)"
-    up_after="$(metric "$target_ns" paperplane_relay_relay_bytes_up_total)"
-    for v in "$auth_after" "$decoy_after" "$up_after"; do
-        [[ "$v" =~ ^[0-9]+$ ]] || fail "relay $target's /metrics lacks a counter the probes check"
-    done
+    relay_counters
+    auth_after=${counters[0]}
+    decoy_after=${counters[1]}
+    up_after=${counters[2]}
     [[ "$auth_after" == "$auth_before" ]] ||
         fail "a probe authenticated: $auth_before -> $auth_after tunnels"
     [[ "$up_after" == "$up_before" ]] || fail "bytes went upstream: $up_before -> $up_after"
