@@ -110,6 +110,42 @@ TEST_F(RoutesTest, WhenTheAccountAddressIsCutTheListsEndpointCarriesTheMessages)
     EXPECT_TRUE(routes->front().last_used);
 }
 
+// The censor black-holes the server's answers on a live connection: alice's send reaches the
+// server and is stored, but its acknowledgement never comes back. She must resend it over
+// another route under the same id, and bob must get it exactly once.
+TEST_F(RoutesTest, AnAckLostInABlackHoleIsResentElsewhereAndDeliveredOnce) {
+    auto alice = make_user("alice");
+    auto bob = make_user("bob");
+    ASSERT_TRUE(alice.client->add_contact(*bob.client->contact_link(), "bob"));
+    ASSERT_TRUE(bob.client->add_contact(*alice.client->contact_link(), "alice"));
+    auto to_bob = *alice.client->resolve("bob");
+    ASSERT_TRUE(alice.client->send_text(to_bob, "first"));
+
+    front.swallow_replies();
+    auto held = alice.client->send_text(to_bob, "into the black hole", std::nullopt, 2s);
+    ASSERT_TRUE(held) << held.error().detail;
+    EXPECT_EQ(held->status, client::MessageStatus::kPending);  // no ack: still in the outbox
+    EXPECT_EQ(alice.client->status().outbox, 1u);
+
+    // The next round finds the connection dead, races past the black hole (the account
+    // address rests after failing) and resends; the server knows the id already.
+    auto r = alice.client->sync(20s);
+    ASSERT_TRUE(r) << r.error().detail;
+    EXPECT_EQ(alice.client->status().outbox, 0u);
+    EXPECT_EQ(alice.client->status().route, "direct " + loopback(published.port()));
+
+    std::vector<std::string> got;
+    bob.client->set_event_handler([&](const client::Event& e) {
+        if (e.kind == client::Event::Kind::kMessage) got.push_back(e.message->text);
+    });
+    bob.client->disconnect();
+    ASSERT_TRUE(bob.client->sync(20s));
+    EXPECT_EQ(got, (std::vector<std::string>{"first", "into the black hole"}));
+    auto history = bob.client->history(*bob.client->resolve("alice"), 10);
+    ASSERT_TRUE(history);
+    EXPECT_EQ(history->size(), 2u);
+}
+
 TEST_F(RoutesTest, ExportedListsImportOnlyWithTheServersSignatureAndNeverBackwards) {
     auto alice = make_user("alice");
     auto old_link = alice.client->export_endpoint_list();

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -38,6 +39,10 @@ class TcpForwarder {
 
     std::uint16_t port() const { return port_; }
     void set_target(std::uint16_t target_port) { target_ = target_port; }
+    // A black hole for answers: what the target sends is no longer passed on (nor read, so it
+    // piles up in the kernel), while what the client sends still arrives. Connections stay
+    // open: the client only notices by waiting in vain.
+    void swallow_replies() { swallow_ = true; }
 
     void close() {
         if (stopping_.exchange(true)) return;
@@ -86,14 +91,22 @@ class TcpForwarder {
             }
             fds_.push_back(in);
             fds_.push_back(out);
-            pumps_.emplace_back([in, out] { pump(in, out); });
-            pumps_.emplace_back([in, out] { pump(out, in); });
+            pumps_.emplace_back([this, in, out] { pump(in, out, nullptr); });
+            pumps_.emplace_back([this, in, out] { pump(out, in, &swallow_); });
         }
     }
 
-    static void pump(int from, int to) {
+    void pump(int from, int to, const std::atomic<bool>* swallow) {
         char buf[16384];
         for (;;) {
+            if (swallow != nullptr && *swallow) {
+                if (stopping_) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                continue;
+            }
+            pollfd p{from, POLLIN, 0};
+            if (::poll(&p, 1, 50) == 0) continue;
+            if (swallow != nullptr && *swallow) continue;  // it may have begun while waiting
             const auto n = ::read(from, buf, sizeof buf);
             if (n <= 0) break;
             if (::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
@@ -105,6 +118,7 @@ class TcpForwarder {
     std::uint16_t port_ = 0;
     int listener_ = -1;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> swallow_{false};
     std::thread acceptor_;
     std::mutex mutex_;
     std::vector<int> fds_;
