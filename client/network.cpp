@@ -161,7 +161,8 @@ Result<void> Client::Impl::ensure_online(milliseconds timeout) {
     const auto now = std::chrono::steady_clock::now();
     if (now < next_attempt) return make_error(ErrorCode::kLimitExceeded, "waiting to reconnect");
     auto r = connect_and_authenticate(timeout);
-    if (r) return r;
+    if (r && conn && authenticated) return r;
+    if (r) r = make_error(ErrorCode::kNoSession, "connection lost while connecting");
     last_error = std::string(r.error().detail);
     // Exponential backoff with jitter, so a server coming back is not hit by every client at
     // the same instant.

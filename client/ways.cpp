@@ -108,8 +108,8 @@ Result<std::unique_ptr<Connection>> Client::Impl::open_connection(const ServerAd
     auto opened =
         Connection::open(routes, {server.host, server.port, server.pin}, timeout, reports);
 
-    // Attempts cancelled because another route won (or the race ran out of time) were only
-    // slower; those that failed on their own rest for a while.
+    // Attempts cancelled because another route won, or cut short by the race's end before
+    // they had their own full time, were only slower; those that failed rest for a while.
     for (std::size_t i = 0; i < reports.size() && i < usable.size(); ++i) {
         const auto& r = reports[i];
         const auto& key = usable[i].key;
@@ -154,10 +154,12 @@ Result<EndpointListInfo> Client::Impl::accept_endpoint_list(ByteView signed_list
 Result<void> Client::Impl::refresh_endpoints(milliseconds timeout, bool force) {
     PP_TRY(fetched_ms, store->counter("endpoints_fetched_ms", 0));
     if (!force && now_ms() - fetched_ms < kEndpointListMaxAgeMs) return {};
+    if (!conn || !authenticated) return make_error(ErrorCode::kNoSession, "not connected");
     v1::Request req;
     req.mutable_get_endpoints();
-    // rpc(): a connection found dead (the server restarted) is replaced and asked again.
-    PP_TRY(resp, rpc(req, timeout));
+    // On this connection only: called while connecting, it must neither drop the connection
+    // nor reconnect (rpc() would do both).
+    PP_TRY(resp, conn->call(req, timeout));
     // Answered: not asked again for an hour, whatever the answer.
     PP_TRY_VOID(store->set_counter("endpoints_fetched_ms", now_ms()));
     if (resp.status() == v1::NOT_FOUND) return {};  // this server publishes no list
@@ -229,8 +231,13 @@ Result<EndpointListInfo> Client::refresh_endpoint_list(milliseconds timeout) {
         return make_error(ErrorCode::kNoSession, "not registered yet: run `paperplane register`");
     im.next_attempt = {};
     PP_TRY_VOID(im.ensure_online(timeout));
-    // A connection that was just made fetched it already unless the cached one was fresh.
-    PP_TRY_VOID(im.refresh_endpoints(timeout, true));
+    if (auto r = im.refresh_endpoints(timeout, true); !r) {
+        // The connection may have died unnoticed (the server restarted): once more, anew.
+        im.drop_connection(std::string(r.error().detail));
+        im.next_attempt = {};
+        PP_TRY_VOID(im.ensure_online(timeout));
+        PP_TRY_VOID(im.refresh_endpoints(timeout, true));
+    }
     PP_TRY(list, cached_list(*im.store));
     if (!list) return make_error(ErrorCode::kNoSession, "this server publishes no endpoint list");
     return info_of(*list);

@@ -50,8 +50,9 @@ struct RaceOptions {
 struct AttemptReport {
     bool started = false;
     bool won = false;
-    // Stopped because another route won. An attempt still running when the whole race ran
-    // out of time is not cancelled: it failed ("timed out"), and callers may back it off.
+    // Stopped before it could finish on its own: another route won, or the whole race ran out
+    // of time before this attempt had its full attempt_timeout. An attempt that had it and
+    // still had not got through failed ("timed out"): callers may back its route off.
     bool cancelled = false;
     Error error{ErrorCode::kInternal, "not finished"};  // meaningful when started && !won
     std::chrono::milliseconds elapsed{0};

@@ -119,9 +119,9 @@ class Race final : public RouteRace, public std::enable_shared_from_this<Race> {
             if (a->done) continue;
             a->timed_out = true;
             end_attempt(*a, make_error(ErrorCode::kLimitExceeded, kTimedOutDetail), true);
-            // Out of time is a failure of the route (the caller backs it off), not a loss to
-            // a faster one.
-            reports_[a->index].cancelled = false;
+            // An attempt that had its full attempt_timeout failed (the caller backs its route
+            // off); one started late and cut short by the race's end only ran out of luck.
+            reports_[a->index].cancelled = since(a->started) < req_.options.attempt_timeout;
         }
         finish(best_error());
     }
@@ -322,6 +322,9 @@ class Race final : public RouteRace, public std::enable_shared_from_this<Race> {
 std::shared_ptr<RouteRace> RouteRace::start(asio::io_context& ioc,
                                             std::shared_ptr<asio::ssl::context> ctx,
                                             RaceRequest request) {
+    // Lookups post their answers through the gate; a caller without one gets its own, never
+    // closed, which is safe only while `ioc` outlives every lookup (WsClient passes its own).
+    if (!request.lookups) request.lookups = std::make_shared<LookupGate>(ioc.get_executor());
     auto race = std::make_shared<Race>(ioc, std::move(ctx), std::move(request));
     race->begin();
     return race;

@@ -140,7 +140,7 @@ int run_admin_stats(const apps::Settings& s) {
     return 0;
 }
 
-int run_server(apps::Settings s, bool new_endpoint_key) {
+int run_server(apps::Settings s) {
     // Block the stop signals in every thread; the main thread waits for them below.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
@@ -160,18 +160,19 @@ int run_server(apps::Settings s, bool new_endpoint_key) {
         return 1;
     }
     const std::string fingerprint = tls->fingerprint_sha256();
-    if (!fs::exists(fs::path(s.data_dir) / server::kEndpointKeyFile) && !new_endpoint_key) {
-        // Clients that registered pinned the key: a new one would leave them with a list
-        // that never refreshes. Made only for a server without accounts, or when told to.
-        auto st = (*store)->stats();
-        if (!st || st->accounts > 0) {
-            spdlog::error(
-                "{} is missing but this server has accounts whose clients pinned it: restore it "
-                "from a backup, or start once with --new-endpoint-key to make a new one (their "
-                "clients then keep their cached endpoint lists until they register again)",
-                (fs::path(s.data_dir) / server::kEndpointKeyFile).string());
-            return 1;
-        }
+    // A server that has accounts but no key file either ran a version without endpoint lists
+    // (its clients pinned nothing and will pin the new key on first sight), or lost the file
+    // (its clients keep their cached list until they register again). Both start; the second
+    // must not go unnoticed.
+    std::error_code key_ec;
+    const auto key_path = fs::path(s.data_dir) / server::kEndpointKeyFile;
+    if (!fs::exists(key_path, key_ec)) {
+        if (auto st = (*store)->stats(); st && st->accounts > 0)
+            spdlog::warn(
+                "event=endpoint_key_created path={} accounts={}: if this server had a key "
+                "before, restore it from a backup instead; clients that pinned it ignore lists "
+                "signed with a new one",
+                key_path.string(), st->accounts);
     }
     auto endpoint_key = server::load_or_create_endpoint_key(s.data_dir);
     if (!endpoint_key) {
@@ -260,11 +261,9 @@ int main(int argc, char** argv) {
     app.add_option("--vouch-relay", relay_flags,
                    "a paperplane://relay link to vouch for (repeatable; adds to [endpoints])")
         ->allow_extra_args(false);
-    bool public_endpoints = false, new_endpoint_key = false;
+    bool public_endpoints = false;
     app.add_flag("--public-endpoints", public_endpoints,
                  "serve the addresses (never the relays) at GET /v1/endpoints to anyone");
-    app.add_flag("--new-endpoint-key", new_endpoint_key,
-                 "make a new endpoint key although the server has accounts (the old one is lost)");
     unsigned pow_difficulty = 0;
     auto* pow_option =
         app.add_option("--pow-difficulty", pow_difficulty,
@@ -333,5 +332,5 @@ int main(int argc, char** argv) {
     if (invite->parsed()) return run_admin_invite(settings, invite_count);
     if (stats->parsed()) return run_admin_stats(settings);
     if (endpoints->parsed()) return run_admin_endpoints(settings, endpoints_out, endpoints_no_qr);
-    return run_server(settings, new_endpoint_key);
+    return run_server(settings);
 }

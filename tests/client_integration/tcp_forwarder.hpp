@@ -47,8 +47,10 @@ class TcpForwarder {
     void close() {
         if (stopping_.exchange(true)) return;
         ::shutdown(listener_, SHUT_RDWR);
-        ::close(listener_);
+        // Joined before closing: a closed descriptor's number could be reused meanwhile and
+        // the acceptor would take someone else's connections.
         if (acceptor_.joinable()) acceptor_.join();
+        ::close(listener_);
         std::vector<std::thread> pumps;
         {
             std::lock_guard lock(mutex_);

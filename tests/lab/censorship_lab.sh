@@ -54,10 +54,11 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-# Our own deadline, under ctest's (which kills with SIGKILL, leaving no chance to clean up).
+# Our own deadline, well under ctest's 300 s (which kills with SIGKILL, leaving no chance to
+# clean up): the trap runs only once the current client command (30 s at most) returns.
 # The sleep holds none of our output, and goes with the watchdog when the cleanup stops it.
 (
-    sleep "${LAB_DEADLINE_SECONDS:-240}" >/dev/null 2>&1 &
+    sleep "${LAB_DEADLINE_SECONDS:-200}" >/dev/null 2>&1 &
     nap=$!
     trap 'kill $nap 2>/dev/null; exit 0' TERM
     wait "$nap"
