@@ -59,9 +59,12 @@ Error to_error(const boost::system::error_code& ec, const PinCheck* pin) {
     if (ec == ws::error::message_too_big || ec == boost::beast::http::error::body_limit) {
         return make_error(ErrorCode::kLimitExceeded, "message too large");
     }
+    // The peer went away: however the socket learnt it (a write into a connection the server
+    // already closed fails with EPIPE, say, while a read sees the reset).
     if (ec == ws::error::closed || ec == boost::asio::error::eof ||
-        ec == boost::asio::error::connection_reset ||
-        ec == boost::asio::ssl::error::stream_truncated) {
+        ec == boost::asio::error::connection_reset || ec == boost::asio::error::broken_pipe ||
+        ec == boost::asio::error::connection_aborted || ec == boost::asio::error::not_connected ||
+        ec == boost::asio::error::shut_down || ec == boost::asio::ssl::error::stream_truncated) {
         return make_error(ErrorCode::kNoSession, "connection closed");
     }
     return make_error(ErrorCode::kInternal, "network error");
