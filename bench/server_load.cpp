@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -47,6 +48,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -246,6 +248,25 @@ std::optional<long> read_rss_kib(long pid) {
         if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
     }
     return std::nullopt;
+}
+
+// User + system CPU time a process has used so far, in seconds (/proc/<pid>/stat fields 14
+// and 15); `pid` 0 means this process.
+std::optional<double> read_cpu_seconds(long pid) {
+    std::ifstream in(pid > 0 ? "/proc/" + std::to_string(pid) + "/stat" : "/proc/self/stat");
+    std::string stat;
+    if (!std::getline(in, stat)) return std::nullopt;
+    // The command name (field 2) may hold spaces: count fields from after its ')'.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i == 14) utime = std::stoull(field);
+        if (i == 15) stime = std::stoull(field);
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::string load_average() {
@@ -770,6 +791,9 @@ struct PhaseResult {
     double deliveries_per_s = 0;
     double p50 = 0, p99 = 0, pmax = 0;
     double commit_p50 = 0, commit_p99 = 0;
+    // CPU time per delivered message over the phase: the server's (what a dedicated machine
+    // would spend) and this generator's (which shares the cores with it here).
+    std::optional<double> server_us_per_msg, generator_us_per_msg;
     std::uint64_t errors = 0;
     std::string error_detail;
     bool complete = true;
@@ -788,6 +812,8 @@ PhaseResult run_phase(std::vector<std::unique_ptr<Worker>>& workers, const std::
     if (rate > 0)
         spec.interval_ns = static_cast<std::int64_t>(static_cast<double>(alive) / rate * 1e9);
     const std::int64_t phase_start = spec.start_ns;
+    const auto server_cpu_before = read_cpu_seconds(g->opt.server_pid);
+    const auto own_cpu_before = read_cpu_seconds(0);
     for (auto& w : workers) {
         asio::post(w->ioc, [wp = w.get(), spec] {
             for (Client* c : wp->clients) {
@@ -812,6 +838,8 @@ PhaseResult run_phase(std::vector<std::unique_ptr<Worker>>& workers, const std::
         },
         deadline);
     const std::int64_t end_ns = now_ns();
+    const auto server_cpu_after = read_cpu_seconds(g->opt.server_pid);
+    const auto own_cpu_after = read_cpu_seconds(0);
     PhaseStats st = collect(workers);
     res.seconds = static_cast<double>(end_ns - phase_start) / 1e9;
     const auto span = [&](std::int64_t last) {
@@ -839,6 +867,17 @@ PhaseResult run_phase(std::vector<std::unique_ptr<Worker>>& workers, const std::
         res.error_detail += "undelivered=" + std::to_string(st.ok - st.delivered) + " ";
     }
     if (!res.complete) res.error_detail += "(phase timed out) ";
+    const auto per_msg = [&](std::optional<double> a, std::optional<double> b) {
+        std::optional<double> us;
+        if (a && b && st.delivered > 0 && g->opt.server_pid > 0)
+            us = (*b - *a) * 1e6 / static_cast<double>(st.delivered);
+        return us;
+    };
+    res.server_us_per_msg = per_msg(server_cpu_before, server_cpu_after);
+    res.generator_us_per_msg = per_msg(own_cpu_before, own_cpu_after);
+    if (res.server_us_per_msg && res.generator_us_per_msg)
+        std::printf("[%s] CPU per delivered message: server %.1f us, load generator %.1f us\n",
+                    mode.c_str(), *res.server_us_per_msg, *res.generator_us_per_msg);
     std::printf(
         "[%s] sent %llu, OK %llu, delivered %llu (dup %llu), acked %llu in %llu AckRequests, "
         "%.2f s; commit (send->OK) p50 %.1f ms p99 %.1f ms; load %s\n",
@@ -1035,21 +1074,23 @@ int main(int argc, char** argv) {
     std::printf("\nconnections still open at the end: %zu of %zu; server RSS at end %s; load %s\n",
                 still_open, opt.connections, rss_str(rss_end).c_str(), load_average().c_str());
     std::printf(
-        "| %-11s | %-18s | %-13s | %-14s | %-8s | %-9s | %-12s | %-8s | %-8s | %-9s | %-6s |\n",
+        "| %-11s | %-18s | %-13s | %-14s | %-8s | %-9s | %-12s | %-8s | %-8s | %-9s | %-13s | %-6s "
+        "|\n",
         "connections", "mode", "registered in", "RSS idle total", "KiB/conn", "sends/s",
-        "deliveries/s", "p50 ms", "p99 ms", "max ms", "errors");
+        "deliveries/s", "p50 ms", "p99 ms", "max ms", "server us/msg", "errors");
     std::printf(
         "|-------------|--------------------|---------------|----------------|----------|"
-        "-----------|--------------|----------|----------|-----------|--------|\n");
+        "-----------|--------------|----------|----------|-----------|---------------|--------|\n");
     for (const auto& r : results) {
         std::printf(
-            "| %-11s | %-18s | %-13s | %-14s | %-8s | %-9s | %-12s | %-8s | %-8s | %-9s | %-6llu "
-            "|\n",
+            "| %-11s | %-18s | %-13s | %-14s | %-8s | %-9s | %-12s | %-8s | %-8s | %-9s | %-13s | "
+            "%-6llu |\n",
             (std::to_string(idle_conns) + "/" + std::to_string(opt.connections)).c_str(),
             r.mode.c_str(), fmt("%.2f s", setup_s).c_str(), rss_str(rss_idle).c_str(),
             fmt("%.1f", kib_per_conn).c_str(), fmt("%.0f", r.sends_per_s).c_str(),
             fmt("%.0f", r.deliveries_per_s).c_str(), fmt("%.1f", r.p50).c_str(),
             fmt("%.1f", r.p99).c_str(), fmt("%.1f", r.pmax).c_str(),
+            r.server_us_per_msg ? fmt("%.1f", *r.server_us_per_msg).c_str() : "n/a",
             static_cast<unsigned long long>(r.errors + setup_failed));
     }
     for (const auto& r : results)
