@@ -92,45 +92,43 @@ void GroupCommitter::run() {
                 acks_.pop_front();
             }
         }
-        if (!sends.empty()) commit_sends(sends);
-        if (!acks.empty()) commit_acks(acks);
+        commit(sends, acks);
         sends.clear();
         acks.clear();
     }
 }
 
-void GroupCommitter::commit_acks(std::vector<PendingAcks>& batch) {
-    std::vector<store::Store::DeviceAcks> all;
-    all.reserve(batch.size());
-    for (auto& p : batch) all.push_back(p.acks);
-    auto r = store_.acknowledge_batch(all);
-    metrics_.commits.fetch_add(1, std::memory_order_relaxed);
-    for (auto& p : batch) p.done(r);
-}
-
-void GroupCommitter::commit_sends(std::vector<Pending>& batch) {
+void GroupCommitter::commit(std::vector<Pending>& batch, std::vector<PendingAcks>& ack_batch) {
     std::vector<store::Send> sends;
     sends.reserve(batch.size());
     for (auto& p : batch) sends.push_back(std::move(p.send));
-    auto outcomes = store_.commit_sends(sends);
+    std::vector<store::Store::DeviceAcks> acks;
+    acks.reserve(ack_batch.size());
+    for (auto& p : ack_batch) acks.push_back(std::move(p.acks));
+    // One transaction, one fsync, for everything gathered since the last one.
+    auto results = store_.commit(sends, acks);
     metrics_.commits.fetch_add(1, std::memory_order_relaxed);
     const auto now = std::chrono::steady_clock::now();
-    std::vector<store::DeviceAddress> woken;
+    std::vector<CommittedDelivery> stored;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (!outcomes) {
-            batch[i].done(outcomes.error());
+        if (!results) {
+            batch[i].done(results.error());
             continue;
         }
-        const auto outcome = (*outcomes)[i];
-        if (outcome == store::SendOutcome::kStored) {
-            for (const auto& d : sends[i].deliveries) woken.push_back(d.to);
-            metrics_.messages_stored.fetch_add(sends[i].deliveries.size(),
-                                               std::memory_order_relaxed);
+        const store::SendResult& r = (*results)[i];
+        if (r.outcome == store::SendOutcome::kStored &&
+            r.seqs.size() == sends[i].deliveries.size()) {
+            auto send = std::make_shared<const store::Send>(std::move(sends[i]));
+            for (std::size_t d = 0; d < send->deliveries.size(); ++d)
+                stored.push_back({send->deliveries[d].to, r.seqs[d], send, d});
+            metrics_.messages_stored.fetch_add(send->deliveries.size(), std::memory_order_relaxed);
         }
         metrics_.commit_latency.observe(now - batch[i].received);
-        batch[i].done(outcome);
+        batch[i].done(r.outcome);
     }
-    if (!woken.empty() && on_committed_) on_committed_(woken);
+    const Result<void> acked = results ? Result<void>{} : Result<void>(results.error());
+    for (auto& p : ack_batch) p.done(acked);
+    if (!stored.empty() && on_committed_) on_committed_(std::move(stored));
 }
 
 }  // namespace pp::server

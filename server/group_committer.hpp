@@ -1,6 +1,6 @@
 #pragma once
 // Group commit: sends and acknowledgements from every connection queue here, and one thread
-// writes whatever has accumulated in a single transaction (one for sends, one for acks). Under load
+// writes whatever has accumulated in a single transaction. Under load
 // a transaction carries hundreds of sends, so the fsync that makes an acknowledgement durable is
 // paid once per batch, not once per message. A send's callback runs only after its transaction is
 // durable (or failed).
@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -20,11 +21,22 @@
 
 namespace pp::server {
 
+// A message just made durable in one device's queue, with what it takes to push it without
+// reading it back from the store.
+struct CommittedDelivery {
+    store::DeviceAddress to;
+    std::uint64_t seq = 0;
+    std::shared_ptr<const store::Send> send;  // shared by every delivery of one send
+    std::size_t delivery = 0;                 // index into send->deliveries
+};
+
 class GroupCommitter {
   public:
     using Done = std::function<void(Result<store::SendOutcome>)>;
     using AckDone = std::function<void(Result<void>)>;
-    using Committed = std::function<void(const std::vector<store::DeviceAddress>&)>;
+    // After each send transaction, on the committer's thread: every delivery it stored, in
+    // commit order (so in seq order per device).
+    using Committed = std::function<void(std::vector<CommittedDelivery>)>;
 
     GroupCommitter(store::Store& store, Metrics& metrics, std::size_t max_batch,
                    std::size_t max_pending_sends, std::size_t max_pending_acks,
@@ -50,8 +62,7 @@ class GroupCommitter {
         AckDone done;
     };
     void run();
-    void commit_sends(std::vector<Pending>& batch);
-    void commit_acks(std::vector<PendingAcks>& batch);
+    void commit(std::vector<Pending>& sends, std::vector<PendingAcks>& acks);
 
     store::Store& store_;
     Metrics& metrics_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <thread>
 
 #include "crypto/compare.hpp"
 #include "crypto/random.hpp"
@@ -48,6 +49,11 @@ struct Service::Session {
     // an ack still being committed) and their bytes.
     std::size_t in_flight_count = 0;
     std::size_t in_flight_bytes = 0;
+    // The store may hold rows for this device that were never pushed here: true from
+    // authentication until a drain reaches the end of the queue, and again whenever a just-
+    // committed message could not be pushed at once. Only then does drain() read the store;
+    // otherwise new messages arrive from the committer in seq order and are pushed from memory.
+    bool backlog = true;
     std::uint64_t rate_limited = 0;  // refusals on this connection (logged on close)
     // QueueEmpty frames owed once the backlog is pushed: one for authenticating and one per
     // DrainRequest, so a client can count them and know which one answers which request.
@@ -60,6 +66,9 @@ struct Service::Session {
 namespace {
 // A connection with more frames waiting than this is flooding: it is closed.
 constexpr int kMaxQueuedFrames = 256;
+// Recipients' device lists are read from the store again after this long (see DeviceDirectory).
+constexpr auto kDeviceListTtl = std::chrono::seconds(60);
+constexpr std::size_t kDeviceListEntries = 1 << 16;
 }  // namespace
 
 namespace {
@@ -127,7 +136,9 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
     : store_(store),
       config_(config),
       metrics_(metrics),
-      workers_(worker_threads),
+      workers_(worker_threads != 0 ? worker_threads
+                                   : std::max(1u, std::thread::hardware_concurrency() / 2)),
+      directory_(store, kDeviceListTtl, kDeviceListEntries),
       account_limiter_(config.account_requests_per_second, config.account_request_burst,
                        config.rate_limit_max_keys),
       address_limiter_(config.address_requests_per_second, config.address_request_burst,
@@ -142,7 +153,7 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
       decoy_identity_(crypto::KeyPair::generate().public_key) {
     committer_ = std::make_unique<GroupCommitter>(
         store_, metrics_, config_.max_batch, config_.max_pending_sends, config_.max_pending_acks,
-        [this](const std::vector<DeviceAddress>& devices) { wake(devices); });
+        [this](std::vector<CommittedDelivery> stored) { wake(std::move(stored)); });
 }
 
 Service::~Service() {
@@ -163,18 +174,6 @@ void Service::sweep_rate_limiters() {
     for (auto* l : {&account_limiter_, &address_limiter_, &registration_limiter_,
                     &prekey_pair_limiter_, &prekey_requester_limiter_})
         l->sweep(now);
-}
-
-void Service::post_drain(const SessionPtr& s) {
-    if (stopped_) return;
-    boost::asio::post(s->strand, [this, s] {
-        try {
-            drain(s);
-        } catch (const std::exception&) {
-            // A failed push leaves the messages queued; the next wake or ack pushes them.
-            metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-        }
-    });
 }
 
 void Service::on_open(const std::shared_ptr<net::Connection>& conn) {
@@ -572,18 +571,21 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         auto to = account_id(r.recipient());
         if (!to || r.messages_size() == 0)
             return error(req.id(), v1::BAD_REQUEST, "recipient and messages required");
-        auto account = store_.account(*to);
-        if (!account && account.error().code != ErrorCode::kNoSession) {
-            store_failed("account", account.error());
+        std::vector<store::DeviceId> named;
+        named.reserve(static_cast<std::size_t>(r.messages_size()));
+        for (const auto& m : r.messages()) named.push_back(m.device_id());
+        std::sort(named.begin(), named.end());
+        // A device named twice never matches: the current list has each once.
+        auto current = directory_.devices(*to, false);
+        if (current && named != *current) current = directory_.devices(*to, true);  // recheck
+        if (!current && current.error().code != ErrorCode::kNoSession) {
+            store_failed("account", current.error());
             return error(req.id(), v1::INTERNAL, "try again");
         }
-        if (!account) return error(req.id(), v1::NOT_FOUND, "no such account");
-        std::set<store::DeviceId> named, current;
-        for (const auto& m : r.messages()) named.insert(m.device_id());
-        for (const auto& d : account->devices) current.insert(d.id);
-        if (named != current || static_cast<std::size_t>(r.messages_size()) != named.size()) {
+        if (!current) return error(req.id(), v1::NOT_FOUND, "no such account");
+        if (named != *current) {
             auto f = error(req.id(), v1::STALE_DEVICES, "the recipient's device list changed");
-            for (auto d : current)
+            for (auto d : *current)
                 f.mutable_response()->mutable_stale_devices()->add_current_devices(d);
             return f;
         }
@@ -688,7 +690,13 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
                 });
                 rows.insert(at, pushed);
             }
-            if (ok) post_drain(s);
+            if (!ok) return;
+            try {
+                drain(s);  // the window has room again; reads the store only if it holds more
+            } catch (const std::exception&) {
+                // A failed push leaves the messages queued; the next wake or ack pushes them.
+                metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+            }
         });
     };
     committer_->submit_acks(*s->device, std::move(seqs), std::move(done));
@@ -707,15 +715,39 @@ v1::Frame Service::on_lookup_username(const SessionPtr&, const v1::Request& req)
     return f;
 }
 
+bool Service::window_open(const Session& s) const {
+    // Bounded in messages and in bytes, so a backlog of large messages never overruns the
+    // connection's send queue.
+    return s.in_flight_count < config_.push_window && s.in_flight_bytes < config_.push_window_bytes;
+}
+
+void Service::push(const SessionPtr& s, std::uint64_t seq, const store::MessageId& id,
+                   const DeviceAddress& sender, std::uint32_t type, ByteView content,
+                   std::int64_t server_time_ms) {
+    v1::Frame f;
+    f.set_version(wire::kProtocolVersion);
+    auto* e = f.mutable_push()->mutable_envelope();
+    e->set_message_id(id.data(), id.size());
+    e->set_sender_account(sender.account.data(), sender.account.size());
+    e->set_sender_device(sender.device);
+    e->set_type(type);
+    e->set_content(content.data(), content.size());
+    e->set_server_time_ms(static_cast<std::uint64_t>(server_time_ms));
+    respond(s, f);
+    s->last_pushed_seq = seq;
+    s->in_flight[id].push_back({seq, content.size()});  // ids may repeat
+    s->in_flight_count += 1;
+    s->in_flight_bytes += content.size();
+    metrics_.deliveries.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Service::drain(const SessionPtr& s) {
     if (!s->device || s->closed) return;
-    // The window is bounded in messages and in bytes, so a backlog of large messages never
-    // overruns the connection's send queue.
-    auto window_open = [&] {
-        return s->in_flight_count < config_.push_window &&
-               s->in_flight_bytes < config_.push_window_bytes;
-    };
-    while (window_open()) {
+    // Nothing unpushed in the store and no QueueEmpty owed: new messages come from the
+    // committer (push_committed), so there is nothing to read.
+    if (!s->backlog && s->queue_empty_owed == 0) return;
+    s->backlog = true;  // until this drain reaches the end of the queue
+    while (window_open(*s)) {
         const std::size_t room = config_.push_window - s->in_flight_count;
         auto batch = store_.pending(*s->device, s->last_pushed_seq, room, now_ms());
         if (!batch) {  // transient store error: the next ack or wake retries
@@ -724,25 +756,12 @@ void Service::drain(const SessionPtr& s) {
         }
         std::size_t pushed = 0;
         for (const auto& m : *batch) {
-            if (!window_open()) break;
-            v1::Frame f;
-            f.set_version(wire::kProtocolVersion);
-            auto* e = f.mutable_push()->mutable_envelope();
-            e->set_message_id(to_string_bytes(m.id));
-            e->set_sender_account(to_string_bytes(m.sender.account));
-            e->set_sender_device(m.sender.device);
-            e->set_type(m.type);
-            e->set_content(to_string_bytes(m.content));
-            e->set_server_time_ms(static_cast<std::uint64_t>(m.server_time_ms));
-            respond(s, f);
-            s->last_pushed_seq = m.seq;
-            s->in_flight[m.id].push_back({m.seq, m.content.size()});  // ids may repeat
-            s->in_flight_count += 1;
-            s->in_flight_bytes += m.content.size();
+            if (!window_open(*s)) break;
+            push(s, m.seq, m.id, m.sender, m.type, m.content, m.server_time_ms);
             ++pushed;
-            metrics_.deliveries.fetch_add(1, std::memory_order_relaxed);
         }
         if (pushed == batch->size() && batch->size() < room) {
+            s->backlog = false;
             for (; s->queue_empty_owed > 0; --s->queue_empty_owed) {
                 v1::Frame f;
                 f.set_version(wire::kProtocolVersion);
@@ -754,22 +773,57 @@ void Service::drain(const SessionPtr& s) {
     }
 }
 
-void Service::wake(const std::vector<DeviceAddress>& devices) {
-    std::vector<SessionPtr> targets;
+void Service::push_committed(const SessionPtr& s, const std::vector<CommittedDelivery>& stored) {
+    if (!s->device || s->closed) return;
+    for (const auto& c : stored) {
+        if (c.seq <= s->last_pushed_seq) continue;  // a drain read it from the store already
+        if (s->backlog || c.seq != s->last_pushed_seq + 1 || !window_open(*s)) {
+            // Older rows are unpushed, or there is no room: the store has this one too, and a
+            // drain pushes all of them in order (now, or when acks open the window).
+            s->backlog = true;
+            drain(s);
+            return;
+        }
+        const store::Send& send = *c.send;
+        const store::Send::Delivery& d = send.deliveries[c.delivery];
+        push(s, c.seq, send.id, send.sender, d.type, send.contents[d.content_index], send.now_ms);
+    }
+}
+
+void Service::wake(std::vector<CommittedDelivery> stored) {
+    if (stopped_) return;
+    // Each connected recipient session with its deliveries, in commit order.
+    std::vector<std::pair<SessionPtr, std::size_t>> targets;  // session, index into `stored`
     {
         std::lock_guard lock(mutex_);
-        for (const auto& d : devices) {
-            auto it = by_device_.find({d.account, d.device});
+        for (std::size_t i = 0; i < stored.size(); ++i) {
+            auto it = by_device_.find({stored[i].to.account, stored[i].to.device});
             if (it == by_device_.end()) continue;
             for (auto conn_id : it->second) {
                 auto s = sessions_.find(conn_id);
-                if (s != sessions_.end()) targets.push_back(s->second);
+                if (s != sessions_.end()) targets.emplace_back(s->second, i);
             }
         }
     }
-    std::sort(targets.begin(), targets.end());
-    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-    for (auto& s : targets) post_drain(s);
+    std::stable_sort(targets.begin(), targets.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < targets.size();) {
+        std::size_t j = i;
+        std::vector<CommittedDelivery> mine;
+        for (; j < targets.size() && targets[j].first == targets[i].first; ++j)
+            mine.push_back(stored[targets[j].second]);
+        boost::asio::post(targets[i].first->strand,
+                          [this, s = targets[i].first, mine = std::move(mine)] {
+                              try {
+                                  push_committed(s, mine);
+                              } catch (const std::exception&) {
+                                  // Still queued in the store: the next wake or ack pushes it.
+                                  s->backlog = true;
+                                  metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+                              }
+                          });
+        i = j;
+    }
 }
 
 void Service::note_rate_limited(const SessionPtr& s, std::string_view limit) {

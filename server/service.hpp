@@ -17,6 +17,7 @@
 #include "crypto/keys.hpp"
 #include "net/server.hpp"
 #include "server/config.hpp"
+#include "server/device_directory.hpp"
 #include "server/event_log.hpp"
 #include "server/group_committer.hpp"
 #include "server/keyed_rate_limiter.hpp"
@@ -29,7 +30,10 @@ namespace pp::server {
 
 class Service : public net::Handler {
   public:
-    Service(store::Store& store, Config config, Metrics& metrics, unsigned worker_threads = 2);
+    // `worker_threads` 0: half the cores, at least one. The workers decode, check and route
+    // requests; the network threads and the committer take the rest of the machine, and on a
+    // small one every extra thread is another wake-up per request.
+    Service(store::Store& store, Config config, Metrics& metrics, unsigned worker_threads = 0);
     ~Service() override;
 
     void on_open(const std::shared_ptr<net::Connection>& conn) override;
@@ -66,12 +70,19 @@ class Service : public net::Handler {
     wire::v1::Frame on_lookup_username(const SessionPtr& s, const wire::v1::Request& req);
     wire::v1::Frame on_get_endpoints(const wire::v1::Request& req) const;
 
-    // Pushes queued messages to the session's device, up to its window. On the session strand.
+    // Pushes queued messages to the session's device from the store, up to its window, when
+    // the store may hold some not yet pushed there. On the session strand.
     void drain(const SessionPtr& s);
-    // Schedules drain on the session's strand, exception-safe; nothing once shutting down.
-    void post_drain(const SessionPtr& s);
-    // After a commit: wakes the sessions of every device that got mail.
-    void wake(const std::vector<store::DeviceAddress>& devices);
+    // After a commit: hands each connected recipient the messages just stored for it.
+    void wake(std::vector<CommittedDelivery> stored);
+    // On the session strand: pushes just-committed messages from memory when they are the
+    // next in the device's queue and the window has room; otherwise drains from the store.
+    void push_committed(const SessionPtr& s, const std::vector<CommittedDelivery>& stored);
+    // One push frame; the session's window and in-flight rows account for it.
+    void push(const SessionPtr& s, std::uint64_t seq, const store::MessageId& id,
+              const store::DeviceAddress& sender, std::uint32_t type, ByteView content,
+              std::int64_t server_time_ms);
+    bool window_open(const Session& s) const;
     // Counts a refused request; logs the connection's first refusal.
     void note_rate_limited(const SessionPtr& s, std::string_view limit);
     // Whether this fetch may take the target's one-time prekeys (the prekey limits).
@@ -85,6 +96,7 @@ class Service : public net::Handler {
     std::mutex mutex_;
     std::unordered_map<std::uint64_t, SessionPtr> sessions_;
     std::map<DeviceKey, std::set<std::uint64_t>> by_device_;  // connection ids
+    DeviceDirectory directory_;
     std::unique_ptr<GroupCommitter> committer_;
     KeyedRateLimiter account_limiter_;
     KeyedRateLimiter address_limiter_;

@@ -110,6 +110,15 @@ enum class SendOutcome : std::uint8_t {
     kUnknownDevice,  // a recipient device does not exist (stale device list): nothing stored
 };
 
+// What commit_sends did with one send.
+struct SendResult {
+    SendOutcome outcome = SendOutcome::kStored;
+    // When stored: the seq each delivery got in its device's queue, in the order of the
+    // send's `deliveries`. The server pushes a message it just stored from memory under that
+    // seq instead of reading it back.
+    std::vector<std::uint64_t> seqs;
+};
+
 struct StoreLimits {
     std::size_t max_queue_messages = 10'000;     // per device
     std::size_t max_prekeys_per_device = 1'000;  // one-time prekeys held per device
@@ -145,9 +154,26 @@ class Store {
     // for a requester past its prekey limit.
     virtual Result<std::vector<Bundle>> take_bundles(const AccountId& id, bool take_prekeys) = 0;
 
-    // Delivery. `commit_sends` writes many sends in ONE transaction (group commit) and returns
-    // an outcome per send, in order; it returns only after the transaction is durable.
-    virtual Result<std::vector<SendOutcome>> commit_sends(const std::vector<Send>& sends) = 0;
+    // Delivery, as the group committer writes it: many sends and the acks of many devices in
+    // ONE transaction, so under load one fsync covers all of them. Sends are written first (a
+    // batch's acks can only name rows stored earlier). Returns a result per send, in order,
+    // only after the transaction is durable; on an error nothing of the batch is written.
+    // Acks of unknown devices are skipped.
+    struct DeviceAcks {
+        DeviceAddress device;
+        std::vector<std::uint64_t> seqs;
+    };
+    virtual Result<std::vector<SendResult>> commit(const std::vector<Send>& sends,
+                                                   const std::vector<DeviceAcks>& acks) = 0;
+    // The halves of commit() alone.
+    Result<std::vector<SendResult>> commit_sends(const std::vector<Send>& sends) {
+        return commit(sends, {});
+    }
+    Result<void> acknowledge_batch(const std::vector<DeviceAcks>& acks) {
+        auto r = commit({}, acks);
+        if (!r) return r.error();
+        return {};
+    }
     // Oldest first, at most `limit`, with seq > after_seq; expired messages are not returned.
     virtual Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d,
                                                        std::uint64_t after_seq, std::size_t limit,
@@ -160,13 +186,6 @@ class Store {
     // a newer message.
     virtual Result<void> acknowledge(const DeviceAddress& d,
                                      const std::vector<std::uint64_t>& seqs) = 0;
-    // Acks of many devices in ONE transaction: the group committer gathers the acks of every
-    // connection, so under load one fsync covers all of them. Unknown devices are skipped.
-    struct DeviceAcks {
-        DeviceAddress device;
-        std::vector<std::uint64_t> seqs;
-    };
-    virtual Result<void> acknowledge_batch(const std::vector<DeviceAcks>& acks) = 0;
     virtual Result<std::size_t> queue_depth(const DeviceAddress& d) = 0;
     // Drops expired messages and unreferenced contents; returns how many messages went.
     virtual Result<std::size_t> expire(std::int64_t now_ms) = 0;

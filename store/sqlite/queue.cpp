@@ -35,8 +35,9 @@ class BatchDevices {
         auto key = std::make_pair(d.account, d.device);
         auto it = cache_.find(key);
         if (it != cache_.end()) return it->second ? &*it->second : nullptr;
-        PP_TRY(s, c_.prepare("SELECT did, next_seq, depth FROM devices "
-                             "WHERE account = ?1 AND device = ?2"));
+        PP_TRY(s, c_.prepare("SELECT d.did, h.next_seq, h.depth FROM devices d "
+                             "JOIN queue_heads h ON h.did = d.did "
+                             "WHERE d.account = ?1 AND d.device = ?2"));
         s.bind_blob(1, view(d.account)).bind(2, d.device);
         PP_TRY(row, s.step());
         std::optional<State> st;
@@ -48,7 +49,8 @@ class BatchDevices {
     Result<void> flush() {
         for (auto& [key, st] : cache_) {
             if (!st || !st->dirty) continue;
-            PP_TRY(s, c_.prepare("UPDATE devices SET next_seq = ?2, depth = ?3 WHERE did = ?1"));
+            PP_TRY(s,
+                   c_.prepare("UPDATE queue_heads SET next_seq = ?2, depth = ?3 WHERE did = ?1"));
             s.bind(1, st->did).bind(2, st->next_seq).bind(3, st->depth);
             PP_TRY_VOID(s.run());
         }
@@ -68,8 +70,8 @@ Result<bool> already_sent(Connection& c, const Send& s) {
 }
 
 // Writes one send inside the batch's transaction, or nothing at all for it.
-Result<SendOutcome> commit_one(Connection& c, BatchDevices& devices, const Send& s,
-                               std::size_t max_queue) {
+Result<SendResult> commit_one(Connection& c, BatchDevices& devices, const Send& s,
+                              std::size_t max_queue) {
     // Resolve and check every recipient queue first, in memory after the first touch.
     std::vector<BatchDevices::State*> to;
     to.reserve(s.deliveries.size());
@@ -93,8 +95,8 @@ Result<SendOutcome> commit_one(Connection& c, BatchDevices& devices, const Send&
     if (unknown || full) {
         // A retry of a send stored earlier is a duplicate even if its queue filled up since.
         PP_TRY(dup, already_sent(c, s));
-        if (dup) return SendOutcome::kDuplicate;
-        return unknown ? SendOutcome::kUnknownDevice : SendOutcome::kQueueFull;
+        if (dup) return SendResult{SendOutcome::kDuplicate, {}};
+        return SendResult{unknown ? SendOutcome::kUnknownDevice : SendOutcome::kQueueFull, {}};
     }
 
     {
@@ -105,7 +107,7 @@ Result<SendOutcome> commit_one(Connection& c, BatchDevices& devices, const Send&
             .bind_blob(3, view(s.id))
             .bind(4, s.expires_ms);
         PP_TRY_VOID(q.run());
-        if (c.changes() == 0) return SendOutcome::kDuplicate;
+        if (c.changes() == 0) return SendResult{SendOutcome::kDuplicate, {}};
     }
 
     // Each content once, with as many references as deliveries use it; unused ones are
@@ -121,6 +123,8 @@ Result<SendOutcome> commit_one(Connection& c, BatchDevices& devices, const Send&
         cids[i] = c.last_insert_rowid();
     }
 
+    SendResult stored{SendOutcome::kStored, {}};
+    stored.seqs.reserve(s.deliveries.size());
     for (std::size_t i = 0; i < s.deliveries.size(); ++i) {
         const Send::Delivery& d = s.deliveries[i];
         BatchDevices::State& st = *to[i];
@@ -137,39 +141,15 @@ Result<SendOutcome> commit_one(Connection& c, BatchDevices& devices, const Send&
             .bind(8, s.now_ms)
             .bind(9, s.expires_ms);
         PP_TRY_VOID(q.run());
+        stored.seqs.push_back(static_cast<std::uint64_t>(st.next_seq));
         ++st.next_seq;
         ++st.depth;
         st.dirty = true;
     }
-    return SendOutcome::kStored;
+    return stored;
 }
 
 }  // namespace
-
-Result<std::vector<SendOutcome>> SqliteStore::commit_sends(const std::vector<Send>& sends) {
-    for (const Send& s : sends) {
-        for (const Send::Delivery& d : s.deliveries) {
-            if (d.content_index >= s.contents.size()) {
-                return make_error(ErrorCode::kMalformed, "delivery names a missing content");
-            }
-        }
-    }
-    std::vector<SendOutcome> out;
-    if (sends.empty()) return out;
-    out.reserve(sends.size());
-
-    std::lock_guard lock(write_mu_);
-    Connection& c = *writer_;
-    PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kWrite));
-    BatchDevices devices(c);
-    for (const Send& s : sends) {
-        PP_TRY(o, commit_one(c, devices, s, limits_.max_queue_messages));
-        out.push_back(o);
-    }
-    PP_TRY_VOID(devices.flush());
-    PP_TRY_VOID(tx.commit());  // synchronous=FULL: durable when this returns
-    return out;
-}
 
 Result<std::vector<QueuedMessage>> SqliteStore::pending(const DeviceAddress& d,
                                                         std::uint64_t after_seq, std::size_t limit,
@@ -228,7 +208,7 @@ Result<std::int64_t> delete_acked(Connection& c, std::int64_t did,
     }
     if (gone == 0) return gone;
     for (auto [cid, n] : per_content) PP_TRY_VOID(sqlite::release_content(c, cid, n));
-    PP_TRY(s, c.prepare("UPDATE devices SET depth = depth - ?2 WHERE did = ?1"));
+    PP_TRY(s, c.prepare("UPDATE queue_heads SET depth = depth - ?2 WHERE did = ?1"));
     s.bind(1, did).bind(2, gone);
     PP_TRY_VOID(s.run());
     return gone;
@@ -248,27 +228,53 @@ Result<void> SqliteStore::acknowledge(const DeviceAddress& d,
     return tx.commit();
 }
 
-Result<void> SqliteStore::acknowledge_batch(const std::vector<DeviceAcks>& acks) {
-    // Acks of ids a connection was never pushed name no rows: no need for the write lock.
-    if (std::all_of(acks.begin(), acks.end(), [](const DeviceAcks& a) { return a.seqs.empty(); }))
-        return {};
+Result<std::vector<SendResult>> SqliteStore::commit(const std::vector<Send>& sends,
+                                                    const std::vector<DeviceAcks>& acks) {
+    for (const Send& s : sends) {
+        for (const Send::Delivery& d : s.deliveries) {
+            if (d.content_index >= s.contents.size()) {
+                return make_error(ErrorCode::kMalformed, "delivery names a missing content");
+            }
+        }
+    }
+    std::vector<SendResult> out;
+    // Acks of ids a connection was never pushed name no rows: with no sends either, there is
+    // nothing to write and no need for the write lock.
+    const bool no_acks =
+        std::all_of(acks.begin(), acks.end(), [](const DeviceAcks& a) { return a.seqs.empty(); });
+    if (sends.empty() && no_acks) return out;
+    out.reserve(sends.size());
+
     std::lock_guard lock(write_mu_);
     Connection& c = *writer_;
     PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kWrite));
-    std::int64_t total = 0;
+    bool wrote = false;
+    {
+        BatchDevices devices(c);
+        for (const Send& s : sends) {
+            PP_TRY(o, commit_one(c, devices, s, limits_.max_queue_messages));
+            wrote = wrote || o.outcome == SendOutcome::kStored;
+            out.push_back(std::move(o));
+        }
+        // Before the acks: their depth updates apply to the counters the sends left.
+        PP_TRY_VOID(devices.flush());
+    }
     for (const auto& a : acks) {
+        if (a.seqs.empty()) continue;
         PP_TRY(did, sqlite::find_device(c, a.device));
         if (!did) continue;
         PP_TRY(gone, delete_acked(c, *did, a.seqs));
-        total += gone;
+        wrote = wrote || gone > 0;
     }
-    if (total == 0) return {};
-    return tx.commit();
+    if (!wrote) return out;    // duplicates and stale acks only: the transaction rolls back
+    PP_TRY_VOID(tx.commit());  // synchronous=FULL: durable when this returns
+    return out;
 }
 
 Result<std::size_t> SqliteStore::queue_depth(const DeviceAddress& d) {
     std::lock_guard lock(read_mu_);
-    PP_TRY(s, reader_->prepare("SELECT depth FROM devices WHERE account = ?1 AND device = ?2"));
+    PP_TRY(s, reader_->prepare("SELECT h.depth FROM devices d JOIN queue_heads h ON h.did = d.did "
+                               "WHERE d.account = ?1 AND d.device = ?2"));
     s.bind_blob(1, view(d.account)).bind(2, d.device);
     PP_TRY(row, s.step());
     if (!row) return sqlite::no_device();
@@ -295,7 +301,7 @@ Result<std::size_t> SqliteStore::expire(std::int64_t now_ms) {
     }
     for (auto [cid, n] : per_content) PP_TRY_VOID(sqlite::release_content(c, cid, n));
     for (auto [did, n] : per_device) {
-        PP_TRY(s, c.prepare("UPDATE devices SET depth = depth - ?2 WHERE did = ?1"));
+        PP_TRY(s, c.prepare("UPDATE queue_heads SET depth = depth - ?2 WHERE did = ?1"));
         s.bind(1, did).bind(2, n);
         PP_TRY_VOID(s.run());
     }

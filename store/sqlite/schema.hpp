@@ -14,7 +14,8 @@ std::int64_t schema_version();
 // Brings the database up to schema_version() in one write transaction. Refuses a database
 // written by newer code (kInvalidVersion) and one that holds someone else's tables (kMalformed).
 // Safe against another process migrating concurrently: the version is re-read under the lock.
-Result<void> migrate(Connection& c);
+// `up_to` stops at an older version (the upgrade tests build old files with it).
+Result<void> migrate(Connection& c, std::int64_t up_to = schema_version());
 
 // Reads user_version, which is also the first read of the file: a file that is not a
 // database fails here with kMalformed.

@@ -113,6 +113,11 @@ Result<void> SqliteStore::create_account(const NewAccount& a) {
         PP_TRY_VOID(s.run());
         did = c.last_insert_rowid();
     }
+    {
+        PP_TRY(s, c.prepare("INSERT INTO queue_heads (did, next_seq, depth) VALUES (?1, 1, 0)"));
+        s.bind(1, did);
+        PP_TRY_VOID(s.run());
+    }
     for (const OneTimePreKey& k : a.prekeys) {
         PP_TRY(s, c.prepare("INSERT OR REPLACE INTO prekeys (did, id, public_key) "
                             "VALUES (?1, ?2, ?3)"));

@@ -2,7 +2,7 @@
 // The embedded Store backend: one SQLite file in WAL mode, zero setup.
 //
 // Durability: synchronous=FULL, so a send is acknowledged only after its commit is fsynced;
-// commit_sends writes a whole batch in one transaction, so one fsync covers hundreds of sends.
+// commit() writes a whole batch in one transaction, so one fsync covers hundreds of sends.
 // Concurrency: one writer connection and one reader connection, each behind its own mutex.
 // WAL lets reads (pending, account, stats) run while a commit waits on the disk. Another
 // process may open the same file: writes take the lock with BEGIN IMMEDIATE and wait for it.
@@ -37,12 +37,12 @@ class SqliteStore final : public Store {
     Result<std::size_t> count_prekeys(const DeviceAddress& d) override;
     Result<std::vector<Bundle>> take_bundles(const AccountId& id, bool take_prekeys) override;
 
-    Result<std::vector<SendOutcome>> commit_sends(const std::vector<Send>& sends) override;
+    Result<std::vector<SendResult>> commit(const std::vector<Send>& sends,
+                                           const std::vector<DeviceAcks>& acks) override;
     Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d, std::uint64_t after_seq,
                                                std::size_t limit, std::int64_t now_ms) override;
     Result<void> acknowledge(const DeviceAddress& d,
                              const std::vector<std::uint64_t>& seqs) override;
-    Result<void> acknowledge_batch(const std::vector<DeviceAcks>& acks) override;
     Result<std::size_t> queue_depth(const DeviceAddress& d) override;
     Result<std::size_t> expire(std::int64_t now_ms) override;
 

@@ -64,6 +64,70 @@ TEST_F(DeliveryTest, LargeBacklogIsPushedWithinAByteWindow) {
     }
 }
 
+// Live messages are pushed as they are committed, straight from memory, until the push
+// window (here its 1 MiB byte bound) is full; the rest wait in the store and follow, in
+// order and once each, as acks open the window.
+TEST_F(DeliveryTest, LivePushesStopAtAFullWindowAndResumeInOrder) {
+    auto b = login(server, bob);
+    ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
+    auto a = login(server, alice);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 12; ++i) {
+        ids.push_back(random_id());
+        const std::string content(200 * 1024, static_cast<char>('a' + i));
+        must_ok(a.send(ids.back(), bob.account, {{1, 2, content}}), "send");
+    }
+    auto read_pushes = [&](std::size_t n) {
+        std::vector<std::string> got;
+        for (std::size_t i = 0; i < n; ++i) {
+            auto p = must(b.next_push(10s), "push");
+            EXPECT_TRUE(p.has_envelope());
+            got.push_back(p.envelope().message_id());
+        }
+        return got;
+    };
+    // 6 x 200 KiB reach 1 MiB: the window closes after the sixth.
+    auto first = read_pushes(6);
+    must(b.pump(300ms), "pump");
+    EXPECT_EQ(b.queued_pushes(), 0u) << "nothing past a full window";
+    must_ok(b.ack(first), "ack");
+    auto second = read_pushes(6);
+    must_ok(b.ack(second), "ack");
+    must(b.pump(300ms), "pump");
+    EXPECT_EQ(b.queued_pushes(), 0u);
+    first.insert(first.end(), second.begin(), second.end());
+    EXPECT_EQ(first, ids);
+    // And live pushes go on from there.
+    const std::string id = random_id();
+    must_ok(a.send(id, bob.account, {{1, 2, "after"}}), "send");
+    auto p = must(b.next_push(5s), "push");
+    ASSERT_TRUE(p.has_envelope());
+    EXPECT_EQ(p.envelope().message_id(), id);
+}
+
+// Two connections of one device (a reconnect racing the old connection's close, say) both
+// get a live message, and each its own copy to acknowledge.
+TEST_F(DeliveryTest, EveryConnectionOfTheDeviceGetsTheLivePush) {
+    auto b1 = login(server, bob);
+    ASSERT_TRUE(must(b1.next_push(5s), "backlog").has_queue_empty());
+    auto b2 = login(server, bob);
+    ASSERT_TRUE(must(b2.next_push(5s), "backlog").has_queue_empty());
+    auto a = login(server, alice);
+    const std::string id = random_id();
+    must_ok(a.send(id, bob.account, {{1, 2, "to both"}}), "send");
+    for (auto* b : {&b1, &b2}) {
+        auto p = must(b->next_push(5s), "push");
+        ASSERT_TRUE(p.has_envelope());
+        EXPECT_EQ(p.envelope().message_id(), id);
+        EXPECT_EQ(p.envelope().content(), "to both");
+    }
+    must_ok(b2.ack({id}), "ack");
+    b1.close();
+    b2.close();
+    auto b = login(server, bob);
+    EXPECT_TRUE(drain_until_empty(b, false).empty()) << "acknowledged once, gone";
+}
+
 TEST_F(DeliveryTest, SecondAuthenticationOnAConnectionIsRefused) {
     auto b = login(server, bob);
     ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());

@@ -23,16 +23,16 @@ class GatedStore final : public store::Store {
         changed_.wait(lock, [&] { return started_ > 0; });
     }
 
-    Result<std::vector<store::SendOutcome>> commit_sends(
-        const std::vector<store::Send>& sends) override {
+    Result<std::vector<store::SendResult>> commit(const std::vector<store::Send>& sends,
+                                                  const std::vector<DeviceAcks>& acks) override {
         wait_gate();
-        return std::vector<store::SendOutcome>(sends.size(), store::SendOutcome::kStored);
-    }
-    Result<void> acknowledge_batch(const std::vector<DeviceAcks>& acks) override {
-        wait_gate();
+        std::vector<store::SendResult> out;
+        for (const auto& s : sends)
+            out.push_back(
+                {store::SendOutcome::kStored, std::vector<std::uint64_t>(s.deliveries.size(), 1)});
         std::lock_guard lock(mutex_);
         for (const auto& a : acks) acked_ += a.seqs.size();
-        return {};
+        return out;
     }
     std::size_t acked() {
         std::lock_guard lock(mutex_);

@@ -45,7 +45,8 @@ class CountingStore final : public store::Store {
     Result<std::vector<store::Bundle>> take_bundles(const store::AccountId&, bool) override {
         return unused();
     }
-    Result<std::vector<store::SendOutcome>> commit_sends(const std::vector<store::Send>&) override {
+    Result<std::vector<store::SendResult>> commit(const std::vector<store::Send>&,
+                                                  const std::vector<DeviceAcks>&) override {
         return unused();
     }
     Result<std::vector<store::QueuedMessage>> pending(const store::DeviceAddress&, std::uint64_t,
@@ -56,7 +57,6 @@ class CountingStore final : public store::Store {
                              const std::vector<std::uint64_t>&) override {
         return unused();
     }
-    Result<void> acknowledge_batch(const std::vector<DeviceAcks>&) override { return unused(); }
     Result<std::size_t> queue_depth(const store::DeviceAddress&) override { return unused(); }
     Result<void> add_invite(const std::string&, std::int64_t) override { return unused(); }
 

@@ -75,7 +75,64 @@ TEST_F(SqliteOpen, ReopenKeepsEverything) {
     // The retry of the send before the restart is still recognised.
     auto again = store->commit_sends({direct(1, 2, 1, bytes(40, 0xC1))});
     ASSERT_TRUE(again.ok());
-    EXPECT_EQ((*again)[0], SendOutcome::kDuplicate);
+    EXPECT_EQ((*again)[0].outcome, SendOutcome::kDuplicate);
+}
+
+// A file written by the first schema is upgraded in place: its queue, counters and
+// idempotency rows carry over, the queue goes on from the seq it had reached, and the index
+// migration 2 drops is gone.
+TEST_F(SqliteOpen, VersionOneDatabaseIsUpgraded) {
+    {
+        auto c = sqlite::Connection::open(db_path());
+        ASSERT_TRUE(c.ok());
+        ASSERT_TRUE(sqlite::migrate(**c, 1).ok());
+        // What a version-1 server stored for account 1 (device did 1) after a message from
+        // account 2 at seq 4 (three earlier ones acknowledged).
+        ASSERT_TRUE((*c)->exec(R"sql(
+INSERT INTO accounts (id, identity_key, created_ms) VALUES
+    (x'01010101010101010101010101010101', x'05', 1),
+    (x'02020202020202020202020202020202', x'05', 1);
+INSERT INTO devices (did, account, device, registration_id, spk_id, spk_public, spk_signature,
+                     next_seq, depth) VALUES
+    (1, x'01010101010101010101010101010101', 1, 1001, 7, x'05', x'00', 5, 1),
+    (2, x'02020202020202020202020202020202', 1, 1002, 7, x'05', x'00', 1, 0);
+INSERT INTO contents (cid, refs, data) VALUES (1, 1, x'c2c2c2');
+INSERT INTO queue (did, seq, msg_id, sender_account, sender_device, type, cid, server_time_ms,
+                   expires_ms) VALUES
+    (1, 4, x'09000000000000000000000000000000', x'02020202020202020202020202020202', 1, 3, 1,
+     1000, 1000000);
+INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
+    (x'02020202020202020202020202020202', 1, x'09000000000000000000000000000000', 1000000);
+)sql")
+                        .ok());
+        EXPECT_EQ(raw_query(db_path(), "PRAGMA user_version"), 1);
+    }
+    auto store = open();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(raw_query(db_path(), "PRAGMA user_version"), sqlite::schema_version());
+    EXPECT_EQ(
+        raw_query(db_path(), "SELECT count(*) FROM sqlite_schema WHERE name = 'queue_by_msg_id'"),
+        0);
+    EXPECT_EQ(*store->queue_depth(primary(1)), 1u);
+    // The retry of the old send is still a duplicate; a new one queues after seq 4.
+    auto out =
+        store->commit_sends({direct(9, 2, 1, bytes(3, 0xC2)), direct(10, 2, 1, bytes(3, 0xC3))});
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ((*out)[0].outcome, SendOutcome::kDuplicate);
+    ASSERT_EQ((*out)[1].outcome, SendOutcome::kStored);
+    EXPECT_EQ((*out)[1].seqs, std::vector<std::uint64_t>{5});
+    auto msgs = store->pending(primary(1), 0, 10, 2'000);
+    ASSERT_TRUE(msgs.ok());
+    ASSERT_EQ(msgs->size(), 2u);
+    EXPECT_EQ((*msgs)[0].seq, 4u);
+    EXPECT_EQ((*msgs)[0].content, bytes(3, 0xC2));
+    EXPECT_EQ((*msgs)[1].seq, 5u);
+    EXPECT_EQ(*store->queue_depth(primary(1)), 2u);
+    // Accounts made after the upgrade get their counters too.
+    ASSERT_TRUE(store->create_account(new_account(3)).ok());
+    auto first = store->commit_sends({direct(11, 2, 3, bytes(3, 0xC4))});
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ((*first)[0].seqs, std::vector<std::uint64_t>{1});
 }
 
 TEST_F(SqliteOpen, NewerSchemaIsRefusedAndLeftUntouched) {

@@ -32,12 +32,16 @@ TEST_F(SqliteQueue, PendingInOrderAndAcknowledgeDeletes) {
     auto out = store->commit_sends(batch);
     ASSERT_TRUE(out.ok());
     ASSERT_EQ(out->size(), 5u);
-    for (SendOutcome o : *out) EXPECT_EQ(o, SendOutcome::kStored);
+    for (const SendResult& o : *out) EXPECT_EQ(o.outcome, SendOutcome::kStored);
     EXPECT_EQ(*store->queue_depth(primary(2)), 5u);
 
     auto msgs = store->pending(primary(2), 0, 100, 200);
     ASSERT_TRUE(msgs.ok());
     ASSERT_EQ(msgs->size(), 5u);
+    // The seqs the commit reported are the ones the queue holds (the server pushes by them).
+    for (std::size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ((*out)[i].seqs, std::vector<std::uint64_t>{(*msgs)[i].seq});
+    }
     for (std::size_t i = 0; i < 5; ++i) {
         const QueuedMessage& m = (*msgs)[i];
         EXPECT_EQ(m.id, message_id(static_cast<std::uint32_t>(i + 1)));
@@ -84,14 +88,14 @@ TEST_F(SqliteQueue, DuplicateIdStoresNothing) {
     auto out = store->commit_sends(
         {direct(1, 1, 2, bytes(8, 1)), direct(1, 1, 2, bytes(8, 2)), direct(1, 3, 2, bytes(8, 3))});
     ASSERT_TRUE(out.ok());
-    EXPECT_EQ((*out)[0], SendOutcome::kStored);
-    EXPECT_EQ((*out)[1], SendOutcome::kDuplicate);  // same sender, same id, same batch
-    EXPECT_EQ((*out)[2], SendOutcome::kStored);     // same id from another sender is its own
+    EXPECT_EQ((*out)[0].outcome, SendOutcome::kStored);
+    EXPECT_EQ((*out)[1].outcome, SendOutcome::kDuplicate);  // same sender, same id, same batch
+    EXPECT_EQ((*out)[2].outcome, SendOutcome::kStored);  // same id from another sender is its own
     // A retry after the recipient acknowledged is still a duplicate.
     ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(1)}).ok());
     auto retry = store->commit_sends({direct(1, 1, 2, bytes(8, 1))});
     ASSERT_TRUE(retry.ok());
-    EXPECT_EQ((*retry)[0], SendOutcome::kDuplicate);
+    EXPECT_EQ((*retry)[0].outcome, SendOutcome::kDuplicate);
     EXPECT_EQ(*store->queue_depth(primary(2)), 0u);
     auto st = store->stats();
     EXPECT_EQ(st->queued_messages, 0u);
@@ -116,10 +120,10 @@ TEST_F(SqliteQueue, QueueCapRefusesOnlyTheSendThatDoesNotFit) {
     auto out = store->commit_sends({direct(3, 1, 2, bytes(4, 3)), direct(4, 1, 2, bytes(4, 4)),
                                     direct(5, 1, 3, bytes(4, 5)), group});
     ASSERT_TRUE(out.ok());
-    EXPECT_EQ((*out)[0], SendOutcome::kStored);     // fills 2 to the cap
-    EXPECT_EQ((*out)[1], SendOutcome::kQueueFull);  // counts the batch's own earlier sends
-    EXPECT_EQ((*out)[2], SendOutcome::kStored);
-    EXPECT_EQ((*out)[3], SendOutcome::kQueueFull);
+    EXPECT_EQ((*out)[0].outcome, SendOutcome::kStored);     // fills 2 to the cap
+    EXPECT_EQ((*out)[1].outcome, SendOutcome::kQueueFull);  // counts the batch's own earlier sends
+    EXPECT_EQ((*out)[2].outcome, SendOutcome::kStored);
+    EXPECT_EQ((*out)[3].outcome, SendOutcome::kQueueFull);
     EXPECT_EQ(*store->queue_depth(primary(2)), 3u);
     EXPECT_EQ(*store->queue_depth(primary(3)), 1u);  // nothing of the refused group send
     EXPECT_EQ(store->stats()->stored_contents, 4u);
@@ -127,10 +131,10 @@ TEST_F(SqliteQueue, QueueCapRefusesOnlyTheSendThatDoesNotFit) {
     // Not remembered as sent: the retry succeeds once the queue drains.
     ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(1)}).ok());
     auto retry = store->commit_sends({direct(4, 1, 2, bytes(4, 4))});
-    EXPECT_EQ((*retry)[0], SendOutcome::kStored);
+    EXPECT_EQ((*retry)[0].outcome, SendOutcome::kStored);
     // A retry of a stored send on a full queue is a duplicate, not "full".
     auto dup = store->commit_sends({direct(3, 1, 2, bytes(4, 3))});
-    EXPECT_EQ((*dup)[0], SendOutcome::kDuplicate);
+    EXPECT_EQ((*dup)[0].outcome, SendOutcome::kDuplicate);
 }
 
 TEST_F(SqliteQueue, UnknownRecipientAndMalformedBatch) {
@@ -138,8 +142,8 @@ TEST_F(SqliteQueue, UnknownRecipientAndMalformedBatch) {
     ASSERT_TRUE(store);
     auto out = store->commit_sends({direct(1, 1, 9, bytes(4, 1)), direct(2, 1, 2, bytes(4, 2))});
     ASSERT_TRUE(out.ok());
-    EXPECT_EQ((*out)[0], SendOutcome::kUnknownDevice);
-    EXPECT_EQ((*out)[1], SendOutcome::kStored);
+    EXPECT_EQ((*out)[0].outcome, SendOutcome::kUnknownDevice);
+    EXPECT_EQ((*out)[1].outcome, SendOutcome::kStored);
 
     Send bad = direct(3, 1, 2, bytes(4, 3));
     bad.deliveries[0].content_index = 1;
@@ -185,6 +189,37 @@ TEST_F(SqliteQueue, AcknowledgeBatchAcrossDevices) {
 
 // Message ids are chosen by senders, so two senders' messages may carry the same id in one
 // queue. An ack names rows by seq: acknowledging one of them leaves the other queued.
+// The group committer's transaction: new sends and acks of earlier rows together. The sends
+// go first, so the acks' counter updates apply on top of theirs; a batch of duplicates and
+// stale acks only writes nothing.
+TEST_F(SqliteQueue, CommitWritesSendsAndAcksTogether) {
+    auto store = open_with_accounts(3);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(
+        store->commit_sends({direct(1, 1, 2, bytes(8, 1)), direct(2, 3, 2, bytes(8, 2))}).ok());
+    const auto first = seqs_of(*store, primary(2), {message_id(1), message_id(2)});
+    ASSERT_EQ(first.size(), 2u);
+
+    auto out = store->commit({direct(3, 1, 2, bytes(8, 3)), direct(1, 1, 2, bytes(8, 1))},
+                             {{primary(2), first}, {primary(3), {77}}});
+    ASSERT_TRUE(out.ok());
+    ASSERT_EQ(out->size(), 2u);
+    EXPECT_EQ((*out)[0].outcome, SendOutcome::kStored);
+    EXPECT_EQ((*out)[0].seqs, std::vector<std::uint64_t>{first.back() + 1});
+    EXPECT_EQ((*out)[1].outcome, SendOutcome::kDuplicate);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 1u);
+    auto left = store->pending(primary(2), 0, 10, 2'000);
+    ASSERT_TRUE(left.ok());
+    ASSERT_EQ(left->size(), 1u);
+    EXPECT_EQ((*left)[0].id, message_id(3));
+    EXPECT_EQ(store->stats()->stored_contents, 1u);
+
+    auto nothing = store->commit({direct(3, 1, 2, bytes(8, 3))}, {{primary(2), first}});
+    ASSERT_TRUE(nothing.ok());
+    EXPECT_EQ((*nothing)[0].outcome, SendOutcome::kDuplicate);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 1u);
+}
+
 TEST_F(SqliteQueue, AcknowledgeBySeqLeavesSameIdFromAnotherSender) {
     auto store = open_with_accounts(3);
     ASSERT_TRUE(store);
@@ -222,7 +257,7 @@ TEST_F(SqliteQueue, GroupSendStoresContentOnce) {
     for (std::uint8_t i = 2; i <= 10; ++i) group.deliveries.push_back({primary(i), 3, 0});
     auto out = store->commit_sends({group});
     ASSERT_TRUE(out.ok());
-    EXPECT_EQ((*out)[0], SendOutcome::kStored);
+    EXPECT_EQ((*out)[0].outcome, SendOutcome::kStored);
     auto st = store->stats();
     EXPECT_EQ(st->queued_messages, 9u);
     EXPECT_EQ(st->stored_contents, 1u);
@@ -271,7 +306,7 @@ TEST_F(SqliteQueue, ExpiredMessagesAreHiddenThenDropped) {
 
     // Past its expiry the id is forgotten, so the same id may be used again.
     auto reuse = store->commit_sends({group});
-    EXPECT_EQ((*reuse)[0], SendOutcome::kStored);
+    EXPECT_EQ((*reuse)[0].outcome, SendOutcome::kStored);
 }
 
 // Not an assertion: prints how many 1:1 messages per second group commit sustains here.
