@@ -11,22 +11,22 @@ Result<std::optional<std::int64_t>> find_device(Connection& c, const DeviceAddre
 }
 
 Result<void> release_content(Connection& c, std::int64_t cid, std::int64_t n) {
-    // Plain UPDATE then SELECT: UPDATE ... RETURNING needs a statement journal and is much
-    // slower inside a long transaction.
-    {
-        PP_TRY(s, c.prepare("UPDATE contents SET refs = refs - ?2 WHERE cid = ?1"));
-        s.bind(1, cid).bind(2, n);
-        PP_TRY_VOID(s.run());
-    }
-    std::int64_t left = 0;
+    // Read first: a 1:1 message's content (the common case) goes with its only reference,
+    // one DELETE and no UPDATE. (UPDATE ... RETURNING would need a statement journal, which is
+    // much slower inside a long transaction.)
+    std::int64_t refs = 0;
     {
         PP_TRY(s, c.prepare("SELECT refs FROM contents WHERE cid = ?1"));
         s.bind(1, cid);
         PP_TRY(row, s.step());
         if (!row) return {};  // already gone: nothing to release
-        left = s.int64(0);
+        refs = s.int64(0);
     }
-    if (left > 0) return {};
+    if (refs > n) {
+        PP_TRY(s, c.prepare("UPDATE contents SET refs = refs - ?2 WHERE cid = ?1"));
+        s.bind(1, cid).bind(2, n);
+        return s.run();
+    }
     PP_TRY(del, c.prepare("DELETE FROM contents WHERE cid = ?1"));
     del.bind(1, cid);
     return del.run();
