@@ -6,7 +6,7 @@
 #include <charconv>
 
 #include "client/links.hpp"
-#include "relay/links.hpp"
+#include "wire/share_links.hpp"
 
 namespace pp::client {
 
@@ -16,7 +16,7 @@ bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
 }
 
-net::Route proxy_route(net::RouteKind kind, const relay::Socks5Link& l) {
+net::Route proxy_route(net::RouteKind kind, const wire::Socks5Link& l) {
     net::Route r;
     r.kind = kind;
     r.host = l.host;
@@ -30,7 +30,7 @@ net::Route proxy_route(net::RouteKind kind, const relay::Socks5Link& l) {
 
 Result<net::Route> route_from_link(std::string_view link, const ServerAddress& server) {
     if (starts_with(link, "paperplane://relay")) {
-        auto l = relay::parse_relay_link(link);
+        auto l = wire::parse_relay_link(link);
         if (!l) return l.error();
         net::Route r;
         r.kind = net::RouteKind::kRelay;
@@ -53,12 +53,12 @@ Result<net::Route> route_from_link(std::string_view link, const ServerAddress& s
         return r;
     }
     if (starts_with(link, "socks5://")) {
-        auto l = relay::parse_socks5_link(link);
+        auto l = wire::parse_socks5_link(link);
         if (!l) return l.error();
         return proxy_route(net::RouteKind::kSocks5, *l);
     }
     if (starts_with(link, "tg://socks") || starts_with(link, "https://t.me/socks")) {
-        auto l = relay::parse_telegram_socks_link(link);
+        auto l = wire::parse_telegram_socks_link(link);
         if (!l) return l.error();
         return proxy_route(net::RouteKind::kSocks5, *l);
     }
@@ -67,7 +67,7 @@ Result<net::Route> route_from_link(std::string_view link, const ServerAddress& s
         // 3986 userinfo), so the same strict parser reads it; browsers add an empty path.
         auto rest = link.substr(7);
         if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-        auto l = relay::parse_socks5_link("socks5://" + std::string(rest));
+        auto l = wire::parse_socks5_link("socks5://" + std::string(rest));
         if (!l) return l.error();
         return proxy_route(net::RouteKind::kHttpConnect, *l);
     }
@@ -97,7 +97,7 @@ Result<net::Route> route_from_endpoint(std::string_view host_port) {
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535)
         return make_error(ErrorCode::kMalformed, "endpoint: bad port");
-    if (!relay::valid_host(host)) return make_error(ErrorCode::kMalformed, "endpoint: bad host");
+    if (!wire::valid_host(host)) return make_error(ErrorCode::kMalformed, "endpoint: bad host");
     net::Route r;
     r.host = std::string(host);
     r.port = static_cast<std::uint16_t>(value);

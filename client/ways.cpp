@@ -6,8 +6,8 @@
 #include "client/client_impl.hpp"
 #include "client/server_errors.hpp"
 #include "crypto/signing.hpp"
-#include "relay/links.hpp"
 #include "wire/endpoint_list.hpp"
+#include "wire/share_links.hpp"
 
 namespace pp::client {
 
@@ -43,7 +43,7 @@ EndpointListInfo info_of(const wire::EndpointList& list) {
     info.issued_at = list.issued_at;
     info.endpoints = list.endpoints;
     for (const auto& link : list.relays) {
-        if (auto r = relay::parse_relay_link(link))
+        if (auto r = wire::parse_relay_link(link))
             info.relays.push_back(host_port(r->host, r->port));
     }
     return info;

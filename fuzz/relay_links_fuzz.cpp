@@ -5,11 +5,11 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "relay/links.hpp"
+#include "wire/share_links.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    using namespace pp::relay;
+    using namespace pp::wire;
     if (auto r = parse_relay_link(text)) {
         auto back = parse_relay_link(format_relay_link(*r));
         if (!back || back->host != r->host || back->port != r->port || back->pin != r->pin ||

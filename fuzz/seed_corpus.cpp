@@ -10,11 +10,11 @@
 #include "fuzz/fuzz_session.hpp"
 #include "net/proxy_codec.hpp"
 #include "protocol/sender_keys.hpp"
-#include "relay/links.hpp"
 #include "relay/socks5/codec.hpp"
 #include "wire/endpoint_list.hpp"
 #include "wire/frame_codec.hpp"
 #include "wire/relay_auth.hpp"
+#include "wire/share_links.hpp"
 
 namespace fs = std::filesystem;
 
@@ -106,18 +106,18 @@ int main(int argc, char** argv) {
     write(dir, "links", 1, pp::as_bytes(pp::client::format_server_link(link.server)));
 
     // Relay and SOCKS5 share links.
-    pp::relay::RelayLink relay;
+    pp::wire::RelayLink relay;
     relay.host = "relay.example.org";
     relay.port = 443;
     relay.pin = std::string(64, 'b');
     relay.name = "Relay";
-    write(dir, "relay_links", 0, pp::as_bytes(pp::relay::format_relay_link(relay)));
-    const pp::relay::Socks5Link socks{"2001:db8::1", 1080, "user", "p@ss"};
-    write(dir, "relay_links", 1, pp::as_bytes(pp::relay::format_socks5_link(socks)));
-    write(dir, "relay_links", 2, pp::as_bytes(pp::relay::format_telegram_socks_link(socks)));
+    write(dir, "relay_links", 0, pp::as_bytes(pp::wire::format_relay_link(relay)));
+    const pp::wire::Socks5Link socks{"2001:db8::1", 1080, "user", "p@ss"};
+    write(dir, "relay_links", 1, pp::as_bytes(pp::wire::format_socks5_link(socks)));
+    write(dir, "relay_links", 2, pp::as_bytes(pp::wire::format_telegram_socks_link(socks)));
     write(dir, "relay_links", 3,
-          pp::as_bytes(pp::relay::format_telegram_socks_link({"proxy.example.org", 1080, "", ""},
-                                                             pp::relay::TelegramForm::kWeb)));
+          pp::as_bytes(pp::wire::format_telegram_socks_link({"proxy.example.org", 1080, "", ""},
+                                                            pp::wire::TelegramForm::kWeb)));
     // Relay authenticators under the fuzz target's fixed key (bytes 0..31) and binding, and
     // the replies.
     {
@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
         list.issued_at = 1'800'000'000;
         list.endpoints = {"198.51.100.7:443", "chat.example.org:8443", "[2001:db8::1]:443"};
         const auto addresses_only = pp::wire::sign_endpoint_list(list, key);
-        list.relays = {pp::relay::format_relay_link(relay)};
+        list.relays = {pp::wire::format_relay_link(relay)};
         const auto full = pp::wire::sign_endpoint_list(list, key);
         write(dir, "endpoint_list", 0, addresses_only);
         write(dir, "endpoint_list", 1, full);

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
-#include "relay/links.hpp"
 #include "wire/paperplane.pb.h"
+#include "wire/share_links.hpp"
 
 namespace pp::wire {
 
@@ -68,20 +68,18 @@ Result<void> check_endpoint(std::string_view endpoint) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);
         // valid_host takes an IPv6 address exactly when the text has a colon.
-        if (host.find(':') == std::string_view::npos || !::pp::relay::valid_host(host))
+        if (host.find(':') == std::string_view::npos || !valid_host(host))
             return malformed("endpoint: only an IPv6 address goes in brackets");
         return {};
     }
     if (host.find(':') != std::string_view::npos)
         return malformed("endpoint: an IPv6 address must be in brackets");
-    if (!::pp::relay::valid_host(host))
-        return malformed("endpoint: host is not a DNS name or IPv4 address");
+    if (!valid_host(host)) return malformed("endpoint: host is not a DNS name or IPv4 address");
     return {};
 }
 
 Result<void> check_vouched_relay(std::string_view relay_link) {
-    // relay:: below would name pp::wire::relay (the authenticator); the links live in pp::relay.
-    auto parsed = ::pp::relay::parse_relay_link(relay_link);
+    auto parsed = parse_relay_link(relay_link);
     if (!parsed) return parsed.error();
     return {};
 }

@@ -13,9 +13,9 @@
 #include "apps/relay/config_file.hpp"
 #include "qr/png.hpp"
 #include "qr/terminal.hpp"
-#include "relay/links.hpp"
 #include "relay/relay_identity.hpp"
 #include "relay/users.hpp"
+#include "wire/share_links.hpp"
 
 namespace fs = std::filesystem;
 
@@ -106,24 +106,24 @@ void show(const char* label, const std::string& link, const ShareOptions& share,
 
 void print_relay_link(const relay::Config& config, std::uint16_t port, const std::string& pin,
                       const SecretArray<32>& secret, const ShareOptions& share) {
-    relay::RelayLink link;
+    wire::RelayLink link;
     link.host = share_host(config, config.relay.listen);
     link.port = port;
     link.pin = pin;
     link.secret = secret;
-    show("For Paperplane (paperplane route add <link>):", relay::format_relay_link(link), share,
+    show("For Paperplane (paperplane route add <link>):", wire::format_relay_link(link), share,
          "relay");
 }
 
 void print_socks5_links(const relay::Config& config, std::uint16_t port,
                         const std::vector<relay::UserEntry>& users, const ShareOptions& share) {
-    relay::Socks5Link base;
+    wire::Socks5Link base;
     base.host = share_host(config, config.socks5.listen);
     base.port = port;
-    std::vector<relay::Socks5Link> links;
+    std::vector<wire::Socks5Link> links;
     if (config.socks5.allow_no_auth) links.push_back(base);
     for (const auto& u : users) {
-        relay::Socks5Link l = base;
+        wire::Socks5Link l = base;
         l.user = u.name;
         l.password = u.password;
         links.push_back(l);
@@ -132,9 +132,9 @@ void print_socks5_links(const relay::Config& config, std::uint16_t port,
         const std::string who = l.user.empty() ? "anyone" : l.user;
         const std::string stem = l.user.empty() ? "open" : file_stem(l.user);
         show(("SOCKS5 for " + who + " (browsers, curl, any SOCKS5 app):").c_str(),
-             relay::format_socks5_link(l), share, "socks5-" + stem);
+             wire::format_socks5_link(l), share, "socks5-" + stem);
         show(("Telegram proxy for " + who + " (open on the phone):").c_str(),
-             relay::format_telegram_socks_link(l), share, "telegram-" + stem);
+             wire::format_telegram_socks_link(l), share, "telegram-" + stem);
     }
 }
 

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "profile_fixture.hpp"
-#include "relay/links.hpp"
+#include "wire/share_links.hpp"
 
 namespace pp::client {
 namespace {
@@ -18,13 +18,13 @@ using namespace testing;
 const ServerAddress kServer{"home.example", 8443, std::string(64, 'a')};
 
 TEST(RouteLinks, RelayLinkBecomesARelayRoute) {
-    relay::RelayLink l;
+    wire::RelayLink l;
     l.host = "203.0.113.9";
     l.port = 443;
     l.pin = std::string(64, 'b');
     Bytes secret(32, 7);
     l.secret = SecretArray<32>(secret);
-    auto r = route_from_link(relay::format_relay_link(l), kServer);
+    auto r = route_from_link(wire::format_relay_link(l), kServer);
     ASSERT_TRUE(r) << r.error().detail;
     EXPECT_EQ(r->kind, net::RouteKind::kRelay);
     EXPECT_EQ(r->relay.host, "203.0.113.9");

@@ -7,9 +7,9 @@
 #include <regex>
 #include <sstream>
 
-#include "relay/links.hpp"
 #include "tests/integration/fixture.hpp"
 #include "wire/endpoint_list.hpp"
+#include "wire/share_links.hpp"
 
 namespace pp::test {
 namespace {
@@ -17,12 +17,12 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string relay_link(const std::string& host, std::uint8_t fill) {
-    relay::RelayLink l;
+    wire::RelayLink l;
     l.host = host;
     l.port = 443;
     l.pin = std::string(64, 'c');
     for (std::size_t i = 0; i < 32; ++i) l.secret[i] = fill;
-    return relay::format_relay_link(l);
+    return wire::format_relay_link(l);
 }
 
 const std::string kRelayA = relay_link("relay-a.example.net", 0x11);

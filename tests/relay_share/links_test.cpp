@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "relay/links.hpp"
+#include "wire/share_links.hpp"
 
-namespace pp::relay {
+namespace pp::wire {
 namespace {
 
 const std::string kPin(64, 'a');
@@ -228,4 +228,4 @@ TEST(Host, ValidatesNamesAndAddresses) {
 }
 
 }  // namespace
-}  // namespace pp::relay
+}  // namespace pp::wire

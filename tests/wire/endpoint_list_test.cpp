@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "relay/links.hpp"
 #include "wire/paperplane.pb.h"
+#include "wire/share_links.hpp"
 
 namespace pp::wire {
 namespace {
@@ -11,12 +11,12 @@ namespace {
 namespace v1 = paperplane::wire::v1;
 
 std::string relay_link(std::string host, std::uint8_t fill) {
-    relay::RelayLink l;
+    RelayLink l;
     l.host = std::move(host);
     l.port = 443;
     l.pin = std::string(64, 'a');
     for (std::size_t i = 0; i < 32; ++i) l.secret[i] = fill;
-    return relay::format_relay_link(l);
+    return format_relay_link(l);
 }
 
 EndpointList sample() {

@@ -16,7 +16,7 @@
 #include "base/bytes.hpp"
 #include "base/result.hpp"
 
-namespace pp::relay {
+namespace pp::wire {
 
 constexpr std::size_t kMaxLinkBytes = 2048;
 
@@ -58,4 +58,4 @@ Result<Socks5Link> parse_telegram_socks_link(std::string_view link);
 // address or an IPv6 address without brackets.
 bool valid_host(std::string_view host);
 
-}  // namespace pp::relay
+}  // namespace pp::wire

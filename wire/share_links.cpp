@@ -1,4 +1,4 @@
-#include "relay/links.hpp"
+#include "wire/share_links.hpp"
 
 #include <arpa/inet.h>
 #include <sodium.h>
@@ -12,7 +12,7 @@
 #include "base/hex.hpp"
 #include "base/percent_encoding.hpp"
 
-namespace pp::relay {
+namespace pp::wire {
 
 namespace {
 
@@ -334,4 +334,4 @@ Result<Socks5Link> parse_telegram_socks_link(std::string_view link) {
     return out;
 }
 
-}  // namespace pp::relay
+}  // namespace pp::wire
