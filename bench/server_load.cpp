@@ -800,6 +800,8 @@ struct PhaseResult {
     PhaseStats stats;
 };
 
+std::string fmt(const char* f, double v);
+
 PhaseResult run_phase(std::vector<std::unique_ptr<Worker>>& workers, const std::string& mode,
                       unsigned count, unsigned window, double rate) {
     reset_progress();
@@ -869,15 +871,18 @@ PhaseResult run_phase(std::vector<std::unique_ptr<Worker>>& workers, const std::
     if (!res.complete) res.error_detail += "(phase timed out) ";
     const auto per_msg = [&](std::optional<double> a, std::optional<double> b) {
         std::optional<double> us;
-        if (a && b && st.delivered > 0 && g->opt.server_pid > 0)
-            us = (*b - *a) * 1e6 / static_cast<double>(st.delivered);
+        if (a && b && st.delivered > 0) us = (*b - *a) * 1e6 / static_cast<double>(st.delivered);
         return us;
     };
-    res.server_us_per_msg = per_msg(server_cpu_before, server_cpu_after);
+    if (g->opt.server_pid > 0) res.server_us_per_msg = per_msg(server_cpu_before, server_cpu_after);
     res.generator_us_per_msg = per_msg(own_cpu_before, own_cpu_after);
-    if (res.server_us_per_msg && res.generator_us_per_msg)
-        std::printf("[%s] CPU per delivered message: server %.1f us, load generator %.1f us\n",
-                    mode.c_str(), *res.server_us_per_msg, *res.generator_us_per_msg);
+    if (res.generator_us_per_msg) {
+        std::printf("[%s] CPU per delivered message: server %s, load generator %.1f us\n",
+                    mode.c_str(),
+                    res.server_us_per_msg ? fmt("%.1f us", *res.server_us_per_msg).c_str()
+                                          : "n/a (no --server-pid)",
+                    *res.generator_us_per_msg);
+    }
     std::printf(
         "[%s] sent %llu, OK %llu, delivered %llu (dup %llu), acked %llu in %llu AckRequests, "
         "%.2f s; commit (send->OK) p50 %.1f ms p99 %.1f ms; load %s\n",

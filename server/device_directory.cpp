@@ -8,8 +8,9 @@ DeviceDirectory::DeviceDirectory(store::Store& store, Clock::duration ttl, std::
     : store_(store), ttl_(ttl), max_entries_(std::max<std::size_t>(max_entries, 1)) {}
 
 Result<std::vector<store::DeviceId>> DeviceDirectory::devices(const store::AccountId& account,
-                                                              bool fresh) {
+                                                              bool fresh, bool* read) {
     const auto now = Clock::now();
+    if (read != nullptr) *read = false;
     if (!fresh) {
         std::lock_guard lock(mutex_);
         auto it = entries_.find(account);
@@ -17,6 +18,7 @@ Result<std::vector<store::DeviceId>> DeviceDirectory::devices(const store::Accou
     }
     // Read outside the lock: a slow read must not hold up sends to other accounts. Two
     // concurrent misses for one account both read; the later write wins, both are current.
+    if (read != nullptr) *read = true;
     auto a = store_.account(account);
     if (!a) return a.error();  // unknown accounts are not cached: they may register any time
     std::vector<store::DeviceId> ids;

@@ -25,8 +25,10 @@ class DeviceDirectory {
     DeviceDirectory(store::Store& store, Clock::duration ttl, std::size_t max_entries);
 
     // The account's device ids in increasing order; kNoSession when there is no such account.
-    // `fresh` skips the cache (and refreshes it).
-    Result<std::vector<store::DeviceId>> devices(const store::AccountId& account, bool fresh);
+    // `fresh` skips the cache (and refreshes it); `read` (optional) tells whether the answer
+    // came from the store just now.
+    Result<std::vector<store::DeviceId>> devices(const store::AccountId& account, bool fresh,
+                                                 bool* read = nullptr);
 
   private:
     struct Entry {

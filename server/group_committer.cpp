@@ -108,6 +108,18 @@ void GroupCommitter::commit(std::vector<Pending>& batch, std::vector<PendingAcks
     // One transaction, one fsync, for everything gathered since the last one.
     auto results = store_.commit(sends, acks);
     metrics_.commits.fetch_add(1, std::memory_order_relaxed);
+    Result<void> acked;
+    if (!results) acked = results.error();
+    if (!results && !sends.empty() && !acks.empty()) {
+        // Nothing was written. Each half again on its own, so an error in one (a send that
+        // hits a full disk, say, where deletes would still fit) does not fail the other.
+        if (auto r = store_.commit({}, acks); r)
+            acked = Result<void>{};
+        else
+            acked = r.error();
+        results = store_.commit(sends, {});
+        metrics_.commits.fetch_add(2, std::memory_order_relaxed);
+    }
     const auto now = std::chrono::steady_clock::now();
     std::vector<CommittedDelivery> stored;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -126,7 +138,6 @@ void GroupCommitter::commit(std::vector<Pending>& batch, std::vector<PendingAcks
         metrics_.commit_latency.observe(now - batch[i].received);
         batch[i].done(r.outcome);
     }
-    const Result<void> acked = results ? Result<void>{} : Result<void>(results.error());
     for (auto& p : ack_batch) p.done(acked);
     if (!stored.empty() && on_committed_) on_committed_(std::move(stored));
 }

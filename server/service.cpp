@@ -137,7 +137,7 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
       config_(config),
       metrics_(metrics),
       workers_(worker_threads != 0 ? worker_threads
-                                   : std::max(1u, std::thread::hardware_concurrency() / 2)),
+                                   : std::max(2u, std::thread::hardware_concurrency() / 2)),
       directory_(store, kDeviceListTtl, kDeviceListEntries),
       account_limiter_(config.account_requests_per_second, config.account_request_burst,
                        config.rate_limit_max_keys),
@@ -576,8 +576,10 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         for (const auto& m : r.messages()) named.push_back(m.device_id());
         std::sort(named.begin(), named.end());
         // A device named twice never matches: the current list has each once.
-        auto current = directory_.devices(*to, false);
-        if (current && named != *current) current = directory_.devices(*to, true);  // recheck
+        bool read = false;
+        auto current = directory_.devices(*to, false, &read);
+        if (current && named != *current && !read)
+            current = directory_.devices(*to, true);  // a cached list may be stale: read it
         if (!current && current.error().code != ErrorCode::kNoSession) {
             store_failed("account", current.error());
             return error(req.id(), v1::INTERNAL, "try again");
@@ -744,7 +746,8 @@ void Service::push(const SessionPtr& s, std::uint64_t seq, const store::MessageI
 void Service::drain(const SessionPtr& s) {
     if (!s->device || s->closed) return;
     // Nothing unpushed in the store and no QueueEmpty owed: new messages come from the
-    // committer (push_committed), so there is nothing to read.
+    // committer (push_committed), so there is nothing to read. (Rows another process wrote
+    // send no wake here: they are found at the next gap in seqs, DrainRequest or reconnect.)
     if (!s->backlog && s->queue_empty_owed == 0) return;
     s->backlog = true;  // until this drain reaches the end of the queue
     while (window_open(*s)) {

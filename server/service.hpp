@@ -30,9 +30,10 @@ namespace pp::server {
 
 class Service : public net::Handler {
   public:
-    // `worker_threads` 0: half the cores, at least one. The workers decode, check and route
-    // requests; the network threads and the committer take the rest of the machine, and on a
-    // small one every extra thread is another wake-up per request.
+    // `worker_threads` 0: half the cores, at least two. The workers decode, check and route
+    // requests; some requests (registration, prekeys) wait for the store's write lock, which
+    // the committer holds through its fsync, and a second worker keeps every other
+    // connection's requests moving meanwhile.
     Service(store::Store& store, Config config, Metrics& metrics, unsigned worker_threads = 0);
     ~Service() override;
 

@@ -110,7 +110,7 @@ enum class SendOutcome : std::uint8_t {
     kUnknownDevice,  // a recipient device does not exist (stale device list): nothing stored
 };
 
-// What commit_sends did with one send.
+// What commit() did with one send.
 struct SendResult {
     SendOutcome outcome = SendOutcome::kStored;
     // When stored: the seq each delivery got in its device's queue, in the order of the

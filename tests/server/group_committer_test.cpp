@@ -2,6 +2,7 @@
 // and everything accepted before is still committed and answered.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 
@@ -10,7 +11,8 @@
 namespace pp::server {
 namespace {
 
-// A store whose commits wait until the test opens the gate; everything else is unused.
+// A store whose commits wait until the test opens the gate; everything else is unused. With
+// fail_sends, a commit that holds sends fails whole (as a full disk would), writing nothing.
 class GatedStore final : public store::Store {
   public:
     void open_gate() {
@@ -26,6 +28,8 @@ class GatedStore final : public store::Store {
     Result<std::vector<store::SendResult>> commit(const std::vector<store::Send>& sends,
                                                   const std::vector<DeviceAcks>& acks) override {
         wait_gate();
+        if (fail_sends && !sends.empty())
+            return make_error(ErrorCode::kInternal, "sqlite: database or disk is full");
         std::vector<store::SendResult> out;
         for (const auto& s : sends)
             out.push_back(
@@ -34,6 +38,7 @@ class GatedStore final : public store::Store {
         for (const auto& a : acks) acked_ += a.seqs.size();
         return out;
     }
+    std::atomic<bool> fail_sends{false};
     std::size_t acked() {
         std::lock_guard lock(mutex_);
         return acked_;
@@ -140,6 +145,38 @@ TEST(GroupCommitter, RefusesPastTheBoundAndCommitsEverythingAccepted) {
     EXPECT_EQ(busy, 1u);
     EXPECT_EQ(acks_ok, kBound);
     EXPECT_EQ(store.acked(), kBound);
+}
+
+// Sends and acks share a transaction; when it fails, each half is tried again alone, so
+// sends that cannot be written do not take the acks down with them (nor the reverse).
+TEST(GroupCommitter, AFailedSendHalfDoesNotFailTheAcks) {
+    GatedStore store;
+    store.fail_sends = true;
+    Metrics metrics;
+    std::mutex mu;
+    std::size_t send_errors = 0, acks_ok = 0, acks_failed = 0;
+    {
+        GroupCommitter committer(store, metrics, /*max_batch=*/8, 8, 8, {});
+        auto on_send = [&](Result<store::SendOutcome> r) {
+            std::lock_guard lock(mu);
+            if (!r && r.error().code == ErrorCode::kInternal) ++send_errors;
+        };
+        auto on_ack = [&](Result<void> r) {
+            std::lock_guard lock(mu);
+            ++(r ? acks_ok : acks_failed);
+        };
+        // The first cycle holds the gate; the send and the ack behind it share the next one.
+        committer.submit(a_send(0), on_send);
+        store.wait_for_commit_started();
+        committer.submit(a_send(1), on_send);
+        committer.submit_acks(store::DeviceAddress{}, {7, 8}, on_ack);
+        store.open_gate();
+        committer.stop();
+    }
+    EXPECT_EQ(send_errors, 2u);
+    EXPECT_EQ(acks_ok, 1u);
+    EXPECT_EQ(acks_failed, 0u);
+    EXPECT_EQ(store.acked(), 2u);
 }
 
 }  // namespace

@@ -113,6 +113,10 @@ INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
     EXPECT_EQ(
         raw_query(db_path(), "SELECT count(*) FROM sqlite_schema WHERE name = 'queue_by_msg_id'"),
         0);
+    EXPECT_EQ(raw_query(db_path(),
+                        "SELECT count(*) FROM pragma_table_info('devices') "
+                        "WHERE name IN ('next_seq', 'depth')"),
+              0);
     EXPECT_EQ(*store->queue_depth(primary(1)), 1u);
     // The retry of the old send is still a duplicate; a new one queues after seq 4.
     auto out =

@@ -187,8 +187,6 @@ TEST_F(SqliteQueue, AcknowledgeBatchAcrossDevices) {
     EXPECT_TRUE(store->acknowledge_batch({}).ok());
 }
 
-// Message ids are chosen by senders, so two senders' messages may carry the same id in one
-// queue. An ack names rows by seq: acknowledging one of them leaves the other queued.
 // The group committer's transaction: new sends and acks of earlier rows together. The sends
 // go first, so the acks' counter updates apply on top of theirs; a batch of duplicates and
 // stale acks only writes nothing.
@@ -220,6 +218,8 @@ TEST_F(SqliteQueue, CommitWritesSendsAndAcksTogether) {
     EXPECT_EQ(*store->queue_depth(primary(2)), 1u);
 }
 
+// Message ids are chosen by senders, so two senders' messages may carry the same id in one
+// queue. An ack names rows by seq: acknowledging one of them leaves the other queued.
 TEST_F(SqliteQueue, AcknowledgeBySeqLeavesSameIdFromAnotherSender) {
     auto store = open_with_accounts(3);
     ASSERT_TRUE(store);
