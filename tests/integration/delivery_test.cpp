@@ -19,6 +19,38 @@ class DeliveryTest : public ::testing::Test {
     User alice, bob;
 };
 
+// Logged in with an empty backlog: the QueueEmpty that answers authentication is read.
+ServerClient login_with_nothing_queued(const ServerProcess& server, const User& u) {
+    auto c = login(server, u);
+    auto p = must(c.next_push(5s), "backlog");
+    if (!p.has_queue_empty()) throw std::runtime_error("expected an empty backlog");
+    return c;
+}
+
+// Sends `n` messages of 200 KiB each (contents 'a', 'b', ...) from `from` to `to`'s primary
+// device; returns their ids in order.
+std::vector<std::string> send_large(ServerClient& from, const User& to, int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+        ids.push_back(random_id());
+        const std::string content(200 * 1024, static_cast<char>('a' + i));
+        must_ok(from.send(ids.back(), to.account, {{1, 2, content}}), "send");
+    }
+    return ids;
+}
+
+// Sends one message from `from` to `to`'s primary device and checks it is the next push on
+// `at` (a connection of that device).
+void expect_live_push(ServerClient& from, const User& to, ServerClient& at,
+                      const std::string& content) {
+    const std::string id = random_id();
+    must_ok(from.send(id, to.account, {{1, 2, content}}), "send");
+    auto p = must(at.next_push(5s), "push");
+    ASSERT_TRUE(p.has_envelope());
+    EXPECT_EQ(p.envelope().message_id(), id);
+    EXPECT_EQ(p.envelope().content(), content);
+}
+
 TEST_F(DeliveryTest, LivePushToConnectedDevice) {
     auto b = login(server, bob);
     ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
@@ -49,12 +81,7 @@ TEST_F(DeliveryTest, LivePushToConnectedDevice) {
 // is never disconnected for falling behind its own send queue; acks open the window again.
 TEST_F(DeliveryTest, LargeBacklogIsPushedWithinAByteWindow) {
     auto a = login(server, alice);
-    std::vector<std::string> ids;
-    for (int i = 0; i < 15; ++i) {
-        ids.push_back(random_id());
-        const std::string content(200 * 1024, static_cast<char>('a' + i));
-        must_ok(a.send(ids.back(), bob.account, {{1, 2, content}}), "send");
-    }
+    const auto ids = send_large(a, bob, 15);
     auto b = login(server, bob);
     auto got = drain_until_empty(b, true, 60s);
     ASSERT_EQ(got.size(), ids.size());
@@ -68,15 +95,9 @@ TEST_F(DeliveryTest, LargeBacklogIsPushedWithinAByteWindow) {
 // window (here its 1 MiB byte bound) is full; the rest wait in the store and follow, in
 // order and once each, as acks open the window.
 TEST_F(DeliveryTest, LivePushesStopAtAFullWindowAndResumeInOrder) {
-    auto b = login(server, bob);
-    ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
+    auto b = login_with_nothing_queued(server, bob);
     auto a = login(server, alice);
-    std::vector<std::string> ids;
-    for (int i = 0; i < 12; ++i) {
-        ids.push_back(random_id());
-        const std::string content(200 * 1024, static_cast<char>('a' + i));
-        must_ok(a.send(ids.back(), bob.account, {{1, 2, content}}), "send");
-    }
+    const auto ids = send_large(a, bob, 12);
     auto read_pushes = [&](std::size_t n) {
         std::vector<std::string> got;
         for (std::size_t i = 0; i < n; ++i) {
@@ -98,20 +119,14 @@ TEST_F(DeliveryTest, LivePushesStopAtAFullWindowAndResumeInOrder) {
     first.insert(first.end(), second.begin(), second.end());
     EXPECT_EQ(first, ids);
     // And live pushes go on from there.
-    const std::string id = random_id();
-    must_ok(a.send(id, bob.account, {{1, 2, "after"}}), "send");
-    auto p = must(b.next_push(5s), "push");
-    ASSERT_TRUE(p.has_envelope());
-    EXPECT_EQ(p.envelope().message_id(), id);
+    expect_live_push(a, bob, b, "after");
 }
 
 // Two connections of one device (a reconnect racing the old connection's close, say) both
 // get a live message, and each its own copy to acknowledge.
 TEST_F(DeliveryTest, EveryConnectionOfTheDeviceGetsTheLivePush) {
-    auto b1 = login(server, bob);
-    ASSERT_TRUE(must(b1.next_push(5s), "backlog").has_queue_empty());
-    auto b2 = login(server, bob);
-    ASSERT_TRUE(must(b2.next_push(5s), "backlog").has_queue_empty());
+    auto b1 = login_with_nothing_queued(server, bob);
+    auto b2 = login_with_nothing_queued(server, bob);
     auto a = login(server, alice);
     const std::string id = random_id();
     must_ok(a.send(id, bob.account, {{1, 2, "to both"}}), "send");
@@ -129,17 +144,12 @@ TEST_F(DeliveryTest, EveryConnectionOfTheDeviceGetsTheLivePush) {
 }
 
 TEST_F(DeliveryTest, SecondAuthenticationOnAConnectionIsRefused) {
-    auto b = login(server, bob);
-    ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
+    auto b = login_with_nothing_queued(server, bob);
     auto again = must(b.authenticate(alice.account, alice.keys.identity()), "authenticate again");
     EXPECT_EQ(again.status(), v1::CONFLICT);
     // Still Bob's connection: a message to Bob arrives here.
     auto a = login(server, alice);
-    const std::string id = random_id();
-    must_ok(a.send(id, bob.account, {{1, 2, "still bob"}}), "send");
-    auto p = must(b.next_push(5s), "push");
-    ASSERT_TRUE(p.has_envelope());
-    EXPECT_EQ(p.envelope().message_id(), id);
+    expect_live_push(a, bob, b, "still bob");
 }
 
 TEST_F(DeliveryTest, OfflineQueueDrainsInOrderThenQueueEmpty) {
