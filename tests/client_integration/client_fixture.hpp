@@ -46,6 +46,20 @@ struct User {
     }
 };
 
+// `a` adds `b` from b's link, under b's name.
+inline void introduce(User& a, User& b) {
+    auto link = b.client->contact_link();
+    ASSERT_TRUE(link) << link.error().detail;
+    auto added = a.client->add_contact(*link, b.name);
+    ASSERT_TRUE(added) << added.error().detail;
+}
+
+// Each in the other's contacts.
+inline void befriend(User& a, User& b) {
+    introduce(a, b);
+    introduce(b, a);
+}
+
 class ClientTest : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -84,19 +98,6 @@ class ClientTest : public ::testing::Test {
         ASSERT_TRUE(c) << c.error().detail;
         u.client = std::move(*c);
         watch(u);
-    }
-
-    // `a` adds `b` from b's link, under b's name.
-    void introduce(User& a, User& b) {
-        auto link = b.client->contact_link();
-        ASSERT_TRUE(link) << link.error().detail;
-        auto added = a.client->add_contact(*link, b.name);
-        ASSERT_TRUE(added) << added.error().detail;
-    }
-
-    void befriend(User& a, User& b) {
-        introduce(a, b);
-        introduce(b, a);
     }
 
     client::ConversationId to(User& from, const std::string& name) {

@@ -54,6 +54,21 @@ class RoutesTest : public ::testing::Test {
         return u;
     }
 
+    // Alice and bob in each other's contacts, with alice's first message to bob sent.
+    struct Friends {
+        User alice, bob;
+        client::ConversationId to_bob{};
+    };
+    void make_friends(Friends& f, const std::string& first) {
+        f.alice = make_user("alice");
+        f.bob = make_user("bob");
+        ASSERT_NO_FATAL_FAILURE(befriend(f.alice, f.bob));
+        auto to_bob = f.alice.client->resolve("bob");
+        ASSERT_TRUE(to_bob) << to_bob.error().detail;
+        f.to_bob = *to_bob;
+        ASSERT_TRUE(f.alice.client->send_text(f.to_bob, first));
+    }
+
     TcpForwarder published;
     TcpForwarder front;
     ServerProcess server;
@@ -80,12 +95,9 @@ TEST_F(RoutesTest, TheSignedListIsPinnedFetchedAndCachedAtRegistration) {
 }
 
 TEST_F(RoutesTest, WhenTheAccountAddressIsCutTheListsEndpointCarriesTheMessages) {
-    auto alice = make_user("alice");
-    auto bob = make_user("bob");
-    ASSERT_TRUE(alice.client->add_contact(*bob.client->contact_link(), "bob"));
-    ASSERT_TRUE(bob.client->add_contact(*alice.client->contact_link(), "alice"));
-    auto to_bob = *alice.client->resolve("bob");
-    ASSERT_TRUE(alice.client->send_text(to_bob, "before the block"));
+    Friends f;
+    ASSERT_NO_FATAL_FAILURE(make_friends(f, "before the block"));
+    auto& [alice, bob, to_bob] = f;
 
     // The censor cuts the address both registered with, live connections included: the
     // clients find out on their next request and race their way back in.
@@ -114,12 +126,9 @@ TEST_F(RoutesTest, WhenTheAccountAddressIsCutTheListsEndpointCarriesTheMessages)
 // server and is stored, but its acknowledgement never comes back. She must resend it over
 // another route under the same id, and bob must get it exactly once.
 TEST_F(RoutesTest, AnAckLostInABlackHoleIsResentElsewhereAndDeliveredOnce) {
-    auto alice = make_user("alice");
-    auto bob = make_user("bob");
-    ASSERT_TRUE(alice.client->add_contact(*bob.client->contact_link(), "bob"));
-    ASSERT_TRUE(bob.client->add_contact(*alice.client->contact_link(), "alice"));
-    auto to_bob = *alice.client->resolve("bob");
-    ASSERT_TRUE(alice.client->send_text(to_bob, "first"));
+    Friends f;
+    ASSERT_NO_FATAL_FAILURE(make_friends(f, "first"));
+    auto& [alice, bob, to_bob] = f;
 
     front.swallow_replies();
     auto held = alice.client->send_text(to_bob, "into the black hole", std::nullopt, 2s);
