@@ -4,11 +4,13 @@
 // HttpRoute. Asio/Beast stay behind a pimpl so including this header is cheap.
 //
 // Threading: callbacks (Handler, HttpRoute) run on the server's io threads, serialised per
-// connection. They must not block (no disk, no database waits, no sleeping): hand slow work to
-// another executor and reply later with Connection::send, which is safe from any thread.
+// connection (the connection's strand). They must not wait on anything slow (a lock held across
+// an fsync, a remote database, sleeping): hand such work to another executor and come back with
+// Connection::post, or reply with Connection::send, both safe from any thread.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,7 +41,12 @@ class Connection {
     virtual ~Connection();
     // Queues one binary WebSocket message. Thread-safe, never blocks; messages go out in call
     // order. Past max_send_queue_bytes of unsent data the connection is closed instead.
+    // Called on the connection's strand, the message is queued at once rather than posted.
     virtual void send(Bytes frame) = 0;
+    // Runs `fn` later on the connection's strand, serialised with the Handler's callbacks for
+    // this connection; never inline. Thread-safe. Runs even after on_close (the connection is
+    // kept alive until then), so `fn` checks its own state. An exception from it is dropped.
+    virtual void post(std::function<void()> fn) = 0;
     // Starts a normal close handshake. Thread-safe; on_close follows.
     virtual void close() = 0;
     virtual std::uint64_t id() const = 0;

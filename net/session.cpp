@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -138,12 +139,22 @@ void Session::send(Bytes frame) {
         return;
     }
     try {
-        asio::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
-            self->enqueue(std::move(f));
-        });
+        // Dispatch, not post: a handler answering on the strand queues its frame at once,
+        // without another trip through the io queue. From other threads this posts.
+        asio::dispatch(ws_.get_executor(),
+                       [self = shared_from_this(), f = std::move(frame)]() mutable {
+                           self->enqueue(std::move(f));
+                       });
     } catch (...) {
         queued_bytes_.fetch_sub(size);
     }
+}
+
+void Session::post(std::function<void()> fn) {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
+        // Not ours to let unwind through Asio (see call_handler).
+        self->call_handler(fn);
+    });
 }
 
 void Session::enqueue(Bytes frame) {

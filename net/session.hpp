@@ -1,7 +1,7 @@
 #pragma once
 // net/ internal: one accepted socket, from TLS handshake through HTTP or a WebSocket to close.
-// Every member runs on the session's strand (the socket's executor) except send(), close() and
-// abort(), which only post to it.
+// Every member runs on the session's strand (the socket's executor) except send(), post(),
+// close() and abort(), which only post to it (send() runs inline when already on it).
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -31,6 +31,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     static void launch(const std::shared_ptr<Session>& s);
 
     void send(Bytes frame) override;
+    void post(std::function<void()> fn) override;
     void close() override;
     std::uint64_t id() const override { return id_; }
     std::string peer() const override { return peer_; }

@@ -20,19 +20,21 @@ using store::AccountId;
 using store::DeviceAddress;
 
 struct Service::Session {
-    explicit Session(std::shared_ptr<net::Connection> c, boost::asio::thread_pool& pool,
-                     const Config& cfg)
-        : conn(std::move(c)),
-          strand(boost::asio::make_strand(pool)),
-          bucket(cfg.requests_per_second, cfg.request_burst) {}
+    explicit Session(std::shared_ptr<net::Connection> c, const Config& cfg)
+        : conn(std::move(c)), bucket(cfg.requests_per_second, cfg.request_burst) {}
 
     std::shared_ptr<net::Connection> conn;
     std::string ip = peer_ip(conn->peer());           // without the port; for opt-in logs only
     std::string address = address_key(conn->peer());  // rate-limit key: IPv4, or IPv6 /64
     std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();
-    boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
-    // Everything below is touched only on `strand`.
+    // Everything below is touched only on the connection's strand (the network thread running
+    // its callbacks, or a conn->post), except where a field says otherwise.
     TokenBucket bucket;
+    // A request running on a worker (see Service::slow): later frames wait in `waiting`, in
+    // order, and the strand leaves the fields the worker may touch (nonce, device,
+    // identity_key: the request fields) alone until it is done.
+    bool busy = false;
+    std::deque<Bytes> waiting;
     Bytes nonce;  // the latest challenge on this connection
     std::optional<DeviceAddress> device;
     Bytes identity_key;
@@ -54,18 +56,18 @@ struct Service::Session {
     // committed message could not be pushed at once. Only then does drain() read the store;
     // otherwise new messages arrive from the committer in seq order and are pushed from memory.
     bool backlog = true;
-    std::uint64_t rate_limited = 0;  // refusals on this connection (logged on close)
+    // Refusals on this connection (logged on close); a worker's registration counts here too.
+    std::atomic<std::uint64_t> rate_limited{0};
     // QueueEmpty frames owed once the backlog is pushed: one for authenticating and one per
     // DrainRequest, so a client can count them and know which one answers which request.
     unsigned queue_empty_owed = 0;
     bool closed = false;
-    // Frames received but not yet handled: touched from the network threads too.
-    std::atomic<int> queued_frames{0};
 };
 
 namespace {
-// A connection with more frames waiting than this is flooding: it is closed.
-constexpr int kMaxQueuedFrames = 256;
+// A connection with more frames waiting behind a worker's request than this is flooding: it
+// is closed.
+constexpr std::size_t kMaxQueuedFrames = 256;
 // Recipients' device lists are read from the store again after this long (see DeviceDirectory).
 constexpr auto kDeviceListTtl = std::chrono::seconds(60);
 constexpr std::size_t kDeviceListEntries = 1 << 16;
@@ -161,9 +163,11 @@ Service::~Service() {
 }
 
 void Service::shutdown() {
-    // Order matters: stop taking frames, let every frame already received be handled (its
-    // sends reach the committer), then commit everything and answer. Committer callbacks
-    // post nothing once stopped_ is set.
+    // Order matters: stop taking frames, let the workers finish their requests, then commit
+    // everything already submitted and answer. Frames are handled as they arrive, so the only
+    // ones left unanswered are those still waiting behind a worker's request: they were never
+    // acknowledged, and the client sends them again. Committer callbacks post nothing once
+    // stopped_ is set.
     stopped_ = true;
     workers_.join();
     if (committer_) committer_->stop();
@@ -177,7 +181,7 @@ void Service::sweep_rate_limiters() {
 }
 
 void Service::on_open(const std::shared_ptr<net::Connection>& conn) {
-    auto s = std::make_shared<Session>(conn, workers_, config_);
+    auto s = std::make_shared<Session>(conn, config_);
     metrics_.connections_total.fetch_add(1, std::memory_order_relaxed);
     metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
     events_.connection_open(conn->id(), s->ip);
@@ -195,22 +199,20 @@ void Service::on_close(const std::shared_ptr<net::Connection>& conn) {
         sessions_.erase(it);
     }
     metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
-    // After shutdown the pool runs nothing more; a posted job would only hold the connection
-    // alive past the network layer. Nothing is left to clean up then.
-    if (stopped_) return;
-    boost::asio::post(s->strand, [this, s] {
-        s->closed = true;
-        events_.connection_close(s->conn->id(), std::chrono::steady_clock::now() - s->opened,
-                                 s->device.has_value(), s->rate_limited);
-        if (!s->device) return;
-        metrics_.connections_authenticated.fetch_sub(1, std::memory_order_relaxed);
-        std::lock_guard lock(mutex_);
-        auto it = by_device_.find({s->device->account, s->device->device});
-        if (it != by_device_.end()) {
-            it->second.erase(s->conn->id());
-            if (it->second.empty()) by_device_.erase(it);
-        }
-    });
+    // On the connection's strand: a worker may still be running one of its requests, which
+    // answers into the closed connection and changes nothing here.
+    s->closed = true;
+    s->waiting.clear();
+    events_.connection_close(s->conn->id(), std::chrono::steady_clock::now() - s->opened,
+                             s->device.has_value(), s->rate_limited.load());
+    if (!s->device) return;
+    metrics_.connections_authenticated.fetch_sub(1, std::memory_order_relaxed);
+    std::lock_guard lock(mutex_);
+    auto it = by_device_.find({s->device->account, s->device->device});
+    if (it != by_device_.end()) {
+        it->second.erase(s->conn->id());
+        if (it->second.empty()) by_device_.erase(it);
+    }
 }
 
 void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame) {
@@ -223,26 +225,43 @@ void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame
     }
     metrics_.frames_in.fetch_add(1, std::memory_order_relaxed);
     if (stopped_) return;  // shutting down: the frame is dropped, its connection is closing
-    if (s->queued_frames.fetch_add(1) >= kMaxQueuedFrames) {
-        // Backpressure: requests arrive faster than they can be handled. Rather than buffer
-        // without bound, drop the connection; the client reconnects and retries by id.
-        const int queued = s->queued_frames.fetch_sub(1);
-        metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
-        events_.backpressure_close(conn->id(), queued);
-        conn->close();
+    if (s->busy) {
+        if (s->waiting.size() >= kMaxQueuedFrames) {
+            // Backpressure: requests arrive faster than they can be handled. Rather than
+            // buffer without bound, drop the connection; the client reconnects and retries.
+            metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+            events_.backpressure_close(conn->id(), static_cast<int>(s->waiting.size()));
+            conn->close();
+            return;
+        }
+        s->waiting.push_back(std::move(frame));
         return;
     }
-    boost::asio::post(s->strand,
-                      [this, s, f = std::move(frame)]() mutable { handle(s, std::move(f)); });
+    handle(s, std::move(frame));
 }
 
 void Service::respond(const SessionPtr& s, const v1::Frame& frame) {
     s->conn->send(wire::encode_frame(frame));
 }
 
+bool Service::slow(const v1::Request& req) {
+    // These write the store outside the group committer, so they wait for its write lock,
+    // which the committer holds through its fsync: a worker waits, not a network thread.
+    // Everything else runs where the frame arrived. Reads included: SQLite in WAL mode never
+    // makes a reader wait for a writer, and a read of the database file is as quick as the
+    // page cache. (A store whose reads cross a network would move them here too.)
+    switch (req.body_case()) {
+        case v1::Request::kRegister:
+        case v1::Request::kUploadPrekeys:
+        case v1::Request::kFetchBundles:
+            return true;
+        default:
+            return false;
+    }
+}
+
 void Service::handle(const SessionPtr& s, Bytes bytes) {
-    // The strand is the boundary into the worker pool: nothing may escape it.
-    s->queued_frames.fetch_sub(1);
+    // On the connection's strand, inside the network layer's callback: nothing may escape.
     try {
         if (s->closed) return;
         const auto started = std::chrono::steady_clock::now();
@@ -255,19 +274,22 @@ void Service::handle(const SessionPtr& s, Bytes bytes) {
             return;
         }
         const v1::Request& req = frame->request();
-        const auto now = std::chrono::steady_clock::now();
         const char* limit = nullptr;
-        if (!s->bucket.take(now))
+        if (!s->bucket.take(started))
             limit = "connection";
-        else if (!address_limiter_.take(s->address, now))
+        else if (!address_limiter_.take(s->address, started))
             limit = "address";
         else if (s->device &&
                  !account_limiter_.take(
-                     std::string(s->device->account.begin(), s->device->account.end()), now))
+                     std::string(s->device->account.begin(), s->device->account.end()), started))
             limit = "account";
         if (limit != nullptr) {
             note_rate_limited(s, limit);
             respond(s, error(req.id(), v1::RATE_LIMITED, "slow down"));
+            return;
+        }
+        if (slow(req)) {
+            run_on_worker(s, std::move(*frame), started);
             return;
         }
         if (auto reply = dispatch(s, req)) respond(s, *reply);
@@ -278,6 +300,43 @@ void Service::handle(const SessionPtr& s, Bytes bytes) {
             respond(s, error(0, v1::INTERNAL, "internal error"));
         } catch (const std::exception&) {
         }
+    }
+}
+
+void Service::run_on_worker(const SessionPtr& s, v1::Frame frame,
+                            std::chrono::steady_clock::time_point started) {
+    s->busy = true;
+    boost::asio::post(workers_, [this, s, frame = std::move(frame), started] {
+        // The worker pool's boundary: nothing may escape into it.
+        try {
+            if (auto reply = dispatch(s, frame.request())) respond(s, *reply);
+            metrics_.request_latency.observe(std::chrono::steady_clock::now() - started);
+        } catch (const std::exception&) {
+            metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+            try {
+                respond(s, error(frame.request().id(), v1::INTERNAL, "internal error"));
+            } catch (const std::exception&) {
+            }
+        }
+        // Posted after the answer was queued, so the frames that waited are answered after it.
+        try {
+            s->conn->post([this, s] { resume(s); });
+        } catch (const std::exception&) {
+            // Out of memory: the connection stays busy and its client's requests time out;
+            // closing lets it reconnect instead.
+            s->conn->close();
+        }
+    });
+}
+
+void Service::resume(const SessionPtr& s) {
+    s->busy = false;
+    // After shutdown began, waiting frames are dropped like any frame arriving then.
+    if (stopped_) s->waiting.clear();
+    while (!s->busy && !s->waiting.empty()) {
+        Bytes next = std::move(s->waiting.front());
+        s->waiting.pop_front();
+        handle(s, std::move(next));
     }
 }
 
@@ -678,7 +737,7 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         }
         if (stopped_) return;
         const bool ok = r.ok();
-        boost::asio::post(s->strand, [this, s, ok, claimed = std::move(claimed)] {
+        s->conn->post([this, s, ok, claimed = std::move(claimed)] {
             for (const auto& [id, pushed] : claimed) {
                 if (ok) {
                     s->in_flight_count -= 1;
@@ -815,16 +874,16 @@ void Service::wake(std::vector<CommittedDelivery> stored) {
         std::vector<CommittedDelivery> mine;
         for (; j < targets.size() && targets[j].first == targets[i].first; ++j)
             mine.push_back(stored[targets[j].second]);
-        boost::asio::post(targets[i].first->strand,
-                          [this, s = targets[i].first, mine = std::move(mine)] {
-                              try {
-                                  push_committed(s, mine);
-                              } catch (const std::exception&) {
-                                  // Still queued in the store: the next wake or ack pushes it.
-                                  s->backlog = true;
-                                  metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-                              }
-                          });
+        const SessionPtr& s = targets[i].first;
+        s->conn->post([this, s, mine = std::move(mine)] {
+            try {
+                push_committed(s, mine);
+            } catch (const std::exception&) {
+                // Still queued in the store: the next wake or ack pushes it.
+                s->backlog = true;
+                metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+            }
+        });
         i = j;
     }
 }

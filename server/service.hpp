@@ -1,9 +1,10 @@
 #pragma once
 // The home server's behaviour: every frame a device sends, and every message it is owed.
-// Network callbacks only enqueue work; requests run on a small worker pool, serialised per
-// connection by a strand (so one device's requests are answered in order), and sends go
-// through the group committer. Nothing here blocks a network thread.
-#include <boost/asio/strand.hpp>
+// A connection's frames are handled on its network strand as they arrive, so its requests are
+// answered in order and a send reaches the group committer without a thread hand-off. Requests
+// that write the store outside the committer (registration, prekeys) would wait there for the
+// store's write lock through the committer's fsync: they run on a small worker pool, and the
+// connection's later frames wait until that answer is queued. Pushes run on the strand too.
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
@@ -30,10 +31,9 @@ namespace pp::server {
 
 class Service : public net::Handler {
   public:
-    // `worker_threads` 0: half the cores, at least two. The workers decode, check and route
-    // requests; some requests (registration, prekeys) wait for the store's write lock, which
-    // the committer holds through its fsync, and a second worker keeps every other
-    // connection's requests moving meanwhile.
+    // `worker_threads` 0: half the cores, at least two. The workers run registration and
+    // prekey requests, which wait for the store's write lock; a second worker checks the next
+    // one's signatures meanwhile.
     Service(store::Store& store, Config config, Metrics& metrics, unsigned worker_threads = 0);
     ~Service() override;
 
@@ -54,7 +54,14 @@ class Service : public net::Handler {
     using SessionPtr = std::shared_ptr<Session>;
     using DeviceKey = std::pair<store::AccountId, store::DeviceId>;
 
+    // On the connection's strand: decodes, rate-limits and answers one frame, or hands it to
+    // run_on_worker when slow().
     void handle(const SessionPtr& s, Bytes bytes);
+    static bool slow(const wire::v1::Request& req);
+    // Marks the session busy and runs the request on a worker; resume() follows on the strand.
+    void run_on_worker(const SessionPtr& s, wire::v1::Frame frame,
+                       std::chrono::steady_clock::time_point started);
+    void resume(const SessionPtr& s);  // handles the frames that waited, in order
     void respond(const SessionPtr& s, const wire::v1::Frame& frame);
     // nullopt when the handler answered itself (or will, from the group committer).
     std::optional<wire::v1::Frame> dispatch(const SessionPtr& s, const wire::v1::Request& req);
@@ -72,11 +79,11 @@ class Service : public net::Handler {
     wire::v1::Frame on_get_endpoints(const wire::v1::Request& req) const;
 
     // Pushes queued messages to the session's device from the store, up to its window, when
-    // the store may hold some not yet pushed there. On the session strand.
+    // the store may hold some not yet pushed there. On the connection's strand.
     void drain(const SessionPtr& s);
     // After a commit: hands each connected recipient the messages just stored for it.
     void wake(std::vector<CommittedDelivery> stored);
-    // On the session strand: pushes just-committed messages from memory when they are the
+    // On the connection's strand: pushes just-committed messages from memory when they are the
     // next in the device's queue and the window has room; otherwise drains from the store.
     void push_committed(const SessionPtr& s, const std::vector<CommittedDelivery>& stored);
     // One push frame; the session's window and in-flight rows account for it.

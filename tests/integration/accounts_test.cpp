@@ -185,6 +185,51 @@ TEST_F(AccountsTest, PrekeysUploadCountFetch) {
     EXPECT_EQ(must(ac.fetch_bundles("short"), "bad id").status(), v1::BAD_REQUEST);
 }
 
+// Uploads and fetches run on the server's workers, counts and challenges where the frame
+// arrived: pipelined on one connection, they must still take effect and be answered in the
+// order they were sent.
+TEST_F(AccountsTest, PipelinedRequestsAreAnsweredAndTakeEffectInOrder) {
+    auto c = connect_to(server);
+    User bob = register_user(c, 2);
+    must_ok(c.authenticate(bob.account, bob.keys.identity()), "auth bob");
+    must(c.next_push(5s), "queue empty");
+    std::vector<std::uint64_t> ids;
+    std::vector<std::uint64_t> expected_counts;
+    std::uint32_t next_prekey = 100;
+    std::uint64_t count = 2;
+    for (int round = 0; round < 20; ++round) {
+        v1::Request upload;
+        for (const auto& pk : bob.keys.add_prekeys(next_prekey, 3)) {
+            auto* w = upload.mutable_upload_prekeys()->add_prekeys();
+            w->set_id(pk.id);
+            w->set_public_key(public_bytes(pk.key_pair.public_key));
+        }
+        next_prekey += 3;
+        count += 3;
+        ids.push_back(must(c.submit(upload), "submit upload"));
+        expected_counts.push_back(0);  // not a count
+        v1::Request n;
+        n.mutable_prekey_count();
+        ids.push_back(must(c.submit(n), "submit count"));
+        expected_counts.push_back(count);
+    }
+    // Raw frames, so the order they arrive in is seen, not just their contents.
+    std::vector<std::uint64_t> answered;
+    while (answered.size() < ids.size()) {
+        auto raw = must(c.ws().receive(10s), "receive");
+        auto frame = must(wire::decode_frame(raw), "decode");
+        ASSERT_TRUE(frame.has_response());
+        const auto& r = frame.response();
+        ASSERT_EQ(r.status(), v1::OK) << r.detail();
+        const std::size_t i = answered.size();
+        answered.push_back(r.id());
+        if (expected_counts[i] != 0) {
+            EXPECT_EQ(r.prekey_count().count(), expected_counts[i]) << "answer " << i;
+        }
+    }
+    EXPECT_EQ(answered, ids);
+}
+
 TEST_F(AccountsTest, ConcurrentFetchesNeverShareAPrekey) {
     constexpr int kThreads = 6;
     constexpr int kFetchesEach = 10;
