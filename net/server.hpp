@@ -39,13 +39,16 @@ struct ServerOptions {
 class Connection {
   public:
     virtual ~Connection();
-    // Queues one binary WebSocket message. Thread-safe, never blocks; messages go out in call
-    // order. Past max_send_queue_bytes of unsent data the connection is closed instead.
-    // Called on the connection's strand, the message is queued at once rather than posted.
+    // Queues one binary WebSocket message. Thread-safe, never blocks. Past
+    // max_send_queue_bytes of unsent data the connection is closed instead. Called on the
+    // connection's strand, the message is queued at once; from another thread it is posted to
+    // the strand. So messages go out in call order for calls from one thread, and a call on the
+    // strand comes after every message posted before the strand's current handler was.
     virtual void send(Bytes frame) = 0;
     // Runs `fn` later on the connection's strand, serialised with the Handler's callbacks for
     // this connection; never inline. Thread-safe. Runs even after on_close (the connection is
-    // kept alive until then), so `fn` checks its own state. An exception from it is dropped.
+    // kept alive until then), so `fn` checks its own state; not once Server::shutdown has
+    // stopped the io threads (then it is destroyed unrun). An exception from it is dropped.
     virtual void post(std::function<void()> fn) = 0;
     // Starts a normal close handshake. Thread-safe; on_close follows.
     virtual void close() = 0;

@@ -165,8 +165,10 @@ Service::~Service() {
 void Service::shutdown() {
     // Order matters: stop taking frames, let the workers finish their requests, then commit
     // everything already submitted and answer. Frames are handled as they arrive, so the only
-    // ones left unanswered are those still waiting behind a worker's request: they were never
-    // acknowledged, and the client sends them again. Committer callbacks post nothing once
+    // ones left unanswered are those still waiting behind a worker's request, and a request
+    // that passed the stopped_ check just as the pool was joined (its job never runs): none
+    // was acknowledged, and the client sends them again. A send or ack reaching the committer
+    // after it stopped is answered "shutting down". Committer callbacks post nothing once
     // stopped_ is set.
     stopped_ = true;
     workers_.join();
@@ -247,9 +249,10 @@ void Service::respond(const SessionPtr& s, const v1::Frame& frame) {
 bool Service::slow(const v1::Request& req) {
     // These write the store outside the group committer, so they wait for its write lock,
     // which the committer holds through its fsync: a worker waits, not a network thread.
-    // Everything else runs where the frame arrived. Reads included: SQLite in WAL mode never
-    // makes a reader wait for a writer, and a read of the database file is as quick as the
-    // page cache. (A store whose reads cross a network would move them here too.)
+    // Everything else runs where the frame arrived, reads included: SQLite in WAL mode never
+    // makes a reader wait for the writer, the store keeps a pool of readers so they do not
+    // wait for each other, and drain() reads no more than the push window holds. (A store
+    // whose reads cross a network would move them here too.)
     switch (req.body_case()) {
         case v1::Request::kRegister:
         case v1::Request::kUploadPrekeys:
@@ -305,7 +308,8 @@ void Service::handle(const SessionPtr& s, Bytes bytes) {
 
 void Service::run_on_worker(const SessionPtr& s, v1::Frame frame,
                             std::chrono::steady_clock::time_point started) {
-    s->busy = true;
+    // busy only once the job is queued: if posting throws, handle() answers INTERNAL and the
+    // connection goes on. (resume() runs on this strand, so it cannot come first.)
     boost::asio::post(workers_, [this, s, frame = std::move(frame), started] {
         // The worker pool's boundary: nothing may escape into it.
         try {
@@ -327,6 +331,7 @@ void Service::run_on_worker(const SessionPtr& s, v1::Frame frame,
             s->conn->close();
         }
     });
+    s->busy = true;
 }
 
 void Service::resume(const SessionPtr& s) {
@@ -811,18 +816,24 @@ void Service::drain(const SessionPtr& s) {
     s->backlog = true;  // until this drain reaches the end of the queue
     while (window_open(*s)) {
         const std::size_t room = config_.push_window - s->in_flight_count;
-        auto batch = store_.pending(*s->device, s->last_pushed_seq, room, now_ms());
+        // The window's bytes too: on a network thread, read no more than can be pushed.
+        const std::size_t room_bytes = config_.push_window_bytes - s->in_flight_bytes;
+        auto batch = store_.pending(*s->device, s->last_pushed_seq, room, room_bytes, now_ms());
         if (!batch) {  // transient store error: the next ack or wake retries
             store_failed("pending", batch.error());
             return;
         }
         std::size_t pushed = 0;
+        std::size_t pushed_bytes = 0;
         for (const auto& m : *batch) {
             if (!window_open(*s)) break;
             push(s, m.seq, m.id, m.sender, m.type, m.content, m.server_time_ms);
             ++pushed;
+            pushed_bytes += m.content.size();
         }
-        if (pushed == batch->size() && batch->size() < room) {
+        // The end of the queue only when neither budget cut the batch short; otherwise the
+        // next drain (when acks open the window) reads on.
+        if (pushed == batch->size() && batch->size() < room && pushed_bytes < room_bytes) {
             s->backlog = false;
             for (; s->queue_empty_owed > 0; --s->queue_empty_owed) {
                 v1::Frame f;

@@ -2,9 +2,10 @@
 // The home server's behaviour: every frame a device sends, and every message it is owed.
 // A connection's frames are handled on its network strand as they arrive, so its requests are
 // answered in order and a send reaches the group committer without a thread hand-off. Requests
-// that write the store outside the committer (registration, prekeys) would wait there for the
-// store's write lock through the committer's fsync: they run on a small worker pool, and the
-// connection's later frames wait until that answer is queued. Pushes run on the strand too.
+// that write the store outside the committer (registration, prekey upload, bundle fetches,
+// which take one-time prekeys) would wait there for the store's write lock through the
+// committer's fsync: they run on a small worker pool, and the connection's later frames wait
+// until that answer is queued. Pushes run on the strand too.
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
@@ -31,9 +32,9 @@ namespace pp::server {
 
 class Service : public net::Handler {
   public:
-    // `worker_threads` 0: half the cores, at least two. The workers run registration and
-    // prekey requests, which wait for the store's write lock; a second worker checks the next
-    // one's signatures meanwhile.
+    // `worker_threads` 0: half the cores, at least two. The workers run registration, prekey
+    // upload and bundle fetch requests, which wait for the store's write lock; a second worker
+    // checks the next one's signatures meanwhile.
     Service(store::Store& store, Config config, Metrics& metrics, unsigned worker_threads = 0);
     ~Service() override;
 

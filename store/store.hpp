@@ -174,9 +174,13 @@ class Store {
         if (!r) return r.error();
         return {};
     }
-    // Oldest first, at most `limit`, with seq > after_seq; expired messages are not returned.
+    // Oldest first, with seq > after_seq; expired messages are not returned. At most `limit`
+    // messages, and it stops after the message that reaches `max_bytes` of content (so at least
+    // one comes back while any is pending): a backlog of large messages is read a window at a
+    // time, not a whole `limit` of them.
     virtual Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d,
                                                        std::uint64_t after_seq, std::size_t limit,
+                                                       std::size_t max_bytes,
                                                        std::int64_t now_ms) = 0;
     // Deletes acknowledged rows from the device's queue, named by their seq (as `pending`
     // returned them), in one transaction. A message id alone is not enough: ids are chosen by

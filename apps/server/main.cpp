@@ -189,9 +189,11 @@ int run_server(apps::Settings s) {
 
     server::Metrics metrics;
     server::StoreGauges gauges;
-    // Held so it can be destroyed before `server`: connections closed during shutdown leave
-    // work queued in the service's pool that owns those connections, and it must be released
-    // while the network's io_context still exists (else the process crashes on exit).
+    // Held so it can be destroyed before `server`: connections closed during shutdown may
+    // leave work queued in the service's worker pool that owns those connections, and it must
+    // be released while the network's io_context still exists (else the process crashes on
+    // exit). Work the service posted to connection strands is destroyed with the io_context,
+    // unrun: server.shutdown() has joined the io threads by then.
     std::optional<server::Service> service_slot;
     server::Service& service = service_slot.emplace(**store, s.service, metrics);
     // Only when the operator opts in ([endpoints] public, --public-endpoints).

@@ -1,5 +1,6 @@
 // SqliteStore: signed and one-time prekeys, and bundles for starting sessions.
 #include "store/sqlite/db.hpp"
+#include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -50,8 +51,8 @@ Result<void> SqliteStore::add_prekeys(const DeviceAddress& d, const std::vector<
 }
 
 Result<std::size_t> SqliteStore::count_prekeys(const DeviceAddress& d) {
-    std::lock_guard lock(read_mu_);
-    Connection& c = *reader_;
+    auto reader = readers_->acquire();
+    Connection& c = *reader;
     PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kRead));
     PP_TRY(did, sqlite::find_device(c, d));
     if (!did) return sqlite::no_device();

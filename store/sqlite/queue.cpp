@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "store/sqlite/db.hpp"
+#include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -153,9 +154,10 @@ Result<SendResult> commit_one(Connection& c, BatchDevices& devices, const Send& 
 
 Result<std::vector<QueuedMessage>> SqliteStore::pending(const DeviceAddress& d,
                                                         std::uint64_t after_seq, std::size_t limit,
+                                                        std::size_t max_bytes,
                                                         std::int64_t now_ms) {
-    std::lock_guard lock(read_mu_);
-    Connection& c = *reader_;
+    auto reader = readers_->acquire();
+    Connection& c = *reader;
     PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kRead));
     PP_TRY(did, sqlite::find_device(c, d));
     if (!did) return sqlite::no_device();
@@ -165,7 +167,8 @@ Result<std::vector<QueuedMessage>> SqliteStore::pending(const DeviceAddress& d,
                         "ORDER BY q.seq LIMIT ?4"));
     s.bind(1, *did).bind(2, sqlite::to_db(after_seq)).bind(3, now_ms).bind(4, sqlite::to_db(limit));
     std::vector<QueuedMessage> out;
-    for (;;) {
+    std::size_t bytes = 0;
+    while (bytes < max_bytes) {
         PP_TRY(row, s.step());
         if (!row) break;
         QueuedMessage m;
@@ -177,6 +180,7 @@ Result<std::vector<QueuedMessage>> SqliteStore::pending(const DeviceAddress& d,
         m.type = sqlite::to_u32(s.int64(4));
         m.content = s.blob(5);
         m.server_time_ms = s.int64(6);
+        bytes += m.content.size();
         out.push_back(std::move(m));
     }
     return out;
@@ -272,9 +276,9 @@ Result<std::vector<SendResult>> SqliteStore::commit(const std::vector<Send>& sen
 }
 
 Result<std::size_t> SqliteStore::queue_depth(const DeviceAddress& d) {
-    std::lock_guard lock(read_mu_);
-    PP_TRY(s, reader_->prepare("SELECT h.depth FROM devices d JOIN queue_heads h ON h.did = d.did "
-                               "WHERE d.account = ?1 AND d.device = ?2"));
+    auto reader = readers_->acquire();
+    PP_TRY(s, reader->prepare("SELECT h.depth FROM devices d JOIN queue_heads h ON h.did = d.did "
+                              "WHERE d.account = ?1 AND d.device = ?2"));
     s.bind_blob(1, view(d.account)).bind(2, d.device);
     PP_TRY(row, s.step());
     if (!row) return sqlite::no_device();

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "store/sqlite/db.hpp"
+#include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/schema.hpp"
 
@@ -51,6 +52,9 @@ Result<std::unique_ptr<Connection>> open_writer(const std::string& path) {
     return c;
 }
 
+// Readers: the network threads (two by default), the housekeeper's counts, and one spare.
+constexpr int kReaders = 4;
+
 Result<std::unique_ptr<Connection>> open_reader(const std::string& path) {
     PP_TRY(c, Connection::open(path));
     PP_TRY_VOID(c->exec("PRAGMA query_only = ON"));
@@ -63,14 +67,18 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                                                        StoreLimits limits) {
     PP_TRY_VOID(create_private_file(path));
     PP_TRY(writer, open_writer(path));
-    PP_TRY(reader, open_reader(path));
-    return std::unique_ptr<SqliteStore>(
-        new SqliteStore(std::move(writer), std::move(reader), limits));
+    std::vector<std::unique_ptr<Connection>> readers;
+    for (int i = 0; i < kReaders; ++i) {
+        PP_TRY(reader, open_reader(path));
+        readers.push_back(std::move(reader));
+    }
+    return std::unique_ptr<SqliteStore>(new SqliteStore(
+        std::move(writer), std::make_unique<sqlite::ReaderPool>(std::move(readers)), limits));
 }
 
-SqliteStore::SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
-                         StoreLimits limits)
-    : limits_(limits), writer_(std::move(writer)), reader_(std::move(reader)) {}
+SqliteStore::SqliteStore(std::unique_ptr<Connection> writer,
+                         std::unique_ptr<sqlite::ReaderPool> readers, StoreLimits limits)
+    : limits_(limits), writer_(std::move(writer)), readers_(std::move(readers)) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -139,8 +147,8 @@ Result<void> SqliteStore::create_account(const NewAccount& a) {
 }
 
 Result<Account> SqliteStore::account(const AccountId& id) {
-    std::lock_guard lock(read_mu_);
-    Connection& c = *reader_;
+    auto reader = readers_->acquire();
+    Connection& c = *reader;
     PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kRead));
     Account out;
     out.id = id;
@@ -164,8 +172,8 @@ Result<Account> SqliteStore::account(const AccountId& id) {
 }
 
 Result<AccountId> SqliteStore::account_by_username(const std::string& name) {
-    std::lock_guard lock(read_mu_);
-    PP_TRY(s, reader_->prepare("SELECT id FROM accounts WHERE username = ?1"));
+    auto reader = readers_->acquire();
+    PP_TRY(s, reader->prepare("SELECT id FROM accounts WHERE username = ?1"));
     s.bind_text(1, name);
     PP_TRY(row, s.step());
     if (!row) return make_error(ErrorCode::kNoSession, "unknown username");
@@ -187,8 +195,8 @@ Result<void> SqliteStore::add_invite(const std::string& code, std::int64_t now_m
 }
 
 Result<Stats> SqliteStore::stats() {
-    std::lock_guard lock(read_mu_);
-    Connection& c = *reader_;
+    auto reader = readers_->acquire();
+    Connection& c = *reader;
     PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kRead));
     PP_TRY(s, c.prepare("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM devices), "
                         "(SELECT count(*) FROM queue), (SELECT count(*) FROM contents), "

@@ -3,8 +3,9 @@
 //
 // Durability: synchronous=FULL, so a send is acknowledged only after its commit is fsynced;
 // commit() writes a whole batch in one transaction, so one fsync covers hundreds of sends.
-// Concurrency: one writer connection and one reader connection, each behind its own mutex.
-// WAL lets reads (pending, account, stats) run while a commit waits on the disk. Another
+// Concurrency: one writer connection behind a mutex, and a pool of read-only connections
+// (store/sqlite/reader_pool.hpp). WAL lets reads (pending, account, stats) run while a commit
+// waits on the disk, and readers never wait for each other. Another
 // process may open the same file: writes take the lock with BEGIN IMMEDIATE and wait for it.
 #include <memory>
 #include <mutex>
@@ -16,7 +17,8 @@ namespace pp::store {
 
 namespace sqlite {
 class Connection;
-}
+class ReaderPool;
+}  // namespace sqlite
 
 class SqliteStore final : public Store {
   public:
@@ -40,7 +42,8 @@ class SqliteStore final : public Store {
     Result<std::vector<SendResult>> commit(const std::vector<Send>& sends,
                                            const std::vector<DeviceAcks>& acks) override;
     Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d, std::uint64_t after_seq,
-                                               std::size_t limit, std::int64_t now_ms) override;
+                                               std::size_t limit, std::size_t max_bytes,
+                                               std::int64_t now_ms) override;
     Result<void> acknowledge(const DeviceAddress& d,
                              const std::vector<std::uint64_t>& seqs) override;
     Result<std::size_t> queue_depth(const DeviceAddress& d) override;
@@ -52,13 +55,12 @@ class SqliteStore final : public Store {
 
   private:
     SqliteStore(std::unique_ptr<sqlite::Connection> writer,
-                std::unique_ptr<sqlite::Connection> reader, StoreLimits limits);
+                std::unique_ptr<sqlite::ReaderPool> readers, StoreLimits limits);
 
     StoreLimits limits_;
     std::mutex write_mu_;
-    std::unique_ptr<sqlite::Connection> writer_;  // guarded by write_mu_
-    std::mutex read_mu_;
-    std::unique_ptr<sqlite::Connection> reader_;  // guarded by read_mu_; query_only
+    std::unique_ptr<sqlite::Connection> writer_;   // guarded by write_mu_
+    std::unique_ptr<sqlite::ReaderPool> readers_;  // query_only connections
 };
 
 }  // namespace pp::store

@@ -60,7 +60,8 @@ class GatedStore final : public store::Store {
         return unused();
     }
     Result<std::vector<store::QueuedMessage>> pending(const store::DeviceAddress&, std::uint64_t,
-                                                      std::size_t, std::int64_t) override {
+                                                      std::size_t, std::size_t,
+                                                      std::int64_t) override {
         return unused();
     }
     Result<void> acknowledge(const store::DeviceAddress&,

@@ -63,7 +63,7 @@ TEST_F(SqliteOpen, ReopenKeepsEverything) {
     ASSERT_TRUE(by_name.ok());
     EXPECT_EQ(*by_name, account_id(1));
     EXPECT_EQ(*store->count_prekeys(primary(1)), 3u);
-    auto msgs = store->pending(primary(1), 0, 10, 2'000);
+    auto msgs = store->pending(primary(1), 0, 10, kAnyBytes, 2'000);
     ASSERT_TRUE(msgs.ok());
     ASSERT_EQ(msgs->size(), 1u);
     EXPECT_EQ((*msgs)[0].content, bytes(40, 0xC1));
@@ -125,7 +125,7 @@ INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
     EXPECT_EQ((*out)[0].outcome, SendOutcome::kDuplicate);
     ASSERT_EQ((*out)[1].outcome, SendOutcome::kStored);
     EXPECT_EQ((*out)[1].seqs, std::vector<std::uint64_t>{5});
-    auto msgs = store->pending(primary(1), 0, 10, 2'000);
+    auto msgs = store->pending(primary(1), 0, 10, kAnyBytes, 2'000);
     ASSERT_TRUE(msgs.ok());
     ASSERT_EQ(msgs->size(), 2u);
     EXPECT_EQ((*msgs)[0].seq, 4u);

@@ -35,7 +35,7 @@ TEST_F(SqliteQueue, PendingInOrderAndAcknowledgeDeletes) {
     for (const SendResult& o : *out) EXPECT_EQ(o.outcome, SendOutcome::kStored);
     EXPECT_EQ(*store->queue_depth(primary(2)), 5u);
 
-    auto msgs = store->pending(primary(2), 0, 100, 200);
+    auto msgs = store->pending(primary(2), 0, 100, kAnyBytes, 200);
     ASSERT_TRUE(msgs.ok());
     ASSERT_EQ(msgs->size(), 5u);
     // The seqs the commit reported are the ones the queue holds (the server pushes by them).
@@ -54,30 +54,40 @@ TEST_F(SqliteQueue, PendingInOrderAndAcknowledgeDeletes) {
         }
     }
     // Paging by seq and limit.
-    auto page = store->pending(primary(2), (*msgs)[1].seq, 2, 200);
+    auto page = store->pending(primary(2), (*msgs)[1].seq, 2, kAnyBytes, 200);
     ASSERT_TRUE(page.ok());
     ASSERT_EQ(page->size(), 2u);
     EXPECT_EQ((*page)[0].id, message_id(3));
     EXPECT_EQ((*page)[1].id, message_id(4));
+    // Paging by bytes: it stops after the message that reaches the budget (10 bytes each), and
+    // a budget smaller than one message still returns that message.
+    auto by_bytes = store->pending(primary(2), 0, 100, 25, 200);
+    ASSERT_TRUE(by_bytes.ok());
+    ASSERT_EQ(by_bytes->size(), 3u);
+    EXPECT_EQ((*by_bytes)[2].id, message_id(3));
+    auto one = store->pending(primary(2), (*msgs)[3].seq, 100, 1, 200);
+    ASSERT_TRUE(one.ok());
+    ASSERT_EQ(one->size(), 1u);
+    EXPECT_EQ((*one)[0].id, message_id(5));
 
     ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(2)}).ok());
     ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(99)}).ok());  // unknown: fine
-    auto rest = store->pending(primary(2), 0, 100, 200);
+    auto rest = store->pending(primary(2), 0, 100, kAnyBytes, 200);
     ASSERT_EQ(rest->size(), 4u);
     EXPECT_EQ((*rest)[1].id, message_id(3));
     EXPECT_EQ(*store->queue_depth(primary(2)), 4u);
     EXPECT_EQ(store->stats()->stored_contents, 4u);
-    EXPECT_TRUE(store->pending(primary(1), 0, 100, 200)->empty());
+    EXPECT_TRUE(store->pending(primary(1), 0, 100, kAnyBytes, 200)->empty());
 
     // New messages after acknowledged ones still get higher seqs.
     const std::uint64_t last = (*rest)[3].seq;
     ASSERT_TRUE(ack_ids(*store, primary(2), {message_id(5)}).ok());
     ASSERT_TRUE(store->commit_sends({direct(6, 1, 2, bytes(3, 6))}).ok());
-    auto after = store->pending(primary(2), last, 100, 200);
+    auto after = store->pending(primary(2), last, 100, kAnyBytes, 200);
     ASSERT_EQ(after->size(), 1u);
     EXPECT_EQ((*after)[0].id, message_id(6));
 
-    EXPECT_EQ(store->pending(primary(9), 0, 10, 0).error().code, ErrorCode::kNoSession);
+    EXPECT_EQ(store->pending(primary(9), 0, 10, kAnyBytes, 0).error().code, ErrorCode::kNoSession);
     EXPECT_EQ(ack_ids(*store, primary(9), {message_id(1)}).error().code, ErrorCode::kNoSession);
     EXPECT_EQ(store->queue_depth(primary(9)).error().code, ErrorCode::kNoSession);
 }
@@ -178,8 +188,8 @@ TEST_F(SqliteQueue, AcknowledgeBatchAcrossDevices) {
     ASSERT_TRUE(store->acknowledge_batch(acks).ok());
     EXPECT_EQ(store->stats()->queued_messages, 1u);  // only device 4's copy is left
     EXPECT_EQ(store->stats()->stored_contents, 1u);
-    EXPECT_EQ(store->pending(primary(4), 0, 10, 600)->size(), 1u);
-    EXPECT_TRUE(store->pending(primary(2), 0, 10, 600)->empty());
+    EXPECT_EQ(store->pending(primary(4), 0, 10, kAnyBytes, 600)->size(), 1u);
+    EXPECT_TRUE(store->pending(primary(2), 0, 10, kAnyBytes, 600)->empty());
     ASSERT_TRUE(
         store->acknowledge_batch({{primary(4), seqs_of(*store, primary(4), {message_id(7)})}})
             .ok());
@@ -206,7 +216,7 @@ TEST_F(SqliteQueue, CommitWritesSendsAndAcksTogether) {
     EXPECT_EQ((*out)[0].seqs, std::vector<std::uint64_t>{first.back() + 1});
     EXPECT_EQ((*out)[1].outcome, SendOutcome::kDuplicate);
     EXPECT_EQ(*store->queue_depth(primary(2)), 1u);
-    auto left = store->pending(primary(2), 0, 10, 2'000);
+    auto left = store->pending(primary(2), 0, 10, kAnyBytes, 2'000);
     ASSERT_TRUE(left.ok());
     ASSERT_EQ(left->size(), 1u);
     EXPECT_EQ((*left)[0].id, message_id(3));
@@ -225,14 +235,14 @@ TEST_F(SqliteQueue, AcknowledgeBySeqLeavesSameIdFromAnotherSender) {
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->commit_sends({direct(42, 1, 3, bytes(8, 0x01))}).ok());
     ASSERT_TRUE(store->commit_sends({direct(42, 2, 3, bytes(8, 0x02))}).ok());
-    auto rows = store->pending(primary(3), 0, 10, 0);
+    auto rows = store->pending(primary(3), 0, 10, kAnyBytes, 0);
     ASSERT_TRUE(rows.ok());
     ASSERT_EQ(rows->size(), 2u);
     EXPECT_EQ((*rows)[0].id, (*rows)[1].id);
     EXPECT_NE((*rows)[0].seq, (*rows)[1].seq);
 
     ASSERT_TRUE(store->acknowledge_batch({{primary(3), {(*rows)[0].seq}}}).ok());
-    auto left = store->pending(primary(3), 0, 10, 0);
+    auto left = store->pending(primary(3), 0, 10, kAnyBytes, 0);
     ASSERT_TRUE(left.ok());
     ASSERT_EQ(left->size(), 1u);
     EXPECT_EQ((*left)[0].sender, primary(2));
@@ -263,7 +273,7 @@ TEST_F(SqliteQueue, GroupSendStoresContentOnce) {
     EXPECT_EQ(st->stored_contents, 1u);
 
     for (std::uint8_t i = 2; i <= 10; ++i) {
-        auto m = store->pending(primary(i), 0, 10, 600);
+        auto m = store->pending(primary(i), 0, 10, kAnyBytes, 600);
         ASSERT_EQ(m->size(), 1u);
         EXPECT_EQ((*m)[0].content, bytes(1000, 0xAB));
         EXPECT_EQ((*m)[0].type, 3u);
@@ -288,11 +298,11 @@ TEST_F(SqliteQueue, ExpiredMessagesAreHiddenThenDropped) {
     group.deliveries = {{primary(2), 1, 0}, {primary(3), 1, 0}};
     ASSERT_TRUE(store->commit_sends({group, direct(2, 1, 2, bytes(20, 2), 1'000, 50'000)}).ok());
 
-    EXPECT_EQ(store->pending(primary(2), 0, 10, 4'999)->size(), 2u);
-    auto later = store->pending(primary(2), 0, 10, 5'000);
+    EXPECT_EQ(store->pending(primary(2), 0, 10, kAnyBytes, 4'999)->size(), 2u);
+    auto later = store->pending(primary(2), 0, 10, kAnyBytes, 5'000);
     ASSERT_EQ(later->size(), 1u);
     EXPECT_EQ((*later)[0].id, message_id(2));
-    EXPECT_TRUE(store->pending(primary(3), 0, 10, 5'000)->empty());
+    EXPECT_TRUE(store->pending(primary(3), 0, 10, kAnyBytes, 5'000)->empty());
 
     auto gone = store->expire(5'000);
     ASSERT_TRUE(gone.ok());
@@ -364,7 +374,7 @@ TEST_F(SqliteQueue, CommitThroughputFigure) {
     // The seq of every queued row, as the server learns them when it pushes.
     std::map<std::pair<std::uint8_t, MessageId>, std::uint64_t> seq_of;
     for (std::uint8_t d = 1; d <= kSenders + 1; ++d) {
-        auto rows = store->pending(primary(d), 0, 1'000'000, 0);
+        auto rows = store->pending(primary(d), 0, 1'000'000, kAnyBytes, 0);
         ASSERT_TRUE(rows.ok());
         for (const QueuedMessage& m : *rows) seq_of[{d, m.id}] = m.seq;
     }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -27,6 +28,9 @@ class TempDir {
   private:
     std::filesystem::path path_;
 };
+
+// pending() without a byte budget: tests that count messages.
+constexpr std::size_t kAnyBytes = SIZE_MAX;
 
 inline AccountId account_id(std::uint8_t n) {
     AccountId a{};
@@ -79,7 +83,7 @@ inline Send direct(std::uint32_t id, std::uint8_t from, std::uint8_t to, Bytes c
 inline std::vector<std::uint64_t> seqs_of(Store& store, const DeviceAddress& d,
                                           const std::vector<MessageId>& ids) {
     std::vector<std::uint64_t> out;
-    auto rows = store.pending(d, 0, 1'000'000, 0);
+    auto rows = store.pending(d, 0, 1'000'000, kAnyBytes, 0);
     if (!rows) return out;
     for (const MessageId& id : ids)
         for (const QueuedMessage& m : *rows)
