@@ -128,7 +128,7 @@ struct Stats {
     std::uint64_t accounts = 0;
     std::uint64_t devices = 0;
     std::uint64_t queued_messages = 0;
-    std::uint64_t stored_contents = 0;  // ciphertexts held: a group message's once
+    std::uint64_t stored_contents = 0;
     std::uint64_t invites_open = 0;
 };
 

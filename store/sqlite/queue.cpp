@@ -111,14 +111,13 @@ Result<SendResult> commit_one(Connection& c, BatchDevices& devices, const Send& 
         if (c.changes() == 0) return SendResult{SendOutcome::kDuplicate, {}};
     }
 
-    // Each content once: one used by several deliveries (a group send) in `contents` with as
-    // many references, one used by a single delivery (every 1:1 send) in its queue row; unused
-    // ones are not stored at all.
+    // Each content once, with as many references as deliveries use it; unused ones are
+    // not stored at all.
     std::vector<std::int64_t> refs(s.contents.size(), 0);
     for (const Send::Delivery& d : s.deliveries) ++refs[d.content_index];
-    std::vector<std::int64_t> cids(s.contents.size(), sqlite::kInlineContent);
+    std::vector<std::int64_t> cids(s.contents.size(), 0);
     for (std::size_t i = 0; i < s.contents.size(); ++i) {
-        if (refs[i] < 2) continue;
+        if (refs[i] == 0) continue;
         PP_TRY(q, c.prepare("INSERT INTO contents (refs, data) VALUES (?1, ?2)"));
         q.bind(1, refs[i]).bind_blob(2, s.contents[i]);
         PP_TRY_VOID(q.run());
@@ -131,8 +130,8 @@ Result<SendResult> commit_one(Connection& c, BatchDevices& devices, const Send& 
         const Send::Delivery& d = s.deliveries[i];
         BatchDevices::State& st = *to[i];
         PP_TRY(q, c.prepare("INSERT INTO queue (did, seq, msg_id, sender_account, sender_device, "
-                            "type, cid, server_time_ms, expires_ms, data) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+                            "type, cid, server_time_ms, expires_ms) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
         q.bind(1, st.did)
             .bind(2, st.next_seq)
             .bind_blob(3, view(s.id))
@@ -142,12 +141,6 @@ Result<SendResult> commit_one(Connection& c, BatchDevices& devices, const Send& 
             .bind(7, cids[d.content_index])
             .bind(8, s.now_ms)
             .bind(9, s.expires_ms);
-        const std::int64_t cid = cids[d.content_index];
-        if (cid == sqlite::kInlineContent) {
-            q.bind_blob(10, s.contents[d.content_index]);
-        } else {
-            q.bind_null(10);
-        }
         PP_TRY_VOID(q.run());
         stored.seqs.push_back(static_cast<std::uint64_t>(st.next_seq));
         ++st.next_seq;
@@ -169,10 +162,8 @@ Result<std::vector<QueuedMessage>> SqliteStore::pending(const DeviceAddress& d,
     PP_TRY(did, sqlite::find_device(c, d));
     if (!did) return sqlite::no_device();
     PP_TRY(s, c.prepare("SELECT q.seq, q.msg_id, q.sender_account, q.sender_device, q.type, "
-                        "coalesce(q.data, c.data), q.server_time_ms FROM queue q "
-                        "LEFT JOIN contents c ON c.cid = q.cid "
+                        "c.data, q.server_time_ms FROM queue q JOIN contents c ON c.cid = q.cid "
                         "WHERE q.did = ?1 AND q.seq > ?2 AND q.expires_ms > ?3 "
-                        "AND (q.data IS NOT NULL OR c.cid IS NOT NULL) "
                         "ORDER BY q.seq LIMIT ?4"));
     s.bind(1, *did).bind(2, sqlite::to_db(after_seq)).bind(3, now_ms).bind(4, sqlite::to_db(limit));
     std::vector<QueuedMessage> out;

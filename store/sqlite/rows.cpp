@@ -11,10 +11,9 @@ Result<std::optional<std::int64_t>> find_device(Connection& c, const DeviceAddre
 }
 
 Result<void> release_content(Connection& c, std::int64_t cid, std::int64_t n) {
-    if (cid == kInlineContent) return {};
-    // Read first: the last reference deletes the row with one DELETE and no UPDATE.
-    // (UPDATE ... RETURNING would need a statement journal, which is much slower inside a
-    // long transaction.)
+    // Read first: a 1:1 message's content (the common case) goes with its only reference,
+    // one DELETE and no UPDATE. (UPDATE ... RETURNING would need a statement journal, which is
+    // much slower inside a long transaction.)
     std::int64_t refs = 0;
     {
         PP_TRY(s, c.prepare("SELECT refs FROM contents WHERE cid = ?1"));

@@ -38,12 +38,7 @@ inline Error corrupt_row() {
 // The local key (`did`) of a device, or nullopt if it does not exist.
 Result<std::optional<std::int64_t>> find_device(Connection& c, const DeviceAddress& d);
 
-// The `cid` of a queue row that holds its content itself (in queue.data): a content only one
-// delivery uses is not worth a row of its own in `contents` (schema migration 3).
-constexpr std::int64_t kInlineContent = 0;
-
-// Drops `n` references to a content; deletes it when none are left. Nothing for
-// kInlineContent: the content went with its queue row.
+// Drops `n` references to a content; deletes it when none are left.
 Result<void> release_content(Connection& c, std::int64_t cid, std::int64_t n);
 
 }  // namespace pp::store::sqlite

@@ -104,13 +104,6 @@ INSERT INTO queue_heads (did, next_seq, depth) SELECT did, next_seq, depth FROM 
 ALTER TABLE devices DROP COLUMN next_seq;
 ALTER TABLE devices DROP COLUMN depth;
 )sql",
-    // 3: a content only one delivery uses (every 1:1 message) lives in its queue row, with cid
-    // 0 (kInlineContent), instead of a `contents` row with one reference: three statements
-    // fewer per message (insert, read refs, delete) and one B-tree fewer to write. Rows queued
-    // before keep their contents rows.
-    R"sql(
-ALTER TABLE queue ADD COLUMN data BLOB;
-)sql",
 };
 
 Result<std::int64_t> read_int(Connection& c, const char* sql) {

@@ -198,12 +198,9 @@ Result<Stats> SqliteStore::stats() {
     auto reader = readers_->acquire();
     Connection& c = *reader;
     PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kRead));
-    // Contents: the shared rows plus the queue rows holding their own (one pass over queue).
     PP_TRY(s, c.prepare("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM devices), "
-                        "q.n, q.inline + (SELECT count(*) FROM contents), "
-                        "(SELECT count(*) FROM invites WHERE used_ms IS NULL) "
-                        "FROM (SELECT count(*) AS n, coalesce(sum(cid = 0), 0) AS inline "
-                        "FROM queue) AS q"));
+                        "(SELECT count(*) FROM queue), (SELECT count(*) FROM contents), "
+                        "(SELECT count(*) FROM invites WHERE used_ms IS NULL)"));
     PP_TRY(row, s.step());
     if (!row) return make_error(ErrorCode::kInternal, "sqlite: stats returned nothing");
     auto u = [&](int col) { return static_cast<std::uint64_t>(s.int64(col)); };

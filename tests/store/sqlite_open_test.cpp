@@ -132,58 +132,11 @@ INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
     EXPECT_EQ((*msgs)[0].content, bytes(3, 0xC2));
     EXPECT_EQ((*msgs)[1].seq, 5u);
     EXPECT_EQ(*store->queue_depth(primary(1)), 2u);
-    // The old row's content stays in `contents`, the new one lives in its queue row (migration
-    // 3); both count, and both go with their acks.
-    EXPECT_EQ(raw_query(db_path(), "SELECT count(*) FROM contents"), 1);
-    EXPECT_EQ(store->stats()->stored_contents, 2u);
-    ASSERT_TRUE(store->acknowledge(primary(1), {4, 5}).ok());
-    EXPECT_EQ(raw_query(db_path(), "SELECT count(*) FROM contents"), 0);
-    EXPECT_EQ(store->stats()->stored_contents, 0u);
     // Accounts made after the upgrade get their counters too.
     ASSERT_TRUE(store->create_account(new_account(3)).ok());
     auto first = store->commit_sends({direct(11, 2, 3, bytes(3, 0xC4))});
     ASSERT_TRUE(first.ok());
     EXPECT_EQ((*first)[0].seqs, std::vector<std::uint64_t>{1});
-}
-
-// Where a ciphertext lives: one delivery's in its queue row, a shared one once in `contents`.
-TEST_F(SqliteOpen, SingleUseContentsLiveInTheQueueSharedOnesOnce) {
-    auto store = open();
-    ASSERT_TRUE(store);
-    for (std::uint8_t i = 1; i <= 4; ++i) ASSERT_TRUE(store->create_account(new_account(i)).ok());
-    Send group;
-    group.id = message_id(2);
-    group.sender = primary(1);
-    group.now_ms = 500;
-    group.expires_ms = 1'000'000;
-    group.contents = {bytes(40, 0xAB)};
-    for (std::uint8_t i = 2; i <= 4; ++i) group.deliveries.push_back({primary(i), 3, 0});
-    Send lone = group;  // a group of one: nothing to share
-    lone.id = message_id(3);
-    lone.contents = {bytes(40, 0xCD)};
-    lone.deliveries = {{primary(2), 3, 0}};
-    auto out = store->commit_sends({direct(1, 1, 2, bytes(40, 0xEF)), group, lone});
-    ASSERT_TRUE(out.ok());
-    for (const auto& o : *out) EXPECT_EQ(o.outcome, SendOutcome::kStored);
-    EXPECT_EQ(raw_query(db_path(), "SELECT count(*) FROM contents"), 1);
-    EXPECT_EQ(raw_query(db_path(), "SELECT count(*) FROM queue WHERE data IS NOT NULL"), 2);
-    EXPECT_EQ(store->stats()->stored_contents, 3u);
-    auto to2 = store->pending(primary(2), 0, 10, kAnyBytes, 600);
-    ASSERT_TRUE(to2.ok());
-    ASSERT_EQ(to2->size(), 3u);
-    EXPECT_EQ((*to2)[0].content, bytes(40, 0xEF));
-    EXPECT_EQ((*to2)[1].content, bytes(40, 0xAB));
-    EXPECT_EQ((*to2)[2].content, bytes(40, 0xCD));
-    ASSERT_TRUE(store->acknowledge(primary(2), {(*to2)[0].seq, (*to2)[1].seq, (*to2)[2].seq}).ok());
-    EXPECT_EQ(raw_query(db_path(), "SELECT count(*) FROM contents"), 1) << "two refs left";
-    EXPECT_EQ(store->stats()->stored_contents, 1u);
-    // Expiry takes the inline kind too, without touching `contents`.
-    ASSERT_TRUE(store->commit_sends({direct(4, 1, 3, bytes(40, 0x11))}).ok());
-    auto gone = store->expire(2'000'000);
-    ASSERT_TRUE(gone.ok());
-    EXPECT_EQ(*gone, 3u);
-    EXPECT_EQ(raw_query(db_path(), "SELECT count(*) FROM contents"), 0);
-    EXPECT_EQ(store->stats()->stored_contents, 0u);
 }
 
 TEST_F(SqliteOpen, NewerSchemaIsRefusedAndLeftUntouched) {
