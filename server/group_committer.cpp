@@ -10,15 +10,12 @@ Error busy() {
 }
 }  // namespace
 
-GroupCommitter::GroupCommitter(store::Store& store, Metrics& metrics, std::size_t max_batch,
-                               std::size_t max_pending_sends, std::size_t max_pending_acks,
+GroupCommitter::GroupCommitter(store::Store& store, Metrics& metrics, Bounds bounds,
                                Committed on_committed)
-    : store_(store),
-      metrics_(metrics),
-      max_batch_(max_batch),
-      max_pending_sends_(std::max<std::size_t>(max_pending_sends, 1)),
-      max_pending_acks_(std::max<std::size_t>(max_pending_acks, 1)),
-      on_committed_(std::move(on_committed)) {
+    : store_(store), metrics_(metrics), bounds_(bounds), on_committed_(std::move(on_committed)) {
+    bounds_.max_batch = std::max<std::size_t>(bounds_.max_batch, 1);
+    bounds_.max_pending_sends = std::max<std::size_t>(bounds_.max_pending_sends, 1);
+    bounds_.max_pending_acks = std::max<std::size_t>(bounds_.max_pending_acks, 1);
     thread_ = std::thread([this] { run(); });
 }
 
@@ -27,12 +24,19 @@ GroupCommitter::~GroupCommitter() {
 }
 
 void GroupCommitter::submit(store::Send send, Done done) {
+    std::size_t bytes = 0;
+    for (const Bytes& c : send.contents) bytes += c.size();
     bool stopping = false;
     {
         std::lock_guard lock(mutex_);
         stopping = stopping_;
-        if (!stopping && queue_.size() < max_pending_sends_) {
-            queue_.push_back({std::move(send), std::move(done), std::chrono::steady_clock::now()});
+        // An empty queue takes any send, so one larger than the byte bound is not refused
+        // forever.
+        const bool fits = queue_.empty() || queued_bytes_ + bytes <= bounds_.max_pending_send_bytes;
+        if (!stopping && queue_.size() < bounds_.max_pending_sends && fits) {
+            queued_bytes_ += bytes;
+            queue_.push_back(
+                {std::move(send), std::move(done), std::chrono::steady_clock::now(), bytes});
             wake_.notify_one();
             return;
         }
@@ -52,7 +56,7 @@ void GroupCommitter::submit_acks(store::DeviceAddress device, std::vector<std::u
     {
         std::lock_guard lock(mutex_);
         stopping = stopping_;
-        if (!stopping && acks_.size() < max_pending_acks_) {
+        if (!stopping && acks_.size() < bounds_.max_pending_acks) {
             acks_.push_back({{device, std::move(seqs)}, std::move(done)});
             wake_.notify_one();
             return;
@@ -83,11 +87,12 @@ void GroupCommitter::run() {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !acks_.empty(); });
             if (queue_.empty() && acks_.empty()) return;  // stopping, everything committed
-            while (!queue_.empty() && sends.size() < max_batch_) {
+            while (!queue_.empty() && sends.size() < bounds_.max_batch) {
+                queued_bytes_ -= queue_.front().bytes;
                 sends.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
-            while (!acks_.empty() && acks.size() < max_batch_) {
+            while (!acks_.empty() && acks.size() < bounds_.max_batch) {
                 acks.push_back(std::move(acks_.front()));
                 acks_.pop_front();
             }

@@ -36,7 +36,7 @@ struct Service::Session {
     // identity_key: the request fields) alone until it is done.
     bool busy = false;
     std::list<Bytes> waiting;  // a list: empty, it allocates nothing (a deque takes ~600 bytes)
-    Bytes nonce;  // the latest challenge on this connection
+    Bytes nonce;               // the latest challenge on this connection
     std::optional<DeviceAddress> device;
     Bytes identity_key;
     std::uint64_t last_pushed_seq = 0;
@@ -154,8 +154,13 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
                                 config.rate_limit_max_keys),
       events_(config.log_client_addresses),
       decoy_identity_(crypto::KeyPair::generate().public_key) {
+    GroupCommitter::Bounds bounds;
+    bounds.max_batch = config_.max_batch;
+    bounds.max_pending_sends = config_.max_pending_sends;
+    bounds.max_pending_send_bytes = config_.max_pending_send_bytes;
+    bounds.max_pending_acks = config_.max_pending_acks;
     committer_ = std::make_unique<GroupCommitter>(
-        store_, metrics_, config_.max_batch, config_.max_pending_sends, config_.max_pending_acks,
+        store_, metrics_, bounds,
         [this](std::vector<CommittedDelivery> stored) { wake(std::move(stored)); });
 }
 

@@ -97,6 +97,16 @@ store::Send a_send(std::uint8_t n) {
     return s;
 }
 
+GroupCommitter::Bounds bounds(std::size_t max_batch, std::size_t sends, std::size_t acks,
+                              std::size_t send_bytes = 1 << 20) {
+    GroupCommitter::Bounds b;
+    b.max_batch = max_batch;
+    b.max_pending_sends = sends;
+    b.max_pending_acks = acks;
+    b.max_pending_send_bytes = send_bytes;
+    return b;
+}
+
 TEST(GroupCommitter, RefusesPastTheBoundAndCommitsEverythingAccepted) {
     GatedStore store;
     Metrics metrics;
@@ -104,7 +114,7 @@ TEST(GroupCommitter, RefusesPastTheBoundAndCommitsEverythingAccepted) {
     std::mutex mu;
     std::size_t stored = 0, busy = 0, acks_ok = 0, acks_busy = 0;
     {
-        GroupCommitter committer(store, metrics, /*max_batch=*/1, kBound, kBound, {});
+        GroupCommitter committer(store, metrics, bounds(/*max_batch=*/1, kBound, kBound), {});
         auto on_send = [&](Result<store::SendOutcome> r) {
             std::lock_guard lock(mu);
             if (r && *r == store::SendOutcome::kStored) ++stored;
@@ -157,7 +167,7 @@ TEST(GroupCommitter, AFailedSendHalfDoesNotFailTheAcks) {
     std::mutex mu;
     std::size_t send_errors = 0, acks_ok = 0, acks_failed = 0;
     {
-        GroupCommitter committer(store, metrics, /*max_batch=*/8, 8, 8, {});
+        GroupCommitter committer(store, metrics, bounds(/*max_batch=*/8, 8, 8), {});
         auto on_send = [&](Result<store::SendOutcome> r) {
             std::lock_guard lock(mu);
             if (!r && r.error().code == ErrorCode::kInternal) ++send_errors;
@@ -178,6 +188,49 @@ TEST(GroupCommitter, AFailedSendHalfDoesNotFailTheAcks) {
     EXPECT_EQ(acks_ok, 1u);
     EXPECT_EQ(acks_failed, 0u);
     EXPECT_EQ(store.acked(), 2u);
+}
+
+// Bytes are bounded too: a few large sends fill the queue long before the count does.
+TEST(GroupCommitter, RefusesPastTheByteBoundButAlwaysTakesOneSend) {
+    GatedStore store;
+    Metrics metrics;
+    std::mutex mu;
+    std::size_t stored = 0, busy = 0;
+    auto on_send = [&](Result<store::SendOutcome> r) {
+        std::lock_guard lock(mu);
+        if (r && *r == store::SendOutcome::kStored) ++stored;
+        if (!r && r.error().code == ErrorCode::kLimitExceeded) ++busy;
+    };
+    auto of_size = [](std::uint8_t id, std::size_t n) {
+        store::Send s = a_send(id);
+        s.contents[0] = Bytes(n, 0x5A);
+        return s;
+    };
+    {
+        GroupCommitter committer(store, metrics, bounds(/*max_batch=*/1, 100, 100, 1000), {});
+        committer.submit(of_size(0, 10), on_send);  // held in the gated transaction
+        store.wait_for_commit_started();
+        committer.submit(of_size(1, 600), on_send);
+        committer.submit(of_size(2, 400), on_send);  // exactly at the bound: taken
+        committer.submit(of_size(3, 1), on_send);    // past it: refused
+        {
+            std::lock_guard lock(mu);
+            EXPECT_EQ(busy, 1u);
+        }
+        store.open_gate();
+        committer.stop();
+    }
+    EXPECT_EQ(stored, 3u);
+    {
+        // Larger than the whole bound, with nothing waiting: still taken, or it never would be.
+        GatedStore open_store;
+        open_store.open_gate();
+        GroupCommitter committer(open_store, metrics, bounds(1, 100, 100, 1000), {});
+        committer.submit(of_size(4, 5000), on_send);
+        committer.stop();
+    }
+    EXPECT_EQ(stored, 4u);
+    EXPECT_EQ(busy, 1u);
 }
 
 }  // namespace
