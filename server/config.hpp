@@ -56,8 +56,8 @@ struct Config {
     // stored or deleted for that request, and the client retries it. Anything already
     // accepted is still committed.
     std::size_t max_pending_sends = 20'000;
-    // ... and their contents together: while the disk lags, 20,000 sends of the largest frame
-    // would hold 5 GiB. A send larger than this alone is still taken when nothing waits.
+    // ... and the contents of the sends accepted and not yet answered: while the disk lags,
+    // 20,000 sends of the largest frame would hold 5 GiB. Passed by at most one send.
     std::size_t max_pending_send_bytes = 128 << 20;
     std::size_t max_pending_acks = 20'000;
 

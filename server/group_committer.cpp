@@ -30,11 +30,11 @@ void GroupCommitter::submit(store::Send send, Done done) {
     {
         std::lock_guard lock(mutex_);
         stopping = stopping_;
-        // An empty queue takes any send, so one larger than the byte bound is not refused
-        // forever.
-        const bool fits = queue_.empty() || queued_bytes_ + bytes <= bounds_.max_pending_send_bytes;
-        if (!stopping && queue_.size() < bounds_.max_pending_sends && fits) {
-            queued_bytes_ += bytes;
+        // Taken while the bytes held are under the bound, however large the send: the bound
+        // is passed by at most one send, and no send is refused for its size alone.
+        const bool room = held_bytes_ < bounds_.max_pending_send_bytes;
+        if (!stopping && queue_.size() < bounds_.max_pending_sends && room) {
+            held_bytes_ += bytes;
             queue_.push_back(
                 {std::move(send), std::move(done), std::chrono::steady_clock::now(), bytes});
             wake_.notify_one();
@@ -88,7 +88,6 @@ void GroupCommitter::run() {
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !acks_.empty(); });
             if (queue_.empty() && acks_.empty()) return;  // stopping, everything committed
             while (!queue_.empty() && sends.size() < bounds_.max_batch) {
-                queued_bytes_ -= queue_.front().bytes;
                 sends.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
@@ -98,6 +97,13 @@ void GroupCommitter::run() {
             }
         }
         commit(sends, acks);
+        {
+            // Released once answered: until then the batch's contents are still in memory.
+            std::size_t done_bytes = 0;
+            for (const auto& p : sends) done_bytes += p.bytes;
+            std::lock_guard lock(mutex_);
+            held_bytes_ -= done_bytes;
+        }
         sends.clear();
         acks.clear();
     }

@@ -5,11 +5,12 @@
 // paid once per batch, not once per message. A send's callback runs only after its transaction is
 // durable (or failed).
 //
-// The queues are bounded (`max_pending_sends` sends holding at most `max_pending_send_bytes` of
-// content, `max_pending_acks` ack requests): a submit past a bound is refused at once with
-// kLimitExceeded ("server busy"), before anything is queued, so the caller can tell its client to
-// retry. Nothing already queued is ever dropped. The byte bound matters while the disk is slow:
-// 20,000 sends of the largest frame would otherwise hold 5 GiB.
+// The queues are bounded (`max_pending_sends` sends waiting, `max_pending_acks` ack requests
+// waiting, and `max_pending_send_bytes` of content in the sends accepted and not yet answered,
+// passed by at most one send): a submit past a bound is refused at once with kLimitExceeded
+// ("server busy"), before anything is queued, so the caller can tell its client to retry. Nothing
+// already queued is ever dropped. The byte bound matters while the disk is slow: 20,000 sends of
+// the largest frame would otherwise hold 5 GiB.
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -43,7 +44,7 @@ class GroupCommitter {
     struct Bounds {
         std::size_t max_batch = 512;  // sends (and ack requests) per transaction
         std::size_t max_pending_sends = 20'000;
-        std::size_t max_pending_send_bytes = 128 << 20;  // one send is always let in
+        std::size_t max_pending_send_bytes = 128 << 20;
         std::size_t max_pending_acks = 20'000;
     };
     GroupCommitter(store::Store& store, Metrics& metrics, Bounds bounds, Committed on_committed);
@@ -62,7 +63,7 @@ class GroupCommitter {
         store::Send send;
         Done done;
         std::chrono::steady_clock::time_point received;
-        std::size_t bytes = 0;  // the send's contents
+        std::size_t bytes = 0;  // the send's contents, counted in held_bytes_
     };
     struct PendingAcks {
         store::Store::DeviceAcks acks;
@@ -78,7 +79,7 @@ class GroupCommitter {
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Pending> queue_;
-    std::size_t queued_bytes_ = 0;  // contents of the sends in queue_
+    std::size_t held_bytes_ = 0;  // contents of the sends accepted and not yet answered
     std::deque<PendingAcks> acks_;
     bool stopping_ = false;
     std::thread thread_;

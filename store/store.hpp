@@ -175,9 +175,9 @@ class Store {
         return {};
     }
     // Oldest first, with seq > after_seq; expired messages are not returned. At most `limit`
-    // messages, and it stops after the message that reaches `max_bytes` of content (so at least
-    // one comes back while any is pending): a backlog of large messages is read a window at a
-    // time, not a whole `limit` of them.
+    // messages, and it stops after the message that reaches `max_bytes` of content (so with
+    // max_bytes > 0 at least one comes back while any is pending): a backlog of large messages
+    // is read a window at a time, not a whole `limit` of them.
     virtual Result<std::vector<QueuedMessage>> pending(const DeviceAddress& d,
                                                        std::uint64_t after_seq, std::size_t limit,
                                                        std::size_t max_bytes,

@@ -136,8 +136,10 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
         s.service.rate_limit_max_keys = static_cast<std::size_t>(*v);
     if (auto v = t["limits"]["max_pending_sends"].value<std::int64_t>())
         s.service.max_pending_sends = static_cast<std::size_t>(*v);
-    if (auto v = t["limits"]["max_pending_send_bytes"].value<std::int64_t>())
+    if (auto v = t["limits"]["max_pending_send_bytes"].value<std::int64_t>()) {
+        if (*v <= 0) return "[limits] max_pending_send_bytes must be positive";
         s.service.max_pending_send_bytes = static_cast<std::size_t>(*v);
+    }
     if (auto v = t["limits"]["max_pending_acks"].value<std::int64_t>())
         s.service.max_pending_acks = static_cast<std::size_t>(*v);
     if (auto v = t["logging"]["client_addresses"].value<bool>())

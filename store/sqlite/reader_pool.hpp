@@ -26,6 +26,7 @@ class ReaderPool {
       public:
         Lease(Lease&& other) noexcept : pool_(other.pool_), conn_(other.conn_) {
             other.pool_ = nullptr;
+            other.conn_ = nullptr;
         }
         Lease& operator=(Lease&&) = delete;
         Lease(const Lease&) = delete;

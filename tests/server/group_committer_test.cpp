@@ -208,11 +208,11 @@ TEST(GroupCommitter, RefusesPastTheByteBoundButAlwaysTakesOneSend) {
     };
     {
         GroupCommitter committer(store, metrics, bounds(/*max_batch=*/1, 100, 100, 1000), {});
-        committer.submit(of_size(0, 10), on_send);  // held in the gated transaction
+        committer.submit(of_size(0, 10), on_send);  // in the gated transaction: still held
         store.wait_for_commit_started();
-        committer.submit(of_size(1, 600), on_send);
-        committer.submit(of_size(2, 400), on_send);  // exactly at the bound: taken
-        committer.submit(of_size(3, 1), on_send);    // past it: refused
+        committer.submit(of_size(1, 600), on_send);  // 10 held: taken
+        committer.submit(of_size(2, 400), on_send);  // 610 held, under the bound: taken
+        committer.submit(of_size(3, 1), on_send);    // 1,010 held, past it: refused
         {
             std::lock_guard lock(mu);
             EXPECT_EQ(busy, 1u);
@@ -222,7 +222,8 @@ TEST(GroupCommitter, RefusesPastTheByteBoundButAlwaysTakesOneSend) {
     }
     EXPECT_EQ(stored, 3u);
     {
-        // Larger than the whole bound, with nothing waiting: still taken, or it never would be.
+        // Larger than the whole bound: taken while the bytes held are under it, so a send is
+        // never refused for its size alone.
         GatedStore open_store;
         open_store.open_gate();
         GroupCommitter committer(open_store, metrics, bounds(1, 100, 100, 1000), {});

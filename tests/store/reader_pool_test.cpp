@@ -28,6 +28,9 @@ TEST(ReaderPool, IdleConnectionsAreTakenBeforeAnyoneWaits) {
     TempDir dir;
     auto pool = pool_of((dir.path() / "r.db").string(), 3);
     ASSERT_TRUE(pool);
+    // Declared before the leases, so it is destroyed after them: a failed assertion below
+    // frees the connections its task waits for instead of hanging on it.
+    std::future<sqlite::Connection*> waiter;
     auto a = pool->acquire();
     auto b = pool->acquire();
     auto c = pool->acquire();
@@ -36,7 +39,7 @@ TEST(ReaderPool, IdleConnectionsAreTakenBeforeAnyoneWaits) {
 
     // All held: the next reader waits until one is given back, then gets that one.
     sqlite::Connection* freed = &*b;
-    auto waiter = std::async(std::launch::async, [&] {
+    waiter = std::async(std::launch::async, [&] {
         auto d = pool->acquire();
         return &*d;
     });
@@ -50,9 +53,10 @@ TEST(ReaderPool, ALongReadDoesNotHoldUpOthers) {
     TempDir dir;
     auto pool = pool_of((dir.path() / "r.db").string(), 2);
     ASSERT_TRUE(pool);
-    auto slow = pool->acquire();  // say, the housekeeper counting every row
+    std::future<sqlite::Connection*> quick;  // destroyed after `slow`, as above
+    auto slow = pool->acquire();             // say, the housekeeper counting every row
     for (int i = 0; i < 100; ++i) {
-        auto quick = std::async(std::launch::async, [&] {
+        quick = std::async(std::launch::async, [&] {
             auto r = pool->acquire();
             return &*r;
         });
