@@ -57,6 +57,12 @@ std::string Metrics::render(const std::function<void(std::string&)>& extra) cons
     gauge("paperplane_connections_open", "WebSocket connections open", connections_open);
     gauge("paperplane_connections_authenticated", "Connections with an authenticated device",
           connections_authenticated);
+    gauge("paperplane_requests_on_workers",
+          "Registration, prekey upload and bundle fetch requests queued or running on workers",
+          requests_on_workers);
+    gauge("paperplane_frames_waiting",
+          "Frames waiting for their connection's request on a worker to be answered",
+          frames_waiting);
     counter("paperplane_frames_in_total", "Frames received", frames_in);
     counter("paperplane_frames_rejected_total", "Malformed or refused frames", frames_rejected);
     counter("paperplane_registrations_total", "Accounts registered", registrations);

@@ -28,6 +28,10 @@ struct Metrics {
     std::atomic<std::uint64_t> connections_total{0};
     std::atomic<std::int64_t> connections_open{0};
     std::atomic<std::int64_t> connections_authenticated{0};
+    // Registration, prekey upload and bundle fetch requests running or queued on the workers,
+    // and the frames their connections sent meanwhile, which wait for them in order.
+    std::atomic<std::int64_t> requests_on_workers{0};
+    std::atomic<std::int64_t> frames_waiting{0};
     std::atomic<std::uint64_t> frames_in{0};
     std::atomic<std::uint64_t> frames_rejected{0};
     std::atomic<std::uint64_t> registrations{0};

@@ -35,8 +35,12 @@ struct Service::Session {
     // order, and the strand leaves the fields the worker may touch (nonce, device,
     // identity_key: the request fields) alone until it is done.
     bool busy = false;
-    std::list<Bytes> waiting;  // a list: empty, it allocates nothing (a deque takes ~600 bytes)
-    Bytes nonce;               // the latest challenge on this connection
+    struct Waiting {
+        Bytes frame;
+        std::chrono::steady_clock::time_point arrived;  // request_latency counts from here
+    };
+    std::list<Waiting> waiting;  // a list: empty, it allocates nothing (a deque takes ~600 bytes)
+    Bytes nonce;                 // the latest challenge on this connection
     std::optional<DeviceAddress> device;
     Bytes identity_key;
     std::uint64_t last_pushed_seq = 0;
@@ -210,7 +214,7 @@ void Service::on_close(const std::shared_ptr<net::Connection>& conn) {
     // On the connection's strand: a worker may still be running one of its requests, which
     // answers into the closed connection and changes nothing here.
     s->closed = true;
-    s->waiting.clear();
+    drop_waiting(*s);
     events_.connection_close(s->conn->id(), std::chrono::steady_clock::now() - s->opened,
                              s->device.has_value(), s->rate_limited.load());
     if (!s->device) return;
@@ -233,6 +237,7 @@ void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame
     }
     metrics_.frames_in.fetch_add(1, std::memory_order_relaxed);
     if (stopped_) return;  // shutting down: the frame is dropped, its connection is closing
+    const auto arrived = std::chrono::steady_clock::now();
     if (s->busy) {
         if (s->waiting.size() >= kMaxQueuedFrames) {
             // Backpressure: requests arrive faster than they can be handled. Rather than
@@ -242,10 +247,26 @@ void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame
             conn->close();
             return;
         }
-        s->waiting.push_back(std::move(frame));
+        s->waiting.push_back({std::move(frame), arrived});
+        metrics_.frames_waiting.fetch_add(1, std::memory_order_relaxed);
         return;
     }
-    handle(s, std::move(frame));
+    handle(s, std::move(frame), arrived);
+}
+
+void Service::drop_waiting(Session& s) {
+    metrics_.frames_waiting.fetch_sub(static_cast<std::int64_t>(s.waiting.size()),
+                                      std::memory_order_relaxed);
+    s.waiting.clear();
+}
+
+void Service::answer_internal(const SessionPtr& s, std::uint64_t request_id) noexcept {
+    metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+    try {
+        respond(s, error(request_id, v1::INTERNAL, "internal error"));
+    } catch (const std::exception&) {
+        // Out of memory even for the answer: the client's request times out.
+    }
 }
 
 void Service::respond(const SessionPtr& s, const v1::Frame& frame) {
@@ -269,8 +290,10 @@ bool Service::slow(const v1::Request& req) {
     }
 }
 
-void Service::handle(const SessionPtr& s, Bytes bytes) {
+void Service::handle(const SessionPtr& s, Bytes bytes,
+                     std::chrono::steady_clock::time_point arrived) {
     // On the connection's strand, inside the network layer's callback: nothing may escape.
+    std::uint64_t request_id = 0;  // known once the frame parsed; the INTERNAL answer names it
     try {
         if (s->closed) return;
         const auto started = std::chrono::steady_clock::now();
@@ -283,6 +306,7 @@ void Service::handle(const SessionPtr& s, Bytes bytes) {
             return;
         }
         const v1::Request& req = frame->request();
+        request_id = req.id();
         const char* limit = nullptr;
         if (!s->bucket.take(started))
             limit = "connection";
@@ -298,36 +322,42 @@ void Service::handle(const SessionPtr& s, Bytes bytes) {
             return;
         }
         if (slow(req)) {
-            run_on_worker(s, std::move(*frame), started);
+            run_on_worker(s, std::move(*frame), arrived);
             return;
         }
         if (auto reply = dispatch(s, req)) respond(s, *reply);
-        metrics_.request_latency.observe(std::chrono::steady_clock::now() - started);
+        metrics_.request_latency.observe(std::chrono::steady_clock::now() - arrived);
     } catch (const std::exception&) {
-        metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-        try {
-            respond(s, error(0, v1::INTERNAL, "internal error"));
-        } catch (const std::exception&) {
-        }
+        answer_internal(s, request_id);
     }
 }
 
 void Service::run_on_worker(const SessionPtr& s, v1::Frame frame,
-                            std::chrono::steady_clock::time_point started) {
+                            std::chrono::steady_clock::time_point arrived) {
     // busy only once the job is queued: if posting throws, handle() answers INTERNAL and the
-    // connection goes on. (resume() runs on this strand, so it cannot come first.)
-    boost::asio::post(workers_, [this, s, frame = std::move(frame), started] {
+    // connection goes on. (resume() runs on this strand, so it cannot come first.) The gauge
+    // goes up first so the worker's decrement never precedes it.
+    metrics_.requests_on_workers.fetch_add(1, std::memory_order_relaxed);
+    try {
+        post_to_worker(s, std::move(frame), arrived);
+    } catch (...) {
+        metrics_.requests_on_workers.fetch_sub(1, std::memory_order_relaxed);
+        throw;
+    }
+    s->busy = true;
+}
+
+void Service::post_to_worker(const SessionPtr& s, v1::Frame frame,
+                             std::chrono::steady_clock::time_point arrived) {
+    boost::asio::post(workers_, [this, s, frame = std::move(frame), arrived] {
         // The worker pool's boundary: nothing may escape into it.
         try {
             if (auto reply = dispatch(s, frame.request())) respond(s, *reply);
-            metrics_.request_latency.observe(std::chrono::steady_clock::now() - started);
+            metrics_.request_latency.observe(std::chrono::steady_clock::now() - arrived);
         } catch (const std::exception&) {
-            metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-            try {
-                respond(s, error(frame.request().id(), v1::INTERNAL, "internal error"));
-            } catch (const std::exception&) {
-            }
+            answer_internal(s, frame.request().id());
         }
+        metrics_.requests_on_workers.fetch_sub(1, std::memory_order_relaxed);
         // Posted after the answer was queued, so the frames that waited are answered after it.
         try {
             s->conn->post([this, s] { resume(s); });
@@ -337,17 +367,17 @@ void Service::run_on_worker(const SessionPtr& s, v1::Frame frame,
             s->conn->close();
         }
     });
-    s->busy = true;
 }
 
 void Service::resume(const SessionPtr& s) {
     s->busy = false;
     // After shutdown began, waiting frames are dropped like any frame arriving then.
-    if (stopped_) s->waiting.clear();
+    if (stopped_) drop_waiting(*s);
     while (!s->busy && !s->waiting.empty()) {
-        Bytes next = std::move(s->waiting.front());
+        Session::Waiting next = std::move(s->waiting.front());
         s->waiting.pop_front();
-        handle(s, std::move(next));
+        metrics_.frames_waiting.fetch_sub(1, std::memory_order_relaxed);
+        handle(s, std::move(next.frame), next.arrived);
     }
 }
 

@@ -57,12 +57,19 @@ class Service : public net::Handler {
 
     // On the connection's strand: decodes, rate-limits and answers one frame, or hands it to
     // run_on_worker when slow().
-    void handle(const SessionPtr& s, Bytes bytes);
+    // `arrived`: when the network layer handed the frame over (it may have waited since).
+    void handle(const SessionPtr& s, Bytes bytes, std::chrono::steady_clock::time_point arrived);
     static bool slow(const wire::v1::Request& req);
     // Marks the session busy and runs the request on a worker; resume() follows on the strand.
     void run_on_worker(const SessionPtr& s, wire::v1::Frame frame,
-                       std::chrono::steady_clock::time_point started);
+                       std::chrono::steady_clock::time_point arrived);
+    void post_to_worker(const SessionPtr& s, wire::v1::Frame frame,
+                        std::chrono::steady_clock::time_point arrived);
     void resume(const SessionPtr& s);  // handles the frames that waited, in order
+    void drop_waiting(Session& s);     // forgets the frames waiting behind a worker's request
+    // Counts the frame as rejected and answers INTERNAL; for the catch blocks at the thread
+    // boundaries, so it throws nothing itself.
+    void answer_internal(const SessionPtr& s, std::uint64_t request_id) noexcept;
     void respond(const SessionPtr& s, const wire::v1::Frame& frame);
     // nullopt when the handler answered itself (or will, from the group committer).
     std::optional<wire::v1::Frame> dispatch(const SessionPtr& s, const wire::v1::Request& req);

@@ -228,6 +228,13 @@ TEST_F(AccountsTest, PipelinedRequestsAreAnsweredAndTakeEffectInOrder) {
         }
     }
     EXPECT_EQ(answered, ids);
+    // The last answer was to a count, queued after the last worker's request had left the
+    // worker gauge and after every waiting frame had left the queue: both gauges read 0.
+    auto metrics =
+        must(net::https_get(server.host(), server.port(), server.pin(), "/metrics"), "metrics");
+    EXPECT_EQ(metric(metrics.body, "paperplane_requests_on_workers"), 0);
+    EXPECT_EQ(metric(metrics.body, "paperplane_frames_waiting"), 0);
+    EXPECT_GE(metric(metrics.body, "paperplane_request_seconds_count"), 40);
 }
 
 TEST_F(AccountsTest, ConcurrentFetchesNeverShareAPrekey) {
