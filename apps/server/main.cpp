@@ -28,13 +28,15 @@ using namespace pp;
 
 namespace {
 
-Result<std::unique_ptr<store::SqliteStore>> open_store(const apps::Settings& s) {
+// `readers`: the admin commands read on one thread; the server passes its own count.
+Result<std::unique_ptr<store::SqliteStore>> open_store(const apps::Settings& s,
+                                                       unsigned readers = 1) {
     std::error_code ec;
     fs::create_directories(s.data_dir, ec);
     fs::permissions(s.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     store::StoreLimits limits;
     limits.max_queue_messages = s.service.max_queue_messages;
-    return store::SqliteStore::open(fs::path(s.data_dir) / "paperplane.db", limits);
+    return store::SqliteStore::open(fs::path(s.data_dir) / "paperplane.db", limits, readers);
 }
 
 std::int64_t now_ms() {
@@ -152,7 +154,9 @@ int run_server(apps::Settings s) {
     // prebuilt library and otherwise reports the first log line of the main thread).
     spdlog::set_level(spdlog::level::info);
 
-    auto store = open_store(s);
+    // Reads run on the network threads (see Service::slow); the housekeeper's counts take one
+    // more, and a spare keeps an occasional slow read from making a network thread wait.
+    auto store = open_store(s, s.net.threads + 2);
     if (!store) {
         spdlog::error("cannot open the store in {}: {}", s.data_dir, store.error().detail);
         return 1;

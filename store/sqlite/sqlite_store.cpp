@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include "store/sqlite/db.hpp"
 #include "store/sqlite/reader_pool.hpp"
@@ -52,9 +53,6 @@ Result<std::unique_ptr<Connection>> open_writer(const std::string& path) {
     return c;
 }
 
-// Readers: the network threads (two by default), the housekeeper's counts, and one spare.
-constexpr int kReaders = 4;
-
 Result<std::unique_ptr<Connection>> open_reader(const std::string& path) {
     PP_TRY(c, Connection::open(path));
     PP_TRY_VOID(c->exec("PRAGMA query_only = ON"));
@@ -63,12 +61,12 @@ Result<std::unique_ptr<Connection>> open_reader(const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
-                                                       StoreLimits limits) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, StoreLimits limits,
+                                                       unsigned reader_count) {
     PP_TRY_VOID(create_private_file(path));
     PP_TRY(writer, open_writer(path));
     std::vector<std::unique_ptr<Connection>> readers;
-    for (int i = 0; i < kReaders; ++i) {
+    for (unsigned i = 0; i < std::max(reader_count, 1U); ++i) {
         PP_TRY(reader, open_reader(path));
         readers.push_back(std::move(reader));
     }
