@@ -7,13 +7,14 @@
 #include <mutex>
 
 #include "server/group_committer.hpp"
+#include "tests/server/unused_store.hpp"
 
 namespace pp::server {
 namespace {
 
-// A store whose commits wait until the test opens the gate; everything else is unused. With
+// A store whose commits wait until the test opens the gate; nothing else is called. With
 // fail_sends, a commit that holds sends fails whole (as a full disk would), writing nothing.
-class GatedStore final : public store::Store {
+class GatedStore final : public test_doubles::UnusedStore {
   public:
     void open_gate() {
         std::lock_guard lock(mutex_);
@@ -44,37 +45,7 @@ class GatedStore final : public store::Store {
         return acked_;
     }
 
-    Result<void> create_account(const store::NewAccount&) override { return unused(); }
-    Result<store::Account> account(const store::AccountId&) override { return unused(); }
-    Result<store::AccountId> account_by_username(const std::string&) override { return unused(); }
-    Result<void> set_signed_prekey(const store::DeviceAddress&,
-                                   const store::SignedPreKey&) override {
-        return unused();
-    }
-    Result<void> add_prekeys(const store::DeviceAddress&,
-                             const std::vector<store::OneTimePreKey>&) override {
-        return unused();
-    }
-    Result<std::size_t> count_prekeys(const store::DeviceAddress&) override { return unused(); }
-    Result<std::vector<store::Bundle>> take_bundles(const store::AccountId&, bool) override {
-        return unused();
-    }
-    Result<std::vector<store::QueuedMessage>> pending(const store::DeviceAddress&, std::uint64_t,
-                                                      std::size_t, std::size_t,
-                                                      std::int64_t) override {
-        return unused();
-    }
-    Result<void> acknowledge(const store::DeviceAddress&,
-                             const std::vector<std::uint64_t>&) override {
-        return unused();
-    }
-    Result<std::size_t> queue_depth(const store::DeviceAddress&) override { return unused(); }
-    Result<std::size_t> expire(std::int64_t) override { return unused(); }
-    Result<void> add_invite(const std::string&, std::int64_t) override { return unused(); }
-    Result<store::Stats> stats() override { return unused(); }
-
   private:
-    static Error unused() { return make_error(ErrorCode::kInternal, "not used by this test"); }
     void wait_gate() {
         std::unique_lock lock(mutex_);
         ++started_;

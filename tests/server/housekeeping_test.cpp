@@ -7,6 +7,7 @@
 
 #include "server/housekeeper.hpp"
 #include "server/http_endpoints.hpp"
+#include "tests/server/unused_store.hpp"
 
 namespace pp::server {
 namespace {
@@ -14,7 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 
 // Answers stats() and expire(); everything else is unused here.
-class CountingStore final : public store::Store {
+class CountingStore final : public test_doubles::UnusedStore {
   public:
     std::atomic<int> stats_calls{0}, expire_calls{0};
 
@@ -29,40 +30,6 @@ class CountingStore final : public store::Store {
         ++expire_calls;
         return std::size_t{0};
     }
-
-    Result<void> create_account(const store::NewAccount&) override { return unused(); }
-    Result<store::Account> account(const store::AccountId&) override { return unused(); }
-    Result<store::AccountId> account_by_username(const std::string&) override { return unused(); }
-    Result<void> set_signed_prekey(const store::DeviceAddress&,
-                                   const store::SignedPreKey&) override {
-        return unused();
-    }
-    Result<void> add_prekeys(const store::DeviceAddress&,
-                             const std::vector<store::OneTimePreKey>&) override {
-        return unused();
-    }
-    Result<std::size_t> count_prekeys(const store::DeviceAddress&) override { return unused(); }
-    Result<std::vector<store::Bundle>> take_bundles(const store::AccountId&, bool) override {
-        return unused();
-    }
-    Result<std::vector<store::SendResult>> commit(const std::vector<store::Send>&,
-                                                  const std::vector<DeviceAcks>&) override {
-        return unused();
-    }
-    Result<std::vector<store::QueuedMessage>> pending(const store::DeviceAddress&, std::uint64_t,
-                                                      std::size_t, std::size_t,
-                                                      std::int64_t) override {
-        return unused();
-    }
-    Result<void> acknowledge(const store::DeviceAddress&,
-                             const std::vector<std::uint64_t>&) override {
-        return unused();
-    }
-    Result<std::size_t> queue_depth(const store::DeviceAddress&) override { return unused(); }
-    Result<void> add_invite(const std::string&, std::int64_t) override { return unused(); }
-
-  private:
-    static Error unused() { return make_error(ErrorCode::kInternal, "not used by this test"); }
 };
 
 template <typename Pred>
