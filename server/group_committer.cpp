@@ -23,6 +23,21 @@ GroupCommitter::~GroupCommitter() {
     stop();
 }
 
+namespace {
+
+// The callbacks run on the committer's thread (or the submitter's, for a refusal). One that
+// throws (out of memory while answering) loses that answer, which its client retries; it must
+// neither end the committer's thread nor skip the answers after it.
+template <typename Callback, typename Arg>
+void answer(Callback& callback, Arg&& arg) noexcept {
+    try {
+        callback(std::forward<Arg>(arg));
+    } catch (const std::exception&) {
+    }
+}
+
+}  // namespace
+
 void GroupCommitter::submit(store::Send send, Done done) {
     std::size_t bytes = 0;
     for (const Bytes& c : send.contents) bytes += c.size();
@@ -34,9 +49,9 @@ void GroupCommitter::submit(store::Send send, Done done) {
         // is passed by at most one send, and no send is refused for its size alone.
         const bool room = held_bytes_ < bounds_.max_pending_send_bytes;
         if (!stopping && queue_.size() < bounds_.max_pending_sends && room) {
-            held_bytes_ += bytes;
             queue_.push_back(
                 {std::move(send), std::move(done), std::chrono::steady_clock::now(), bytes});
+            held_bytes_ += bytes;  // after the push, which may throw
             wake_.notify_one();
             return;
         }
@@ -44,9 +59,9 @@ void GroupCommitter::submit(store::Send send, Done done) {
     // Refused: answered here, outside the lock (`done` may take other locks).
     if (!stopping) {
         metrics_.busy_refusals.fetch_add(1, std::memory_order_relaxed);
-        done(busy());
+        answer(done, busy());
     } else {
-        done(make_error(ErrorCode::kInternal, "server is shutting down"));
+        answer(done, make_error(ErrorCode::kInternal, "server is shutting down"));
     }
 }
 
@@ -64,9 +79,9 @@ void GroupCommitter::submit_acks(store::DeviceAddress device, std::vector<std::u
     }
     if (!stopping) {
         metrics_.busy_refusals.fetch_add(1, std::memory_order_relaxed);
-        done(busy());
+        answer(done, busy());
     } else {
-        done(make_error(ErrorCode::kInternal, "server is shutting down"));
+        answer(done, make_error(ErrorCode::kInternal, "server is shutting down"));
     }
 }
 
@@ -135,7 +150,7 @@ void GroupCommitter::commit(std::vector<Pending>& batch, std::vector<PendingAcks
     std::vector<CommittedDelivery> stored;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (!results) {
-            batch[i].done(results.error());
+            answer(batch[i].done, results.error());
             continue;
         }
         const store::SendResult& r = (*results)[i];
@@ -147,10 +162,10 @@ void GroupCommitter::commit(std::vector<Pending>& batch, std::vector<PendingAcks
             metrics_.messages_stored.fetch_add(send->deliveries.size(), std::memory_order_relaxed);
         }
         metrics_.commit_latency.observe(now - batch[i].received);
-        batch[i].done(r.outcome);
+        answer(batch[i].done, r.outcome);
     }
-    for (auto& p : ack_batch) p.done(acked);
-    if (!stored.empty() && on_committed_) on_committed_(std::move(stored));
+    for (auto& p : ack_batch) answer(p.done, acked);
+    if (!stored.empty() && on_committed_) answer(on_committed_, std::move(stored));
 }
 
 }  // namespace pp::server

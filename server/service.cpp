@@ -7,6 +7,7 @@
 #include <deque>
 #include <list>
 #include <thread>
+#include <utility>
 
 #include "crypto/compare.hpp"
 #include "crypto/random.hpp"
@@ -254,6 +255,18 @@ void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame
     handle(s, std::move(frame), arrived);
 }
 
+void Service::drain_or_defer(const SessionPtr& s) noexcept {
+    try {
+        drain(s);
+    } catch (const std::exception&) {
+        // Out of memory mid-push: what was not pushed stays queued in the store, and the next
+        // wake, ack or drain pushes it and sends the QueueEmpty still owed. The request that
+        // asked was already answered, or is answered OK: it must not get a second answer.
+        s->backlog = true;
+        metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
 void Service::drop_waiting(Session& s) {
     metrics_.frames_waiting.fetch_sub(static_cast<std::int64_t>(s.waiting.size()),
                                       std::memory_order_relaxed);
@@ -336,37 +349,57 @@ void Service::run_on_worker(const SessionPtr& s, v1::Frame frame,
                             std::chrono::steady_clock::time_point arrived) {
     // busy only once the job is queued: if posting throws, handle() answers INTERNAL and the
     // connection goes on. (resume() runs on this strand, so it cannot come first.) The gauge
-    // goes up first so the worker's decrement never precedes it.
+    // goes up first so the job's decrement never precedes it.
     metrics_.requests_on_workers.fetch_add(1, std::memory_order_relaxed);
-    try {
-        post_to_worker(s, std::move(frame), arrived);
-    } catch (...) {
-        metrics_.requests_on_workers.fetch_sub(1, std::memory_order_relaxed);
-        throw;
-    }
+    post_to_worker(s, std::move(frame), arrived);  // if it throws, its ticket takes the 1 back
     s->busy = true;
 }
 
+namespace {
+
+// Takes a job off the requests_on_workers gauge once: when it is done, or when the pool
+// destroys it unrun (a job queued just as shutdown joined the pool).
+class WorkerGaugeTicket {
+  public:
+    explicit WorkerGaugeTicket(std::atomic<std::int64_t>& gauge) : gauge_(&gauge) {}
+    WorkerGaugeTicket(WorkerGaugeTicket&& o) noexcept : gauge_(std::exchange(o.gauge_, nullptr)) {}
+    WorkerGaugeTicket(const WorkerGaugeTicket&) = delete;
+    WorkerGaugeTicket& operator=(const WorkerGaugeTicket&) = delete;
+    WorkerGaugeTicket& operator=(WorkerGaugeTicket&&) = delete;
+    ~WorkerGaugeTicket() { done(); }
+    void done() {
+        if (gauge_ != nullptr)
+            std::exchange(gauge_, nullptr)->fetch_sub(1, std::memory_order_relaxed);
+    }
+
+  private:
+    std::atomic<std::int64_t>* gauge_;
+};
+
+}  // namespace
+
 void Service::post_to_worker(const SessionPtr& s, v1::Frame frame,
                              std::chrono::steady_clock::time_point arrived) {
-    boost::asio::post(workers_, [this, s, frame = std::move(frame), arrived] {
-        // The worker pool's boundary: nothing may escape into it.
-        try {
-            if (auto reply = dispatch(s, frame.request())) respond(s, *reply);
-            metrics_.request_latency.observe(std::chrono::steady_clock::now() - arrived);
-        } catch (const std::exception&) {
-            answer_internal(s, frame.request().id());
-        }
-        metrics_.requests_on_workers.fetch_sub(1, std::memory_order_relaxed);
-        // Posted after the answer was queued, so the frames that waited are answered after it.
-        try {
-            s->conn->post([this, s] { resume(s); });
-        } catch (const std::exception&) {
-            // Out of memory: the connection stays busy and its client's requests time out;
-            // closing lets it reconnect instead.
-            s->conn->close();
-        }
-    });
+    boost::asio::post(
+        workers_, [this, s, frame = std::move(frame), arrived,
+                   ticket = WorkerGaugeTicket(metrics_.requests_on_workers)]() mutable {
+            // The worker pool's boundary: nothing may escape into it.
+            try {
+                if (auto reply = dispatch(s, frame.request())) respond(s, *reply);
+                metrics_.request_latency.observe(std::chrono::steady_clock::now() - arrived);
+            } catch (const std::exception&) {
+                answer_internal(s, frame.request().id());
+            }
+            ticket.done();  // before resume is posted, so the frames that waited see it done
+            // Posted after the answer was queued, so the frames that waited are answered after it.
+            try {
+                s->conn->post([this, s] { resume(s); });
+            } catch (const std::exception&) {
+                // Out of memory: the connection stays busy and its client's requests time out;
+                // closing lets it reconnect instead.
+                s->conn->close();
+            }
+        });
 }
 
 void Service::resume(const SessionPtr& s) {
@@ -410,7 +443,7 @@ std::optional<v1::Frame> Service::dispatch(const SessionPtr& s, const v1::Reques
             return on_get_endpoints(req);
         case v1::Request::kDrain:
             ++s->queue_empty_owed;
-            drain(s);
+            drain_or_defer(s);
             return wire::make_response(req.id(), v1::OK);
         default:
             return error(req.id(), v1::BAD_REQUEST, "unknown request");
@@ -555,7 +588,7 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
     // Answer first, then push the backlog, so the client sees them in that order.
     respond(s, wire::make_response(req.id(), v1::OK));
     ++s->queue_empty_owed;
-    drain(s);
+    drain_or_defer(s);
     return std::nullopt;
 }
 
@@ -778,7 +811,8 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         }
         if (stopped_) return;
         const bool ok = r.ok();
-        s->conn->post([this, s, ok, claimed = std::move(claimed)] {
+        // On the strand: settle the window with the claimed rows.
+        auto settle = [this, s, ok, claimed = std::move(claimed)] {
             for (const auto& [id, pushed] : claimed) {
                 if (ok) {
                     s->in_flight_count -= 1;
@@ -792,16 +826,26 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
                 });
                 rows.insert(at, pushed);
             }
-            if (!ok) return;
-            try {
-                drain(s);  // the window has room again; reads the store only if it holds more
-            } catch (const std::exception&) {
-                // A failed push leaves the messages queued; the next wake or ack pushes them.
-                metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-            }
-        });
+            // The window has room again; reads the store only if it holds more.
+            if (ok) drain_or_defer(s);
+        };
+        try {
+            s->conn->post(std::move(settle));
+        } catch (const std::exception&) {
+            // Out of memory: the window would stay full of rows already answered. Closing
+            // resets it; unacknowledged rows are pushed again on the next connection.
+            s->conn->close();
+        }
     };
-    committer_->submit_acks(*s->device, std::move(seqs), std::move(done));
+    try {
+        committer_->submit_acks(*s->device, std::move(seqs), std::move(done));
+    } catch (const std::exception&) {
+        // Not queued (out of memory): the claimed rows left in_flight but still fill the
+        // window. Closing resets this connection's window; the client acks them again on the
+        // next one, where they are pushed again.
+        s->conn->close();
+        throw;
+    }
     return std::nullopt;
 }
 

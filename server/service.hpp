@@ -67,11 +67,15 @@ class Service : public net::Handler {
                         std::chrono::steady_clock::time_point arrived);
     void resume(const SessionPtr& s);  // handles the frames that waited, in order
     void drop_waiting(Session& s);     // forgets the frames waiting behind a worker's request
+    // drain() for a request that is answered OK whatever happens: a failure (out of memory)
+    // leaves the rest for the next wake, ack or drain instead of escaping as a second answer.
+    void drain_or_defer(const SessionPtr& s) noexcept;
     // Counts the frame as rejected and answers INTERNAL; for the catch blocks at the thread
     // boundaries, so it throws nothing itself.
     void answer_internal(const SessionPtr& s, std::uint64_t request_id) noexcept;
     void respond(const SessionPtr& s, const wire::v1::Frame& frame);
-    // nullopt when the handler answered itself (or will, from the group committer).
+    // nullopt when the handler answered itself (or will, from the group committer); a handler
+    // that answered itself must not throw afterwards, or handle() would answer INTERNAL too.
     std::optional<wire::v1::Frame> dispatch(const SessionPtr& s, const wire::v1::Request& req);
 
     wire::v1::Frame on_register(const SessionPtr& s, const wire::v1::Request& req);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -154,9 +155,9 @@ int run_server(apps::Settings s) {
     // prebuilt library and otherwise reports the first log line of the main thread).
     spdlog::set_level(spdlog::level::info);
 
-    // Reads run on the network threads (see Service::slow); the housekeeper's counts take one
-    // more, and a spare keeps an occasional slow read from making a network thread wait.
-    auto store = open_store(s, s.net.threads + 2);
+    // Reads run on the network threads (see Service::slow), one at a time each, and the
+    // housekeeper's counts take one more: with a reader each, none waits for another.
+    auto store = open_store(s, std::max(1U, s.net.threads) + 1);
     if (!store) {
         spdlog::error("cannot open the store in {}: {}", s.data_dir, store.error().detail);
         return 1;

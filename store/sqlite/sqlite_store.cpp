@@ -66,7 +66,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
     PP_TRY_VOID(create_private_file(path));
     PP_TRY(writer, open_writer(path));
     std::vector<std::unique_ptr<Connection>> readers;
-    for (unsigned i = 0; i < std::max(reader_count, 1U); ++i) {
+    const unsigned n = std::max(reader_count, 1U);
+    for (unsigned i = 0; i < n; ++i) {
         PP_TRY(reader, open_reader(path));
         readers.push_back(std::move(reader));
     }

@@ -25,8 +25,8 @@ class SqliteStore final : public Store {
     // Opens or creates the database file at `path` (a new file is created 0600) and migrates
     // its schema. kInvalidVersion for a file written by newer code; kMalformed for a file that
     // is not a database, is corrupt, or belongs to another program.
-    // `readers`: read-only connections, one per thread that reads at the same time (more
-    // threads only wait for a free one).
+    // `readers`: read-only connections (at least one), one per thread that reads at the same
+    // time; more threads only wait for a free one.
     static constexpr unsigned kDefaultReaders = 4;
     static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
                                                      StoreLimits limits = {},
