@@ -97,6 +97,11 @@ asio::awaitable<void> Server::Impl::accept_loop() {
             socket.close(ignored);
             continue;
         }
+        // Frames are small and each is written as soon as it is ready: with Nagle's algorithm a
+        // frame sent while the previous one is unacknowledged waits for the peer's delayed ACK
+        // (up to 40 ms on Linux), which set the tail of push latency.
+        boost::system::error_code no_delay_ec;
+        socket.set_option(tcp::no_delay(true), no_delay_ec);
         try {
             const auto id = next_id.fetch_add(1);
             auto session = std::make_shared<detail::Session>(core, std::move(socket), id);

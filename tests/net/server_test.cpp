@@ -1,7 +1,11 @@
 // WebSocket traffic through the server: echo, several clients, sends from other threads,
-// shutdown with connections open.
+// shutdown with connections open, and the TCP options of accepted sockets.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "net/ws_client.hpp"
@@ -143,6 +147,48 @@ TEST(Server, StopAcceptingKeepsOpenConnections) {
     auto r = c->receive(5s);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(*r, msg("still here"));
+}
+
+// The TCP_NODELAY setting of every accepted (not listening) TCP socket of this process whose
+// local port is `port`: the server's side of each connection, found through /proc/self/fd.
+std::vector<int> accepted_no_delay(std::uint16_t port) {
+    std::vector<int> out;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        int fd = -1;
+        try {
+            fd = std::stoi(entry.path().filename().string());
+        } catch (const std::exception&) {
+            continue;
+        }
+        sockaddr_storage local{};
+        socklen_t len = sizeof local;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) continue;
+        if (local.ss_family != AF_INET) continue;
+        if (ntohs(reinterpret_cast<const sockaddr_in&>(local).sin_port) != port) continue;
+        int listening = 0;
+        socklen_t ilen = sizeof listening;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) != 0 || listening)
+            continue;
+        int no_delay = 0;
+        ilen = sizeof no_delay;
+        if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &no_delay, &ilen) == 0)
+            out.push_back(no_delay);
+    }
+    return out;
+}
+
+TEST(Server, AcceptedConnectionsSendSmallFramesWithoutNagleDelay) {
+    // Nagle's algorithm would hold a frame written while the previous one is unacknowledged
+    // until the peer's delayed ACK: tens of milliseconds on a push.
+    test::TestServer ts;
+    auto a = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+    ASSERT_TRUE(a.ok()) << a.error().detail;
+    auto b = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+    ASSERT_TRUE(b.ok()) << b.error().detail;
+    ASSERT_TRUE(ts.handler.wait_opened(2));
+    const auto settings = accepted_no_delay(ts.port());
+    ASSERT_EQ(settings.size(), 2u);
+    for (int v : settings) EXPECT_NE(v, 0);
 }
 
 }  // namespace
