@@ -600,6 +600,9 @@ asio::awaitable<bool> setup(Client& c) {
         failures[ec == beast::error::timeout ? kTimeout : kConnect]++;
         co_return false;
     }
+    // As the client library does (net/route_racer.cpp): no Nagle delay on small frames.
+    error_code no_delay_ec;
+    tcp.socket().set_option(asio::ip::tcp::no_delay(true), no_delay_ec);
     if (auto [ec] =
             co_await c.ws.next_layer().async_handshake(asio::ssl::stream_base::client, kTok);
         ec) {
