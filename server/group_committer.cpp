@@ -1,6 +1,8 @@
 #include "server/group_committer.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <utility>
 
 namespace pp::server {
 
@@ -26,8 +28,9 @@ GroupCommitter::~GroupCommitter() {
 namespace {
 
 // The callbacks run on the committer's thread (or the submitter's, for a refusal). One that
-// throws (out of memory while answering) loses that answer, which its client retries; it must
-// neither end the committer's thread nor skip the answers after it.
+// throws (out of memory) must neither end the committer's thread nor skip the answers after
+// it: a lost answer is retried by its client, and a lost wake-up is caught up by the
+// recipient's next drain. (The callbacks handle what they can themselves; see Service.)
 template <typename Callback, typename Arg>
 void answer(Callback& callback, Arg&& arg) noexcept {
     try {

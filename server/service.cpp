@@ -255,6 +255,14 @@ void Service::on_frame(const std::shared_ptr<net::Connection>& conn, Bytes frame
     handle(s, std::move(frame), arrived);
 }
 
+void Service::close_quietly(const SessionPtr& s) noexcept {
+    try {
+        s->conn->close();
+    } catch (const std::exception&) {
+        // Even the close could not be queued: the idle timeout ends the connection.
+    }
+}
+
 void Service::drain_or_defer(const SessionPtr& s) noexcept {
     try {
         drain(s);
@@ -348,20 +356,21 @@ void Service::handle(const SessionPtr& s, Bytes bytes,
 void Service::run_on_worker(const SessionPtr& s, v1::Frame frame,
                             std::chrono::steady_clock::time_point arrived) {
     // busy only once the job is queued: if posting throws, handle() answers INTERNAL and the
-    // connection goes on. (resume() runs on this strand, so it cannot come first.) The gauge
-    // goes up first so the job's decrement never precedes it.
-    metrics_.requests_on_workers.fetch_add(1, std::memory_order_relaxed);
-    post_to_worker(s, std::move(frame), arrived);  // if it throws, its ticket takes the 1 back
+    // connection goes on. (resume() runs on this strand, so it cannot come first.)
+    post_to_worker(s, std::move(frame), arrived);
     s->busy = true;
 }
 
 namespace {
 
-// Takes a job off the requests_on_workers gauge once: when it is done, or when the pool
-// destroys it unrun (a job queued just as shutdown joined the pool).
+// Counts a worker job on the requests_on_workers gauge from before it is queued, and takes it
+// off once: when it is done, when posting it fails, or when the pool destroys it unrun (a job
+// queued just as shutdown joined the pool).
 class WorkerGaugeTicket {
   public:
-    explicit WorkerGaugeTicket(std::atomic<std::int64_t>& gauge) : gauge_(&gauge) {}
+    explicit WorkerGaugeTicket(std::atomic<std::int64_t>& gauge) : gauge_(&gauge) {
+        gauge.fetch_add(1, std::memory_order_relaxed);
+    }
     WorkerGaugeTicket(WorkerGaugeTicket&& o) noexcept : gauge_(std::exchange(o.gauge_, nullptr)) {}
     WorkerGaugeTicket(const WorkerGaugeTicket&) = delete;
     WorkerGaugeTicket& operator=(const WorkerGaugeTicket&) = delete;
@@ -390,14 +399,16 @@ void Service::post_to_worker(const SessionPtr& s, v1::Frame frame,
             } catch (const std::exception&) {
                 answer_internal(s, frame.request().id());
             }
-            ticket.done();  // before resume is posted, so the frames that waited see it done
+            // Before resume is posted: the gauge never counts this job and the connection's
+            // next one at once.
+            ticket.done();
             // Posted after the answer was queued, so the frames that waited are answered after it.
             try {
                 s->conn->post([this, s] { resume(s); });
             } catch (const std::exception&) {
                 // Out of memory: the connection stays busy and its client's requests time out;
                 // closing lets it reconnect instead.
-                s->conn->close();
+                close_quietly(s);
             }
         });
 }
@@ -441,10 +452,14 @@ std::optional<v1::Frame> Service::dispatch(const SessionPtr& s, const v1::Reques
             return on_send(s, req);
         case v1::Request::kGetEndpoints:
             return on_get_endpoints(req);
-        case v1::Request::kDrain:
+        case v1::Request::kDrain: {
+            // The answer is built first: once the drain ran (and maybe sent the QueueEmpty),
+            // nothing may throw and turn this request's answer into INTERNAL.
+            auto ok = wire::make_response(req.id(), v1::OK);
             ++s->queue_empty_owed;
             drain_or_defer(s);
-            return wire::make_response(req.id(), v1::OK);
+            return ok;
+        }
         default:
             return error(req.id(), v1::BAD_REQUEST, "unknown request");
     }
@@ -799,42 +814,53 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
     // connection, and this strand is free meanwhile. The answer comes once it is durable.
     const std::uint64_t rid = req.id();
     auto done = [this, s, rid, claimed = std::move(claimed)](Result<void> r) mutable {
-        if (r) {
-            metrics_.acks.fetch_add(claimed.size(), std::memory_order_relaxed);
-            respond(s, wire::make_response(rid, v1::OK));
-        } else if (r.error().code == ErrorCode::kLimitExceeded) {
-            events_.busy("ack");
-            respond(s, error(rid, v1::RATE_LIMITED, "server busy; send the ack again"));
-        } else {
-            store_failed("acknowledge_batch", r.error());
-            respond(s, error(rid, v1::INTERNAL, "ack not stored; send it again"));
+        // A lost answer (out of memory) is retried by the client; the window must be settled
+        // whatever happens to it.
+        try {
+            if (r) {
+                metrics_.acks.fetch_add(claimed.size(), std::memory_order_relaxed);
+                respond(s, wire::make_response(rid, v1::OK));
+            } else if (r.error().code == ErrorCode::kLimitExceeded) {
+                events_.busy("ack");
+                respond(s, error(rid, v1::RATE_LIMITED, "server busy; send the ack again"));
+            } else {
+                store_failed("acknowledge_batch", r.error());
+                respond(s, error(rid, v1::INTERNAL, "ack not stored; send it again"));
+            }
+        } catch (const std::exception&) {
+            metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
         }
         if (stopped_) return;
         const bool ok = r.ok();
         // On the strand: settle the window with the claimed rows.
         auto settle = [this, s, ok, claimed = std::move(claimed)] {
-            for (const auto& [id, pushed] : claimed) {
-                if (ok) {
+            if (ok) {
+                for (const auto& c : claimed) {
                     s->in_flight_count -= 1;
-                    s->in_flight_bytes -= pushed.bytes;
-                    continue;
+                    s->in_flight_bytes -= c.second.bytes;
                 }
-                // Not deleted: claimable again by the client's retry, in seq order.
-                auto& rows = s->in_flight[id];
-                auto at = std::find_if(rows.begin(), rows.end(), [&](const Session::Pushed& p) {
-                    return p.seq > pushed.seq;
-                });
-                rows.insert(at, pushed);
+                drain_or_defer(s);  // the window has room again; reads the store if it holds more
+                return;
             }
-            // The window has room again; reads the store only if it holds more.
-            if (ok) drain_or_defer(s);
+            try {
+                // Not deleted: claimable again by the client's retry, in seq order.
+                for (const auto& [id, pushed] : claimed) {
+                    auto& rows = s->in_flight[id];
+                    auto at = std::find_if(rows.begin(), rows.end(), [&](const Session::Pushed& p) {
+                        return p.seq > pushed.seq;
+                    });
+                    rows.insert(at, pushed);
+                }
+            } catch (const std::exception&) {
+                close_quietly(s);  // rows lost from in_flight would fill the window for good
+            }
         };
         try {
             s->conn->post(std::move(settle));
         } catch (const std::exception&) {
             // Out of memory: the window would stay full of rows already answered. Closing
             // resets it; unacknowledged rows are pushed again on the next connection.
-            s->conn->close();
+            close_quietly(s);
         }
     };
     try {
@@ -843,7 +869,7 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         // Not queued (out of memory): the claimed rows left in_flight but still fill the
         // window. Closing resets this connection's window; the client acks them again on the
         // next one, where they are pushed again.
-        s->conn->close();
+        close_quietly(s);
         throw;
     }
     return std::nullopt;
@@ -966,15 +992,21 @@ void Service::wake(std::vector<CommittedDelivery> stored) {
         for (; j < targets.size() && targets[j].first == targets[i].first; ++j)
             mine.push_back(stored[targets[j].second]);
         const SessionPtr& s = targets[i].first;
-        s->conn->post([this, s, mine = std::move(mine)] {
-            try {
-                push_committed(s, mine);
-            } catch (const std::exception&) {
-                // Still queued in the store: the next wake or ack pushes it.
-                s->backlog = true;
-                metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-            }
-        });
+        try {
+            s->conn->post([this, s, mine = std::move(mine)] {
+                try {
+                    push_committed(s, mine);
+                } catch (const std::exception&) {
+                    // Still queued in the store: the next wake or ack pushes it.
+                    s->backlog = true;
+                    metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+                }
+            });
+        } catch (const std::exception&) {
+            // Out of memory: this connection would not learn of its messages until a later
+            // wake; closing makes its device reconnect and drain them. The others go on.
+            close_quietly(s);
+        }
         i = j;
     }
 }

@@ -70,6 +70,8 @@ class Service : public net::Handler {
     // drain() for a request that is answered OK whatever happens: a failure (out of memory)
     // leaves the rest for the next wake, ack or drain instead of escaping as a second answer.
     void drain_or_defer(const SessionPtr& s) noexcept;
+    // For error paths that run out of memory: the client reconnects and starts clean.
+    static void close_quietly(const SessionPtr& s) noexcept;
     // Counts the frame as rejected and answers INTERNAL; for the catch blocks at the thread
     // boundaries, so it throws nothing itself.
     void answer_internal(const SessionPtr& s, std::uint64_t request_id) noexcept;
