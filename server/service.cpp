@@ -592,16 +592,26 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
         return error(req.id(), v1::FORBIDDEN, "authentication failed");
     }
     s->nonce.clear();
-    if (!s->device) metrics_.connections_authenticated.fetch_add(1, std::memory_order_relaxed);
-    s->device = DeviceAddress{*id, a.device_id()};
-    s->identity_key = account->identity_key;
-    events_.auth_ok(s->conn->id(), a.device_id());
+    // What may throw (allocations) comes before the session changes, so a failure leaves it
+    // unauthenticated and answered INTERNAL; once it is authenticated, it is answered OK or
+    // closed, never both authenticated and refused.
+    auto ok = wire::make_response(req.id(), v1::OK);
+    Bytes identity_key = account->identity_key;
     {
         std::lock_guard lock(mutex_);
         by_device_[{*id, a.device_id()}].insert(s->conn->id());
     }
+    metrics_.connections_authenticated.fetch_add(1, std::memory_order_relaxed);
+    s->device = DeviceAddress{*id, a.device_id()};
+    s->identity_key = std::move(identity_key);
     // Answer first, then push the backlog, so the client sees them in that order.
-    respond(s, wire::make_response(req.id(), v1::OK));
+    try {
+        respond(s, ok);
+        events_.auth_ok(s->conn->id(), a.device_id());
+    } catch (const std::exception&) {
+        close_quietly(s);
+        return std::nullopt;
+    }
     ++s->queue_empty_owed;
     drain_or_defer(s);
     return std::nullopt;
