@@ -101,6 +101,8 @@ asio::awaitable<void> Session::run() {
                     if (ec) break;
                     n += rest;
                 }
+                if (lost_frame_.load(std::memory_order_relaxed))
+                    request_close(websocket::close_code::internal_error);
                 if (close_requested_) continue;  // draining until the peer answers our close
                 if (!ws_.got_binary()) {
                     // Frames are protobuf bytes; text is a client bug. 1003: data type not
@@ -147,6 +149,9 @@ void Session::send(Bytes frame) {
                        });
     } catch (...) {
         queued_bytes_.fetch_sub(size);
+        // Not posted, so nothing can be done on the strand from here without allocating:
+        // flag it, and the strand closes the connection at its next frame in or out.
+        lost_frame_.store(true, std::memory_order_relaxed);
     }
 }
 
@@ -158,6 +163,8 @@ void Session::post(std::function<void()> fn) {
 }
 
 void Session::enqueue(Bytes frame) {
+    if (lost_frame_.load(std::memory_order_relaxed))
+        request_close(websocket::close_code::internal_error);
     if (phase_ != Phase::kOpen || close_requested_) {
         queued_bytes_.fetch_sub(frame.size());
         return;

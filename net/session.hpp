@@ -71,6 +71,9 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     Phase phase_ = Phase::kHandshake;
     bool writing_ = false;
     bool close_requested_ = false;
+    // A frame from send() could not be queued (out of memory): the peer misses an answer or
+    // a push, so the connection is closed at the next chance on its strand. (Sits in padding.)
+    std::atomic<bool> lost_frame_{false};
     std::uint32_t deadline_gen_ = 0;
     websocket::close_code close_code_ = websocket::close_code::normal;
 };
