@@ -50,7 +50,8 @@ class Connection {
     // kept alive until then), so `fn` checks its own state; not once Server::shutdown has
     // stopped the io threads (then it is destroyed unrun). An exception from it is dropped.
     virtual void post(std::function<void()> fn) = 0;
-    // Starts a normal close handshake. Thread-safe; on_close follows.
+    // Starts a normal close handshake. Thread-safe; on_close follows. Should not throw: the
+    // server's connections, out of memory, close at their next frame in or out instead.
     virtual void close() = 0;
     virtual std::uint64_t id() const = 0;
     virtual std::string peer() const = 0;  // "ip:port" of the TCP peer (for logs, rate limits)

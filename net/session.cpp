@@ -36,7 +36,22 @@ void Session::launch(const std::shared_ptr<Session>& s) {
 }
 
 void Session::spawn(asio::awaitable<void> op) {
-    asio::co_spawn(ws_.get_executor(), std::move(op), [](const std::exception_ptr&) {});
+    // An operation that dies of an exception (out of memory) would leave the connection
+    // half-done (a writer that never finishes, a close never sent): drop the socket instead.
+    // The handler runs on the strand.
+    asio::co_spawn(ws_.get_executor(), std::move(op),
+                   [weak = weak_from_this()](const std::exception_ptr& e) {
+                       if (!e) return;
+                       if (auto self = weak.lock()) self->tls().close();
+                   });
+}
+
+void Session::spawn_or_drop(asio::awaitable<void> (Session::*op)()) noexcept {
+    try {
+        spawn((this->*op)());
+    } catch (...) {
+        tls().close();  // allocates nothing; the pending read fails and run() ends the session
+    }
 }
 
 void Session::arm_deadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d) {
@@ -172,7 +187,7 @@ void Session::enqueue(Bytes frame) {
     queue_.push_back(std::move(frame));
     if (!writing_) {
         writing_ = true;
-        spawn(write_loop());
+        spawn_or_drop(&Session::write_loop);
     }
 }
 
@@ -201,11 +216,13 @@ void Session::request_close(websocket::close_code code) {
     close_requested_ = true;
     close_code_ = code;
     if (writing_) return;  // write_loop closes after flushing
+    spawn_or_drop(&Session::close_now);
+}
+
+asio::awaitable<void> Session::close_now() {
     auto self = shared_from_this();
-    spawn([](std::shared_ptr<Session> s, websocket::close_code c) -> asio::awaitable<void> {
-        // Bounded by the stream's handshake timeout; the pending read sees the close complete.
-        co_await s->ws_.async_close(c, kTok);
-    }(self, code));
+    // Bounded by the stream's handshake timeout; the pending read sees the close complete.
+    co_await ws_.async_close(close_code_, kTok);
 }
 
 void Session::close() {
@@ -213,17 +230,25 @@ void Session::close() {
 }
 
 void Session::close_with(websocket::close_code code) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code] {
-        if (self->phase_ == Phase::kHandshake) {
-            self->tls().close();
-        } else {
-            self->request_close(code);
-        }
-    });
+    try {
+        asio::post(ws_.get_executor(), [self = shared_from_this(), code] {
+            if (self->phase_ == Phase::kHandshake) {
+                self->tls().close();
+            } else {
+                self->request_close(code);
+            }
+        });
+    } catch (...) {
+        lost_frame_.store(true, std::memory_order_relaxed);  // closed at the next frame
+    }
 }
 
 void Session::abort() {
-    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->tls().close(); });
+    try {
+        asio::post(ws_.get_executor(), [self = shared_from_this()] { self->tls().close(); });
+    } catch (...) {
+        lost_frame_.store(true, std::memory_order_relaxed);  // closed at the next frame
+    }
 }
 
 }  // namespace pp::net::detail

@@ -36,7 +36,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     std::uint64_t id() const override { return id_; }
     std::string peer() const override { return peer_; }
 
-    void close_with(websocket::close_code code);  // thread-safe
+    void close_with(websocket::close_code code);  // thread-safe; never throws
     void abort();                                 // thread-safe: drop the TCP socket now
 
   private:
@@ -50,9 +50,12 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     asio::awaitable<bool> accept_websocket(
         const beast::http::request<beast::http::string_body>& req);
     asio::awaitable<void> write_loop();
+    asio::awaitable<void> close_now();  // sends the close frame with close_code_
     void enqueue(Bytes frame);
     void request_close(websocket::close_code code);
     void spawn(asio::awaitable<void> op);
+    // spawn(op()), or, if even that cannot be allocated, drops the connection.
+    void spawn_or_drop(asio::awaitable<void> (Session::*op)()) noexcept;
     template <typename F>
     bool call_handler(F&& f);
     // The deadline of the phase before the WebSocket (TLS handshake, HTTP requests, TLS
@@ -71,8 +74,9 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     Phase phase_ = Phase::kHandshake;
     bool writing_ = false;
     bool close_requested_ = false;
-    // A frame from send() could not be queued (out of memory): the peer misses an answer or
-    // a push, so the connection is closed at the next chance on its strand. (Sits in padding.)
+    // A frame from send(), or a close, could not be queued (out of memory): the peer misses
+    // an answer or a push, so the connection is closed at the next frame in or out on its
+    // strand. (Sits in padding.)
     std::atomic<bool> lost_frame_{false};
     std::uint32_t deadline_gen_ = 0;
     websocket::close_code close_code_ = websocket::close_code::normal;

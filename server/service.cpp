@@ -259,7 +259,8 @@ void Service::close_quietly(const SessionPtr& s) noexcept {
     try {
         s->conn->close();
     } catch (const std::exception&) {
-        // Even the close could not be queued: the idle timeout ends the connection.
+        // The network's connections do not throw here (see net::Connection::close); another
+        // Connection might, and an error path must not.
     }
 }
 
@@ -599,7 +600,13 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
     Bytes identity_key = account->identity_key;
     {
         std::lock_guard lock(mutex_);
-        by_device_[{*id, a.device_id()}].insert(s->conn->id());
+        auto [entry, created] = by_device_.try_emplace({*id, a.device_id()});
+        try {
+            entry->second.insert(s->conn->id());
+        } catch (...) {
+            if (created) by_device_.erase(entry);  // no empty set left behind
+            throw;
+        }
     }
     metrics_.connections_authenticated.fetch_add(1, std::memory_order_relaxed);
     s->device = DeviceAddress{*id, a.device_id()};
