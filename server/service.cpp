@@ -354,14 +354,6 @@ void Service::handle(const SessionPtr& s, Bytes bytes,
     }
 }
 
-void Service::run_on_worker(const SessionPtr& s, v1::Frame frame,
-                            std::chrono::steady_clock::time_point arrived) {
-    // busy only once the job is queued: if posting throws, handle() answers INTERNAL and the
-    // connection goes on. (resume() runs on this strand, so it cannot come first.)
-    post_to_worker(s, std::move(frame), arrived);
-    s->busy = true;
-}
-
 namespace {
 
 // Counts a worker job on the requests_on_workers gauge from before it is queued, and takes it
@@ -388,8 +380,10 @@ class WorkerGaugeTicket {
 
 }  // namespace
 
-void Service::post_to_worker(const SessionPtr& s, v1::Frame frame,
-                             std::chrono::steady_clock::time_point arrived) {
+void Service::run_on_worker(const SessionPtr& s, v1::Frame frame,
+                            std::chrono::steady_clock::time_point arrived) {
+    // busy only once the job is queued: if posting throws, handle() answers INTERNAL and the
+    // connection goes on. (resume() runs on this strand, so it cannot come first.)
     boost::asio::post(
         workers_, [this, s, frame = std::move(frame), arrived,
                    ticket = WorkerGaugeTicket(metrics_.requests_on_workers)]() mutable {
@@ -412,6 +406,7 @@ void Service::post_to_worker(const SessionPtr& s, v1::Frame frame,
                 close_quietly(s);
             }
         });
+    s->busy = true;
 }
 
 void Service::resume(const SessionPtr& s) {

@@ -63,8 +63,6 @@ class Service : public net::Handler {
     // Marks the session busy and runs the request on a worker; resume() follows on the strand.
     void run_on_worker(const SessionPtr& s, wire::v1::Frame frame,
                        std::chrono::steady_clock::time_point arrived);
-    void post_to_worker(const SessionPtr& s, wire::v1::Frame frame,
-                        std::chrono::steady_clock::time_point arrived);
     void resume(const SessionPtr& s);  // handles the frames that waited, in order
     void drop_waiting(Session& s);     // forgets the frames waiting behind a worker's request
     // drain() for a request that is answered OK whatever happens: a failure (out of memory)
