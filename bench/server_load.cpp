@@ -62,6 +62,7 @@
 #include "crypto/xeddsa.hpp"
 #include "protocol/prekeys.hpp"
 #include "wire/frame_codec.hpp"
+#include "wire/message_id.hpp"
 
 namespace {
 
@@ -708,15 +709,18 @@ void send_one(Client& c) {
     const std::uint64_t id = c.make_id(kKindSend);
     req->set_id(id);
     auto* s = req->mutable_send();
-    // Unique message id: run tag, client index, per-client counter, 4 random bytes.
-    std::array<std::uint8_t, 16> mid{};
-    std::memcpy(mid.data(), g->run_tag.data(), 4);
+    // Laid out as the client library lays it out (the clock first, wire/message_id.hpp), with
+    // a tail that is unique by construction: client index, per-client counter, run tag.
+    std::array<std::uint8_t, pp::wire::kMessageIdTailBytes> tail{};
     const auto idx = static_cast<std::uint32_t>(c.index);
-    std::memcpy(mid.data() + 4, &idx, 4);
+    std::memcpy(tail.data(), &idx, 4);
     const std::uint32_t n = c.sends_made++;
-    std::memcpy(mid.data() + 8, &n, 4);
-    const auto rnd = static_cast<std::uint32_t>(c.worker.rng());
-    std::memcpy(mid.data() + 12, &rnd, 4);
+    std::memcpy(tail.data() + 4, &n, 4);
+    std::memcpy(tail.data() + 8, g->run_tag.data(), 2);
+    const auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    const auto mid = pp::wire::message_id_at(unix_ms, tail);
     s->set_message_id(std::string(mid.begin(), mid.end()));
     s->set_recipient(peer->id);
     auto* m = s->add_messages();

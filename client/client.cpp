@@ -9,6 +9,7 @@
 #include "crypto/init.hpp"
 #include "crypto/random.hpp"
 #include "protocol/fingerprint.hpp"
+#include "wire/message_id.hpp"
 
 namespace pp::client {
 
@@ -18,8 +19,14 @@ std::int64_t now_ms() {
         .count();
 }
 
-MessageId random_message_id() {
-    MessageId id{};
+MessageId new_message_id() {
+    std::array<std::uint8_t, wire::kMessageIdTailBytes> tail{};
+    crypto::random_bytes(tail);
+    return wire::message_id_at(now_ms(), tail);
+}
+
+GroupId random_group_id() {
+    GroupId id{};
     crypto::random_bytes(id);
     return id;
 }

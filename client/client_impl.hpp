@@ -61,7 +61,9 @@ inline Event group_event(const Group& g) {
     e.group = g;
     return e;
 }
-MessageId random_message_id();
+// The sender's clock, then 80 random bits (wire/message_id.hpp).
+MessageId new_message_id();
+GroupId random_group_id();
 std::string short_hex(ByteView id);  // the first 8 hex digits: for display
 
 // Ids between their fixed-size form and protobuf `bytes`.

@@ -75,7 +75,7 @@ Result<void> Client::Impl::commit_group_change(const Group& g,
                 missed = true;
                 continue;
             }
-            PP_TRY_VOID(queue_pairwise(r.account, random_message_id(), c));
+            PP_TRY_VOID(queue_pairwise(r.account, new_message_id(), c));
         }
         return {};
     }));
@@ -110,7 +110,7 @@ Result<void> Client::Impl::share_sender_key(const Group& g, milliseconds timeout
             continue;
         }
         PP_TRY_VOID(store->transaction([&]() -> Result<void> {
-            PP_TRY_VOID(queue_pairwise(m.account, random_message_id(), c));
+            PP_TRY_VOID(queue_pairwise(m.account, new_message_id(), c));
             return store->mark_sender_key_shared(g.id, key_id, m.account);
         }));
     }
@@ -206,7 +206,7 @@ Result<Group> Client::create_group(std::string name, const std::vector<AccountId
     PP_TRY(taken, im.store->group_by_name(name));
     if (taken) return make_error(ErrorCode::kLimitExceeded, "a group by that name exists");
     Group g;
-    g.id = random_message_id();
+    g.id = random_group_id();
     g.name = std::move(name);
     g.revision = 1;
     const auto mine = im.identity.public_key.serialize();

@@ -106,7 +106,7 @@ Result<void> Client::Impl::apply_content(const content::Content& c, const Accoun
                 content::Content receipt;
                 receipt.mutable_receipt()->set_kind(content::Receipt::DELIVERED);
                 receipt.mutable_receipt()->add_message_ids(str(m.id));
-                PP_TRY_VOID(queue_pairwise(sender, random_message_id(), receipt));
+                PP_TRY_VOID(queue_pairwise(sender, new_message_id(), receipt));
             }
             return {};
         }

@@ -181,7 +181,7 @@ Result<Message> Client::send_text(const ConversationId& to, std::string text,
     (void)im.ensure_online(timeout);  // offline is fine if the sessions exist already
 
     Message m;
-    m.id = random_message_id();
+    m.id = new_message_id();
     m.conversation = to;
     m.direction = Direction::kOutgoing;
     m.sender = im.account->account;
@@ -249,7 +249,7 @@ Result<std::size_t> Client::mark_read(const ConversationId& c) {
             content::Content receipt;
             receipt.mutable_receipt()->set_kind(content::Receipt::READ);
             for (const auto& id : ids) receipt.mutable_receipt()->add_message_ids(str(id));
-            PP_TRY_VOID(im.queue_pairwise(sender, random_message_id(), receipt));
+            PP_TRY_VOID(im.queue_pairwise(sender, new_message_id(), receipt));
         }
         return {};
     }));

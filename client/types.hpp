@@ -13,7 +13,7 @@
 namespace pp::client {
 
 using AccountId = std::array<std::uint8_t, 16>;  // assigned by the server at registration
-using MessageId = std::array<std::uint8_t, 16>;  // random, chosen by the sender
+using MessageId = std::array<std::uint8_t, 16>;  // chosen by the sender: wire/message_id.hpp
 using GroupId = std::array<std::uint8_t, 16>;    // random, chosen by the group's creator
 using DeviceId = std::uint32_t;
 
