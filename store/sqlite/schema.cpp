@@ -104,6 +104,25 @@ INSERT INTO queue_heads (did, next_seq, depth) SELECT did, next_seq, depth FROM 
 ALTER TABLE devices DROP COLUMN next_seq;
 ALTER TABLE devices DROP COLUMN depth;
 )sql",
+    // 3: the idempotency rows keyed by message id first. Senders put their clock at the front
+    // of the id (docs/protocol.md), so a batch of sends lands on the newest pages of this
+    // B-tree, and the expiry sweep deletes from its oldest. Keyed by sender first, every send
+    // dirtied a page of its own, and read one too once the table (kept for the whole queue
+    // TTL) outgrew the page cache.
+    R"sql(
+CREATE TABLE sent_by_id (
+    msg_id         BLOB NOT NULL,
+    sender_account BLOB NOT NULL,
+    sender_device  INTEGER NOT NULL,
+    expires_ms     INTEGER NOT NULL,
+    PRIMARY KEY (msg_id, sender_account, sender_device)
+) WITHOUT ROWID;
+INSERT INTO sent_by_id (msg_id, sender_account, sender_device, expires_ms)
+    SELECT msg_id, sender_account, sender_device, expires_ms FROM sent;
+DROP TABLE sent;
+ALTER TABLE sent_by_id RENAME TO sent;
+CREATE INDEX sent_by_expiry ON sent (expires_ms);
+)sql",
 };
 
 Result<std::int64_t> read_int(Connection& c, const char* sql) {

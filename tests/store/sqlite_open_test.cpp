@@ -79,8 +79,9 @@ TEST_F(SqliteOpen, ReopenKeepsEverything) {
 }
 
 // A file written by the first schema is upgraded in place: its queue, counters and
-// idempotency rows carry over, the queue goes on from the seq it had reached, and the index
-// migration 2 drops is gone.
+// idempotency rows carry over, the queue goes on from the seq it had reached, the index
+// migration 2 drops is gone, and the idempotency rows are keyed by message id first
+// (migration 3).
 TEST_F(SqliteOpen, VersionOneDatabaseIsUpgraded) {
     {
         auto c = sqlite::Connection::open(db_path());
@@ -117,6 +118,12 @@ INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
                         "SELECT count(*) FROM pragma_table_info('devices') "
                         "WHERE name IN ('next_seq', 'depth')"),
               0);
+    EXPECT_EQ(
+        raw_query(db_path(), "SELECT pk FROM pragma_table_info('sent') WHERE name = 'msg_id'"), 1);
+    EXPECT_EQ(
+        raw_query(db_path(), "SELECT count(*) FROM sqlite_schema WHERE name = 'sent_by_expiry'"),
+        1);
+    EXPECT_EQ(raw_query(db_path(), "SELECT count(*) FROM sent"), 1);
     EXPECT_EQ(*store->queue_depth(primary(1)), 1u);
     // The retry of the old send is still a duplicate; a new one queues after seq 4.
     auto out =
