@@ -17,6 +17,11 @@
 namespace pp::net {
 
 Connection::~Connection() = default;
+
+unsigned io_threads(const ServerOptions& o) {
+    return std::max(1u, o.threads);
+}
+
 Handler::~Handler() = default;
 
 namespace detail {
@@ -61,7 +66,7 @@ constexpr std::chrono::milliseconds kShutdownGrace{500};
 struct Server::Impl {
     Impl(ServerOptions o, TlsIdentity t, Handler& h, HttpRoute r)
         : core(std::make_shared<detail::ServerCore>(std::move(o), std::move(t), h, std::move(r))),
-          ioc(static_cast<int>(std::max(1u, core->opts.threads))),
+          ioc(static_cast<int>(io_threads(core->opts))),
           acceptor(asio::make_strand(ioc)) {}
 
     asio::awaitable<void> accept_loop();
@@ -154,7 +159,7 @@ Result<void> Server::start() {
     im.started = true;
     asio::co_spawn(im.acceptor.get_executor(), im.accept_loop(), [](const std::exception_ptr&) {});
     im.work.emplace(im.ioc.get_executor());
-    const unsigned n = std::max(1u, im.core->opts.threads);
+    const unsigned n = io_threads(im.core->opts);
     for (unsigned i = 0; i < n; ++i) im.threads.emplace_back([&im] { im.run_thread(); });
     return {};
 }

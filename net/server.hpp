@@ -33,8 +33,12 @@ struct ServerOptions {
     std::size_t max_frame_bytes = 256 * 1024;    // largest WebSocket message accepted
     std::size_t max_http_header_bytes = 8192;    // request line + headers
     std::size_t max_send_queue_bytes = 4 << 20;  // a slower reader than this is disconnected
-    unsigned threads = 2;
+    unsigned threads = 2;                        // read it through io_threads(): 0 still means one
 };
+
+// How many io threads a server with these options runs. Callers that size per-thread
+// resources (the store's reader pool) take it from here rather than repeat the rule.
+unsigned io_threads(const ServerOptions& o);
 
 class Connection {
   public:

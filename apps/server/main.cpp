@@ -157,7 +157,7 @@ int run_server(apps::Settings s) {
 
     // Reads run on the network threads (see Service::slow), one at a time each, and the
     // housekeeper's counts take one more: with a reader each, none waits for another.
-    auto store = open_store(s, std::max(1U, s.net.threads) + 1);
+    auto store = open_store(s, net::io_threads(s.net) + 1);
     if (!store) {
         spdlog::error("cannot open the store in {}: {}", s.data_dir, store.error().detail);
         return 1;
