@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
     send->add_option("text", words, "the message")->required();
     std::string reply_to;
     send->add_option("--reply-to", reply_to,
-                     "answer a message: the start of its id (as `history` shows it, #...)");
+                     "answer a message: its id as `history` shows it (#...), or the full id");
     send->add_flag("--json", g.json, "JSON output");
     send->callback([&] {
         run = [&]() -> int {
@@ -216,12 +216,25 @@ int main(int argc, char** argv) {
                 if (!reply_to.empty()) {
                     auto h = c.history(*conv, 1000);
                     if (!h) return fail(h.error());
-                    for (const auto& m : *h)
-                        if (to_hex(m.id).starts_with(reply_to)) answered = m;
-                    if (!answered)
+                    // The short id `history` shows, or the full one from `history --json`.
+                    int matches = 0;
+                    for (const auto& m : *h) {
+                        if (short_message_id(m.id).starts_with(reply_to) ||
+                            to_hex(m.id) == reply_to) {
+                            answered = m;
+                            ++matches;
+                        }
+                    }
+                    if (matches == 0)
                         return fail(make_error(ErrorCode::kNoSession,
                                                "no message with that id in this conversation"),
                                     "see the ids with: paperplane history " + to);
+                    if (matches > 1)
+                        return fail(make_error(ErrorCode::kMalformed,
+                                               "more than one message in this conversation has "
+                                               "an id starting like that"),
+                                    "give all 8 digits, or the full id from: paperplane history " +
+                                        to + " --json");
                 }
                 int refused = 0;
                 report_events(c, &refused);
@@ -295,7 +308,8 @@ int main(int argc, char** argv) {
                     return 0;
                 }
                 for (const auto& m : *list)
-                    std::printf("#%.8s %s%s\n", to_hex(m.id).c_str(), message_line(c, m).c_str(),
+                    std::printf("#%s %s%s\n", short_message_id(m.id).c_str(),
+                                message_line(c, m).c_str(),
                                 m.direction == client::Direction::kOutgoing
                                     ? ("  (" + status_name(m.status) + ")").c_str()
                                     : "");

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "base/hex.hpp"
+#include "wire/message_id.hpp"
 
 namespace pp::cli {
 
@@ -103,12 +104,16 @@ std::string printable(std::string_view text) {
     return out;
 }
 
+std::string short_message_id(const client::MessageId& id) {
+    return to_hex(ByteView(id).subspan(wire::kMessageIdClockBytes, 4));
+}
+
 std::string message_line(const client::Client& c, const client::Message& m) {
     std::string line = "[" + clock_time(m.sent_ms) + "] ";
     if (m.conversation.kind == client::ConversationId::Kind::kGroup)
         line += printable(c.display_name(m.conversation)) + " / ";
     line += printable(c.display_name(m.sender)) + ": " + printable(m.text);
-    if (m.reply_to) line += "  (reply to #" + to_hex(*m.reply_to).substr(0, 8) + ")";
+    if (m.reply_to) line += "  (reply to #" + short_message_id(*m.reply_to) + ")";
     return line;
 }
 

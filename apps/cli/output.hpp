@@ -21,6 +21,11 @@ nlohmann::json to_json(const client::Client& c, const client::Group& g);
 // '?', and a line break continues indented so no one can fake a line of their own.
 std::string printable(std::string_view text);
 
+// The id `history` shows (as #…) and `send --reply-to` takes: 8 hex digits from the random
+// part of a message id. The id's first digits are its sender's clock (wire/message_id.hpp),
+// the same for every message written within a minute or so.
+std::string short_message_id(const client::MessageId& id);
+
 // "[12:03] Bob: text", with the group's name for group messages; printable().
 std::string message_line(const client::Client& c, const client::Message& m);
 

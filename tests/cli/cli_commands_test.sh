@@ -77,13 +77,24 @@ expect 0 pp ben inbox
 has "evil?]0;pwned?"
 has "    [00:00] cat: fake"
 grep -q $'\e' <<<"$out" && fail "an escape character reached the terminal"
-# Replies name the message they answer by the start of its id, as `history` shows it.
+# Replies name the message they answer by the short id `history` shows: 8 digits from the
+# random part of the id (its first digits are the sender's clock, shared by every message of
+# the last minute), or by the full id.
 expect 0 pp ben history ann
 hello_id="$(grep -o '^#[0-9a-f]*' <<<"$out" | head -1 | tr -d '#')"
 [[ ${#hello_id} -eq 8 ]] || fail "history shows no message ids: $out"
+expect 0 pp ben history ann --json
+hello_full="$(grep -o '"id": "[0-9a-f]*"' <<<"$out" | head -1 | cut -d'"' -f4)"
+[[ ${#hello_full} -eq 32 && "${hello_full:12:8}" == "$hello_id" ]] ||
+    fail "the short id $hello_id is not the random part of $hello_full"
 expect 0 pp ben send ann --reply-to "$hello_id" hi ann
 expect 0 pp ann inbox
 has "ben: hi ann  (reply to #$hello_id)"
+expect 0 pp ann history ben --json
+has "\"reply_to\": \"$hello_full\""
+expect 0 pp ben send ann --reply-to "$hello_full" and again
+expect 0 pp ann inbox
+has "ben: and again  (reply to #$hello_id)"
 expect 1 pp ben send ann --reply-to ffffffff nope
 has "history"
 expect 0 pp ann sync  # brings Ben's read receipt
