@@ -229,26 +229,27 @@ void Session::close() {
     close_with(websocket::close_code::normal);
 }
 
-void Session::close_with(websocket::close_code code) {
+template <class Job>
+void Session::post_or_flag_lost(Job job) noexcept {
     try {
-        asio::post(ws_.get_executor(), [self = shared_from_this(), code] {
-            if (self->phase_ == Phase::kHandshake) {
-                self->tls().close();
-            } else {
-                self->request_close(code);
-            }
-        });
+        asio::post(ws_.get_executor(), std::move(job));
     } catch (...) {
         lost_frame_.store(true, std::memory_order_relaxed);  // closed at the next frame
     }
 }
 
+void Session::close_with(websocket::close_code code) {
+    post_or_flag_lost([self = shared_from_this(), code] {
+        if (self->phase_ == Phase::kHandshake) {
+            self->tls().close();
+        } else {
+            self->request_close(code);
+        }
+    });
+}
+
 void Session::abort() {
-    try {
-        asio::post(ws_.get_executor(), [self = shared_from_this()] { self->tls().close(); });
-    } catch (...) {
-        lost_frame_.store(true, std::memory_order_relaxed);  // closed at the next frame
-    }
+    post_or_flag_lost([self = shared_from_this()] { self->tls().close(); });
 }
 
 }  // namespace pp::net::detail

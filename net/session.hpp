@@ -58,6 +58,10 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     void spawn_or_drop(asio::awaitable<void> (Session::*op)()) noexcept;
     template <typename F>
     bool call_handler(F&& f);
+    // Posts `job` to the strand; if posting cannot allocate, sets lost_frame_ instead, so the
+    // strand closes the connection at its next frame. For close_with() and abort().
+    template <class Job>
+    void post_or_flag_lost(Job job) noexcept;
     // The deadline of the phase before the WebSocket (TLS handshake, HTTP requests, TLS
     // shutdown): when `timer` fires, the socket is closed. disarm() or the next arm() makes an
     // earlier expiry harmless even if its handler is already queued.
