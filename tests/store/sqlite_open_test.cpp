@@ -146,6 +146,49 @@ INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
     EXPECT_EQ((*first)[0].seqs, std::vector<std::uint64_t>{1});
 }
 
+// A file at version 2 gets migration 3: every idempotency row carries over with its expiry,
+// so retries are still recognised and the sweep still removes rows when they expire.
+TEST_F(SqliteOpen, VersionTwoIdempotencyRowsCarryOver) {
+    {
+        auto c = sqlite::Connection::open(db_path());
+        ASSERT_TRUE(c.ok());
+        ASSERT_TRUE(sqlite::migrate(**c, 2).ok());
+        ASSERT_TRUE((*c)->exec(R"sql(
+INSERT INTO accounts (id, identity_key, created_ms) VALUES
+    (x'01010101010101010101010101010101', x'05', 1),
+    (x'02020202020202020202020202020202', x'05', 1);
+INSERT INTO devices (did, account, device, registration_id, spk_id, spk_public, spk_signature)
+    VALUES (1, x'01010101010101010101010101010101', 1, 1001, 7, x'05', x'00'),
+           (2, x'02020202020202020202020202020202', 1, 1002, 7, x'05', x'00');
+INSERT INTO queue_heads (did, next_seq, depth) VALUES (1, 1, 0), (2, 1, 0);
+INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
+    (x'02020202020202020202020202020202', 1, x'09000000000000000000000000000000', 1000000),
+    (x'02020202020202020202020202020202', 1, x'0a000000000000000000000000000000', 5000);
+)sql")
+                        .ok());
+    }
+    auto store = open();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(raw_query(db_path(), "PRAGMA user_version"), sqlite::schema_version());
+    EXPECT_EQ(raw_query(db_path(),
+                        "SELECT expires_ms FROM sent "
+                        "WHERE msg_id = x'0a000000000000000000000000000000'"),
+              5000);
+    auto out =
+        store->commit_sends({direct(9, 2, 1, bytes(3, 0xC2)), direct(10, 2, 1, bytes(3, 0xC3))});
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ((*out)[0].outcome, SendOutcome::kDuplicate);
+    EXPECT_EQ((*out)[1].outcome, SendOutcome::kDuplicate);
+    // Past its expiry the row is swept, and the id is new again; the other is kept.
+    ASSERT_TRUE(store->expire(6'000).ok());
+    EXPECT_EQ(raw_query(db_path(), "SELECT count(*) FROM sent"), 1);
+    auto later = store->commit_sends(
+        {direct(9, 2, 1, bytes(3, 0xC2), 6'000), direct(10, 2, 1, bytes(3, 0xC3), 6'000)});
+    ASSERT_TRUE(later.ok());
+    EXPECT_EQ((*later)[0].outcome, SendOutcome::kDuplicate);
+    EXPECT_EQ((*later)[1].outcome, SendOutcome::kStored);
+}
+
 TEST_F(SqliteOpen, NewerSchemaIsRefusedAndLeftUntouched) {
     { ASSERT_TRUE(open()); }
     const auto future = sqlite::schema_version() + 1;

@@ -14,9 +14,10 @@ std::array<std::uint8_t, kMessageIdTailBytes> tail_of(std::uint8_t fill) {
 }
 
 TEST(MessageId, ClockIsBigEndianMillisecondsThenTail) {
-    const auto id = message_id_at(0x0102'0304'0506, tail_of(0xAB));
-    const MessageIdBytes want{1,    2,    3,    4,    5,    6,    0xAB, 0xAB,
-                              0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB};
+    const std::array<std::uint8_t, kMessageIdTailBytes> tail{10, 11, 12, 13, 14,
+                                                             15, 16, 17, 18, 19};
+    const auto id = message_id_at(0x0102'0304'0506, tail);
+    const MessageIdBytes want{1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19};
     EXPECT_EQ(id, want);
     EXPECT_EQ(message_id_clock_ms(id), 0x0102'0304'0506);
 }
