@@ -90,7 +90,8 @@ struct Registration {
 
 // The 33-byte wire form of a public key, as protobuf bytes.
 std::string public_bytes(const crypto::PublicKey& k);
-// 16 random bytes: message ids.
+// 16 random bytes: message ids. The server takes any 16 bytes; the client library puts its
+// clock first (wire/message_id.hpp), which these tests need not.
 std::string random_id();
 // The signature AuthenticateRequest carries.
 std::string sign_auth(const protocol::IdentityKeyPair& identity, const std::string& nonce,
