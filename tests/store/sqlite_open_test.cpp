@@ -27,6 +27,15 @@ std::int64_t raw_query(const std::string& path, const char* sql) {
     return v;
 }
 
+// Leaves a database file as a server at schema `version` would have: migrated that far, with
+// `rows` written by that version's statements.
+void write_at_version(const std::string& path, std::int64_t version, const char* rows) {
+    auto c = sqlite::Connection::open(path);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(sqlite::migrate(**c, version).ok());
+    ASSERT_TRUE((*c)->exec(rows).ok());
+}
+
 class SqliteOpen : public StoreTest {};
 
 TEST_F(SqliteOpen, FreshDatabaseIsMigratedPrivateAndInWalMode) {
@@ -84,12 +93,9 @@ TEST_F(SqliteOpen, ReopenKeepsEverything) {
 // (migration 3).
 TEST_F(SqliteOpen, VersionOneDatabaseIsUpgraded) {
     {
-        auto c = sqlite::Connection::open(db_path());
-        ASSERT_TRUE(c.ok());
-        ASSERT_TRUE(sqlite::migrate(**c, 1).ok());
         // What a version-1 server stored for account 1 (device did 1) after a message from
         // account 2 at seq 4 (three earlier ones acknowledged).
-        ASSERT_TRUE((*c)->exec(R"sql(
+        write_at_version(db_path(), 1, R"sql(
 INSERT INTO accounts (id, identity_key, created_ms) VALUES
     (x'01010101010101010101010101010101', x'05', 1),
     (x'02020202020202020202020202020202', x'05', 1);
@@ -104,8 +110,8 @@ INSERT INTO queue (did, seq, msg_id, sender_account, sender_device, type, cid, s
      1000, 1000000);
 INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
     (x'02020202020202020202020202020202', 1, x'09000000000000000000000000000000', 1000000);
-)sql")
-                        .ok());
+)sql");
+        ASSERT_FALSE(HasFatalFailure());
         EXPECT_EQ(raw_query(db_path(), "PRAGMA user_version"), 1);
     }
     auto store = open();
@@ -150,10 +156,7 @@ INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
 // so retries are still recognised and the sweep still removes rows when they expire.
 TEST_F(SqliteOpen, VersionTwoIdempotencyRowsCarryOver) {
     {
-        auto c = sqlite::Connection::open(db_path());
-        ASSERT_TRUE(c.ok());
-        ASSERT_TRUE(sqlite::migrate(**c, 2).ok());
-        ASSERT_TRUE((*c)->exec(R"sql(
+        write_at_version(db_path(), 2, R"sql(
 INSERT INTO accounts (id, identity_key, created_ms) VALUES
     (x'01010101010101010101010101010101', x'05', 1),
     (x'02020202020202020202020202020202', x'05', 1);
@@ -164,8 +167,8 @@ INSERT INTO queue_heads (did, next_seq, depth) VALUES (1, 1, 0), (2, 1, 0);
 INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
     (x'02020202020202020202020202020202', 1, x'09000000000000000000000000000000', 1000000),
     (x'02020202020202020202020202020202', 1, x'0a000000000000000000000000000000', 5000);
-)sql")
-                        .ok());
+)sql");
+        ASSERT_FALSE(HasFatalFailure());
     }
     auto store = open();
     ASSERT_TRUE(store);
