@@ -1,6 +1,7 @@
 // Client: the way out. A message is stored and encrypted into the outbox in one transaction,
-// then handed to the server; the outbox keeps the exact bytes until the server has them
-// durably, so retries after a crash or a lost connection reuse the same id and ciphertext.
+// then handed to the server. Its envelope id is stamped and stored at the first attempt;
+// from then on the outbox keeps the exact bytes until the server has them durably, so
+// retries after a crash or a lost connection reuse the same id and ciphertext.
 #include <set>
 
 #include "base/hex.hpp"
@@ -72,8 +73,7 @@ Result<void> Client::Impl::queue_pairwise(const AccountId& to, const MessageId& 
     PP_TRY(devices, store->session_devices(to));
     if (devices.empty()) return make_error(ErrorCode::kNoSession, "no session with this account");
     const Bytes plaintext = encode_content(c);
-    v1::SendRequest send;
-    send.set_message_id(str(id));
+    v1::SendRequest send;  // message_id is left for flush_outbox() to stamp
     send.set_recipient(str(to));
     for (const DeviceId device : devices) {
         PP_TRY(record, store->session(to, device));
@@ -94,8 +94,7 @@ Result<void> Client::Impl::queue_group(const Group& g, const MessageId& id,
     if (!own) return make_error(ErrorCode::kNoSession, "no sender key for this group yet");
     PP_TRY(ct, protocol::group_encrypt(*own, encode_content(c)));
     PP_TRY_VOID(store->put_sender_key(g.id, account->account, account->device, *own));
-    v1::SendRequest send;
-    send.set_message_id(str(id));
+    v1::SendRequest send;  // message_id is left for flush_outbox() to stamp
     auto* group = send.mutable_group();
     group->set_type(static_cast<std::uint32_t>(protocol::MessageType::kSenderKey));
     group->set_shared_content(str(ct));
@@ -122,6 +121,14 @@ Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
                                                 static_cast<int>(entry.request.size()))) {
             PP_TRY_VOID(store->outbox_remove(entry.id));  // cannot happen unless corrupted
             continue;
+        }
+        if (req.send().message_id().empty()) {
+            // The id the server sees is made now, at the first attempt, not when the send was
+            // queued: its clock (wire/message_id.hpp) then tells the server no more than the
+            // arrival it sees anyway, not when a message was written offline or a
+            // conversation read. Stored before it goes out, so every retry repeats it.
+            req.mutable_send()->set_message_id(str(new_message_id()));
+            PP_TRY_VOID(store->outbox_stamp(entry.id, as_bytes(req.send().SerializeAsString())));
         }
         auto resp = rpc(req, timeout);
         if (!resp) return resp.error();

@@ -139,12 +139,17 @@ class ProfileStore {
                                         const MessageId& envelope_id) = 0;
     // Sends not yet acknowledged by the server, as serialized SendRequest bodies, kept so a
     // crash or a lost connection resends exactly the same bytes under the same id (the server
-    // de-duplicates by id). Oldest first.
+    // de-duplicates by id). Oldest first. `id` is the local message id; the envelope id the
+    // server sees is stamped into the request at the first attempt (outbox_stamp).
     struct OutboxEntry {
         MessageId id{};
         Bytes request;
     };
     virtual Result<void> outbox_add(const MessageId& id, ByteView request) = 0;
+    // Replaces a queued entry's bytes once, before its first send, to set the envelope id
+    // the server will see; after that an entry's bytes never change. Its place in the order
+    // stays. Unknown ids change nothing.
+    virtual Result<void> outbox_stamp(const MessageId& id, ByteView request) = 0;
     virtual Result<std::vector<OutboxEntry>> outbox() = 0;
     virtual Result<void> outbox_remove(const MessageId& id) = 0;
     // Envelopes from a contact whose identity key changed, kept (sealed) until the user accepts

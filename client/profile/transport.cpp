@@ -19,6 +19,12 @@ Result<void> SqliteProfileStore::outbox_add(const MessageId& id, ByteView reques
     return s.bind_blob(1, id).bind_blob(2, sealed).run();
 }
 
+Result<void> SqliteProfileStore::outbox_stamp(const MessageId& id, ByteView request) {
+    Bytes sealed = seal_value(request, Ad("outbox").id(id));
+    PP_TRY(s, db_->prepare("UPDATE outbox SET sealed = ?2 WHERE id = ?1"));
+    return s.bind_blob(1, id).bind_blob(2, sealed).run();
+}
+
 Result<std::vector<ProfileStore::OutboxEntry>> SqliteProfileStore::outbox() {
     PP_TRY(s, db_->prepare("SELECT id, sealed FROM outbox ORDER BY seq"));
     std::vector<OutboxEntry> out;

@@ -433,6 +433,23 @@ TEST_F(ProfileRecords, OutboxKeepsOrderAndFirstBytes) {
     EXPECT_EQ((*out)[1].id, id16(2));
 }
 
+// The envelope id goes into an entry once, before its first send: the new bytes replace the
+// old in place, survive a reopen and keep the entry's turn; an unknown id changes nothing.
+TEST_F(ProfileRecords, OutboxStampReplacesBytesInPlace) {
+    ASSERT_TRUE(store->outbox_add(id16(1), Bytes{1}).ok());
+    ASSERT_TRUE(store->outbox_add(id16(2), Bytes{2}).ok());
+    ASSERT_TRUE(store->outbox_stamp(id16(1), Bytes{1, 0xE1, 0xE2}).ok());
+    ASSERT_TRUE(store->outbox_stamp(id16(7), Bytes{7}).ok());
+    reopen();
+    auto out = store->outbox();
+    ASSERT_TRUE(out.ok());
+    ASSERT_EQ(out->size(), 2u);
+    EXPECT_EQ((*out)[0].id, id16(1));
+    EXPECT_EQ((*out)[0].request, (Bytes{1, 0xE1, 0xE2}));
+    EXPECT_EQ((*out)[1].id, id16(2));
+    EXPECT_EQ((*out)[1].request, Bytes{2});
+}
+
 TEST_F(ProfileRecords, HeldEnvelopes) {
     ASSERT_TRUE(store->hold_envelope(id16(2), Bytes{1, 1}).ok());
     ASSERT_TRUE(store->hold_envelope(id16(3), Bytes{7}).ok());

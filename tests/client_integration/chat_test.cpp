@@ -1,13 +1,46 @@
 // Two people chat end to end through the real server: both directions, receipts, an offline
 // backlog delivered in order once each, restarts, and replies.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
 #include "client/profile_store.hpp"
 #include "tests/client_integration/client_fixture.hpp"
 #include "tests/support/server_client.hpp"
+#include "wire/message_id.hpp"
 
 namespace pp::test {
 namespace {
 
 using client::MessageStatus;
+
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The clocks of the message ids the server keeps for de-duplication, read from its database.
+std::vector<std::int64_t> sent_id_clocks(const fs::path& db) {
+    std::vector<std::int64_t> out;
+    sqlite3* h = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(h, "SELECT msg_id FROM sent", -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(h);
+    while (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
+        wire::MessageIdBytes id{};
+        EXPECT_EQ(sqlite3_column_bytes(st, 0), static_cast<int>(id.size()));
+        if (sqlite3_column_bytes(st, 0) != static_cast<int>(id.size())) continue;
+        std::memcpy(id.data(), sqlite3_column_blob(st, 0), id.size());
+        out.push_back(wire::message_id_clock_ms(id));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return out;
+}
 
 TEST_F(ClientTest, AliceAndBobChatBothWays) {
     auto& alice = make_user("alice");
@@ -136,14 +169,26 @@ TEST_F(ClientTest, QueuedWhileServerIsDownGoesOutLater) {
     befriend(alice, bob);
     send(alice, "bob", "before");
     ASSERT_TRUE(server.stop());
-    // The session exists, so the message is encrypted and kept in the outbox.
+    // Alice knows she is offline (else her first attempt goes down the dead connection, and
+    // that attempt is what stamps the id). The session exists, so the message is encrypted
+    // and kept in the outbox.
+    alice.client->disconnect();
+    const std::int64_t queued_ms = unix_ms();
     auto m = alice.client->send_text(to(alice, "bob"), "while down", std::nullopt, 2s);
     ASSERT_TRUE(m) << m.error().detail;
     EXPECT_EQ(m->status, MessageStatus::kPending);
     EXPECT_EQ(alice.client->status().outbox, 1u);
+    std::this_thread::sleep_for(20ms);  // queued and first attempt a clear distance apart
+    const std::int64_t restarted_ms = unix_ms();
     ASSERT_TRUE(server.start());
     sync(alice);
     EXPECT_EQ(alice.client->status().outbox, 0u);
+    // The server has stored two sends, both Alice's. The queued one's id carries the clock of
+    // its first attempt, not of the moment it was written (docs/protocol.md, "Message ids").
+    const auto clocks = sent_id_clocks(server.data_dir() / "paperplane.db");
+    ASSERT_EQ(clocks.size(), 2u);
+    EXPECT_LT(std::min(clocks[0], clocks[1]), queued_ms);     // "before"
+    EXPECT_GE(std::max(clocks[0], clocks[1]), restarted_ms);  // "while down"
     sync(bob);
     EXPECT_EQ(bob.received_texts(), (std::vector<std::string>{"before", "while down"}));
 }
