@@ -144,6 +144,9 @@ struct Client::Impl {
     Result<void> queue_group(const Group& g, const MessageId& id, const content::Content& c);
     // Sends what waits in the outbox, oldest first. Transient refusals leave the rest queued.
     Result<void> flush_outbox(milliseconds timeout);
+    // The SendRequest an outbox entry holds now, with its envelope id stamped (and stored) if
+    // it had none yet; nullopt once the entry is gone.
+    Result<std::optional<v1::SendRequest>> outbox_request(const MessageId& id);
     // Refuses to talk to a contact whose identity key changed until the user accepts it.
     Result<void> check_not_changed(const AccountId& to);
 

@@ -112,24 +112,39 @@ Result<void> Client::Impl::queue_group(const Group& g, const MessageId& id,
     return store->outbox_add(id, as_bytes(send.SerializeAsString()));
 }
 
+Result<std::optional<v1::SendRequest>> Client::Impl::outbox_request(const MessageId& id) {
+    std::optional<v1::SendRequest> out;
+    PP_TRY_VOID(store->transaction([&]() -> Result<void> {
+        // Read afresh rather than from flush_outbox()'s list: an event handler's own send (a
+        // nested flush), or another process on this profile, may have sent it since.
+        PP_TRY(bytes, store->outbox_entry(id));
+        if (!bytes) return {};
+        v1::SendRequest send;
+        if (!send.ParseFromArray(bytes->data(), static_cast<int>(bytes->size()))) {
+            return store->outbox_remove(id);  // cannot happen unless corrupted
+        }
+        if (send.message_id().empty()) {
+            // The id the server sees is made now, at the first attempt, not when the send was
+            // queued: its clock (wire/message_id.hpp) then tells the server about when it
+            // arrives, not when a message was written offline or a conversation read. Stored
+            // before it goes out, in this transaction, so every retry repeats it.
+            send.set_message_id(str(new_message_id()));
+            PP_TRY_VOID(store->outbox_stamp(id, as_bytes(send.SerializeAsString())));
+        }
+        out = std::move(send);
+        return {};
+    }));
+    return out;
+}
+
 Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
     if (!conn || !authenticated) return {};
     PP_TRY(entries, store->outbox());
     for (const auto& entry : entries) {
+        PP_TRY(send, outbox_request(entry.id));
+        if (!send) continue;  // sent meanwhile, or dropped
         v1::Request req;
-        if (!req.mutable_send()->ParseFromArray(entry.request.data(),
-                                                static_cast<int>(entry.request.size()))) {
-            PP_TRY_VOID(store->outbox_remove(entry.id));  // cannot happen unless corrupted
-            continue;
-        }
-        if (req.send().message_id().empty()) {
-            // The id the server sees is made now, at the first attempt, not when the send was
-            // queued: its clock (wire/message_id.hpp) then tells the server no more than the
-            // arrival it sees anyway, not when a message was written offline or a
-            // conversation read. Stored before it goes out, so every retry repeats it.
-            req.mutable_send()->set_message_id(str(new_message_id()));
-            PP_TRY_VOID(store->outbox_stamp(entry.id, as_bytes(req.send().SerializeAsString())));
-        }
+        *req.mutable_send() = std::move(*send);
         auto resp = rpc(req, timeout);
         if (!resp) return resp.error();
         switch (resp->status()) {

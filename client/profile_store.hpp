@@ -146,9 +146,12 @@ class ProfileStore {
         Bytes request;
     };
     virtual Result<void> outbox_add(const MessageId& id, ByteView request) = 0;
-    // Replaces a queued entry's bytes once, before its first send, to set the envelope id
-    // the server will see; after that an entry's bytes never change. Its place in the order
-    // stays. Unknown ids change nothing.
+    // One entry's bytes; nullopt once it is gone (sent, or dropped).
+    virtual Result<std::optional<Bytes>> outbox_entry(const MessageId& id) = 0;
+    // Replaces a queued entry's bytes, keeping its place in the order, to set the envelope
+    // id the server will see. Done once per entry, before its first send, inside a
+    // transaction that re-read it (Client::Impl::outbox_request); after that an entry's
+    // bytes never change. Unknown ids change nothing.
     virtual Result<void> outbox_stamp(const MessageId& id, ByteView request) = 0;
     virtual Result<std::vector<OutboxEntry>> outbox() = 0;
     virtual Result<void> outbox_remove(const MessageId& id) = 0;

@@ -155,6 +155,12 @@ CREATE TABLE settings (
     sealed BLOB NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 3: outbox entries may wait without an envelope id, for the first attempt to stamp
+    // (client/outgoing.cpp). No table changes: the version alone keeps an older client, which
+    // would send such an entry with no id and drop it when refused, from opening the profile.
+    R"sql(
+SELECT 1;
+)sql",
 };
 
 }  // namespace

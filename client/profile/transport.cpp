@@ -19,6 +19,15 @@ Result<void> SqliteProfileStore::outbox_add(const MessageId& id, ByteView reques
     return s.bind_blob(1, id).bind_blob(2, sealed).run();
 }
 
+Result<std::optional<Bytes>> SqliteProfileStore::outbox_entry(const MessageId& id) {
+    PP_TRY(s, db_->prepare("SELECT sealed FROM outbox WHERE id = ?1"));
+    s.bind_blob(1, id);
+    PP_TRY(row, s.step());
+    if (!row) return std::optional<Bytes>{};
+    PP_TRY(plain, open_value(s.blob(0), Ad("outbox").id(id)));
+    return std::optional<Bytes>{Bytes(plain.view().begin(), plain.view().end())};
+}
+
 Result<void> SqliteProfileStore::outbox_stamp(const MessageId& id, ByteView request) {
     Bytes sealed = seal_value(request, Ad("outbox").id(id));
     PP_TRY(s, db_->prepare("UPDATE outbox SET sealed = ?2 WHERE id = ?1"));

@@ -27,16 +27,19 @@ std::vector<std::int64_t> sent_id_clocks(const fs::path& db) {
     std::vector<std::int64_t> out;
     sqlite3* h = nullptr;
     EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);  // the running server may hold a lock for a moment
     sqlite3_stmt* st = nullptr;
     EXPECT_EQ(sqlite3_prepare_v2(h, "SELECT msg_id FROM sent", -1, &st, nullptr), SQLITE_OK)
         << sqlite3_errmsg(h);
-    while (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
+    int rc = SQLITE_DONE;
+    while (st != nullptr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         wire::MessageIdBytes id{};
         EXPECT_EQ(sqlite3_column_bytes(st, 0), static_cast<int>(id.size()));
         if (sqlite3_column_bytes(st, 0) != static_cast<int>(id.size())) continue;
         std::memcpy(id.data(), sqlite3_column_blob(st, 0), id.size());
         out.push_back(wire::message_id_clock_ms(id));
     }
+    EXPECT_EQ(rc, SQLITE_DONE) << sqlite3_errmsg(h);
     sqlite3_finalize(st);
     sqlite3_close(h);
     return out;
@@ -191,6 +194,41 @@ TEST_F(ClientTest, QueuedWhileServerIsDownGoesOutLater) {
     EXPECT_GE(std::max(clocks[0], clocks[1]), restarted_ms);  // "while down"
     sync(bob);
     EXPECT_EQ(bob.received_texts(), (std::vector<std::string>{"before", "while down"}));
+}
+
+// An event handler that sends (docs/client.md's bot does) runs a flush inside the flush that
+// raised the event. The inner one sends the rest of the outbox; the outer one must then skip
+// those entries, not send them again under ids of its own: the server would store them twice
+// and Bob would find the copies undecryptable.
+TEST_F(ClientTest, ASendFromAnEventHandlerDuringAFlushSendsEachMessageOnce) {
+    auto& alice = make_user("alice");
+    auto& bob = make_user("bob");
+    befriend(alice, bob);
+    send(alice, "bob", "before");
+    alice.client->disconnect();
+    const auto to_bob = to(alice, "bob");
+    for (const char* text : {"one", "two", "three"}) {
+        auto m = alice.client->send_text(to_bob, text, std::nullopt, 1s);
+        ASSERT_TRUE(m) << m.error().detail;
+        EXPECT_EQ(m->status, MessageStatus::kPending);
+    }
+    bool answered = false;
+    alice.client->set_event_handler([&](const client::Event& e) {
+        alice.events.push_back(e);
+        if (answered || e.kind != client::Event::Kind::kStatus || e.status != MessageStatus::kSent)
+            return;
+        answered = true;
+        auto m = alice.client->send_text(to_bob, "from the handler", std::nullopt, 5s);
+        EXPECT_TRUE(m) << m.error().detail;
+    });
+    sync(alice);
+    EXPECT_TRUE(answered);
+    EXPECT_EQ(alice.client->status().outbox, 0u);
+    EXPECT_EQ(sent_id_clocks(server.data_dir() / "paperplane.db").size(), 5u);
+    sync(bob);
+    EXPECT_EQ(bob.received_texts(),
+              (std::vector<std::string>{"before", "one", "two", "three", "from the handler"}));
+    EXPECT_EQ(bob.count(client::Event::Kind::kUndecryptable), 0u);
 }
 
 TEST_F(ClientTest, WrongPassphraseIsRefusedAndChangesNothing) {
