@@ -327,7 +327,7 @@ Status Client::status() const {
     if (st.online) st.route = impl_->route_in_use;
     if (impl_->account)
         st.server = impl_->account->server.host + ":" + std::to_string(impl_->account->server.port);
-    if (auto o = impl_->store->outbox()) st.outbox = o->size();
+    if (auto o = impl_->store->outbox_ids()) st.outbox = o->size();
     if (auto u = impl_->store->unread()) st.unread = u->size();
     if (auto n = impl_->store->prekey_count()) st.prekeys = *n;
     st.last_error = impl_->last_error;

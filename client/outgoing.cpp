@@ -139,9 +139,9 @@ Result<std::optional<v1::SendRequest>> Client::Impl::outbox_request(const Messag
 
 Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
     if (!conn || !authenticated) return {};
-    PP_TRY(entries, store->outbox());
-    for (const auto& entry : entries) {
-        PP_TRY(send, outbox_request(entry.id));
+    PP_TRY(ids, store->outbox_ids());
+    for (const MessageId& id : ids) {
+        PP_TRY(send, outbox_request(id));
         if (!send) continue;  // sent meanwhile, or dropped
         v1::Request req;
         *req.mutable_send() = std::move(*send);
@@ -150,11 +150,11 @@ Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
         switch (resp->status()) {
             case v1::OK: {
                 PP_TRY_VOID(store->transaction([&]() -> Result<void> {
-                    PP_TRY_VOID(store->outbox_remove(entry.id));
-                    return store->advance_status(account->account, entry.id, MessageStatus::kSent);
+                    PP_TRY_VOID(store->outbox_remove(id));
+                    return store->advance_status(account->account, id, MessageStatus::kSent);
                 }));
-                PP_TRY(m, store->message(account->account, entry.id));
-                if (m) emit(status_event(m->conversation, entry.id, MessageStatus::kSent));
+                PP_TRY(m, store->message(account->account, id));
+                if (m) emit(status_event(m->conversation, id, MessageStatus::kSent));
                 break;
             }
             case v1::UNAUTHENTICATED:
@@ -169,12 +169,12 @@ Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
             default: {
                 // Refused for good (an account that is gone, devices that changed): drop it so
                 // it does not block the messages behind it, and say so.
-                PP_TRY_VOID(store->outbox_remove(entry.id));
-                PP_TRY(m, store->message(account->account, entry.id));
+                PP_TRY_VOID(store->outbox_remove(id));
+                PP_TRY(m, store->message(account->account, id));
                 Event e =
                     make_event(Event::Kind::kUndeliverable, m ? m->conversation : ConversationId{},
                                std::string(status_error(*resp).detail));
-                e.ids = {entry.id};
+                e.ids = {id};
                 emit(e);
                 if (resp->status() == v1::STALE_DEVICES && !req.send().recipient().empty()) {
                     // Start over with the account's current devices next time.

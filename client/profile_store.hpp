@@ -154,6 +154,8 @@ class ProfileStore {
     // bytes never change. Unknown ids change nothing.
     virtual Result<void> outbox_stamp(const MessageId& id, ByteView request) = 0;
     virtual Result<std::vector<OutboxEntry>> outbox() = 0;
+    // The entries' ids alone, oldest first: what a flush walks, reading each afresh.
+    virtual Result<std::vector<MessageId>> outbox_ids() = 0;
     virtual Result<void> outbox_remove(const MessageId& id) = 0;
     // Envelopes from a contact whose identity key changed, kept (sealed) until the user accepts
     // or rejects the new key. Oldest first.

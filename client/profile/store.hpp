@@ -108,6 +108,7 @@ class SqliteProfileStore final : public ProfileStore {
     Result<bool> mark_processed(const AccountId& sender, DeviceId device,
                                 const MessageId& envelope_id) override;
     Result<void> outbox_add(const MessageId& id, ByteView request) override;
+    Result<std::vector<MessageId>> outbox_ids() override;
     Result<std::optional<Bytes>> outbox_entry(const MessageId& id) override;
     Result<void> outbox_stamp(const MessageId& id, ByteView request) override;
     Result<std::vector<OutboxEntry>> outbox() override;

@@ -19,6 +19,20 @@ Result<void> SqliteProfileStore::outbox_add(const MessageId& id, ByteView reques
     return s.bind_blob(1, id).bind_blob(2, sealed).run();
 }
 
+Result<std::vector<MessageId>> SqliteProfileStore::outbox_ids() {
+    PP_TRY(s, db_->prepare("SELECT id FROM outbox ORDER BY seq"));
+    std::vector<MessageId> out;
+    for (;;) {
+        PP_TRY(row, s.step());
+        if (!row) break;
+        MessageId id{};
+        if (!s.blob_into(0, id))
+            return make_error(ErrorCode::kMalformed, "stored outbox id is malformed");
+        out.push_back(id);
+    }
+    return out;
+}
+
 Result<std::optional<Bytes>> SqliteProfileStore::outbox_entry(const MessageId& id) {
     PP_TRY(s, db_->prepare("SELECT sealed FROM outbox WHERE id = ?1"));
     s.bind_blob(1, id);

@@ -426,6 +426,7 @@ TEST_F(ProfileRecords, OutboxKeepsOrderAndFirstBytes) {
     EXPECT_EQ((*out)[0].request, (Bytes{3, 3, 3}));
     EXPECT_EQ((*out)[1].id, id16(1));
     EXPECT_EQ((*out)[2].request, Bytes(5000, 2));
+    EXPECT_EQ(*store->outbox_ids(), (std::vector<MessageId>{id16(3), id16(1), id16(2)}));
     ASSERT_TRUE(store->outbox_remove(id16(1)).ok());
     ASSERT_TRUE(store->outbox_remove(id16(1)).ok());
     out = store->outbox();
