@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Load test of a real paperplane-server on loopback: for each connection count, start a fresh
 # server (temp data dir, raised rate limits and connection cap), run pp_server_load against it,
-# stop the server. Loopback only; every wait below is bounded.
+# stop the server. Then the same against pp_forward_floor, the server's network edge with
+# nothing stored or checked, so the two are measured side by side in one run. Loopback only;
+# every wait below is bounded.
 #
 #   bench/server_load.sh [BUILD_DIR] [-- extra pp_server_load options]
 #   COUNTS="1000 5000 10000" MESSAGES=20 RATE=20000 THREADS=1 bench/server_load.sh build/release
+#   PEERS=server (or PEERS=floor) runs one of the two only.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,8 +18,13 @@ extra=("$@")
 
 server_bin="${SERVER_BIN:-$build/apps/server/paperplane-server}"
 load_bin="${LOAD_BIN:-$build/bench/pp_server_load}"
-for b in "$server_bin" "$load_bin"; do
-    [[ -x "$b" ]] || { echo "missing $b: ninja -C $build paperplane-server pp_server_load" >&2; exit 2; }
+floor_bin="${FLOOR_BIN:-$build/bench/pp_forward_floor}"
+PEERS="${PEERS:-server floor}"
+needed=("$load_bin")
+[[ " $PEERS " == *" server "* ]] && needed+=("$server_bin")
+[[ " $PEERS " == *" floor "* ]] && needed+=("$floor_bin")
+for b in "${needed[@]}"; do
+    [[ -x "$b" ]] || { echo "missing $b: ninja -C $build paperplane-server pp_server_load pp_forward_floor" >&2; exit 2; }
 done
 
 COUNTS="${COUNTS:-1000 5000 10000}"
@@ -51,10 +59,32 @@ stop_server() {
 cleanup() { stop_server; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
 
-status=0
-for n in $COUNTS; do
+# Starts peer $1 ("server" or "floor") for $2 connections; sets server_pid, port, pin and log.
+start_peer() {
+    local peer="$1" n="$2"
+    log="$work/$peer-$n.log"
+    if [[ "$peer" == floor ]]; then
+        "$floor_bin" --listen 127.0.0.1:0 >"$log" 2>&1 &
+        server_pid=$!
+    else
+        start_server "$n"
+    fi
+    port="" pin=""
+    for _ in $(seq 1 100); do  # up to 10 s to come up
+        port="$(sed -n 's/^[a-z_-]* listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")"
+        pin="$(sed -n 's/^ *certificate pin: *sha256:\([0-9a-f]*\)$/\1/p' "$log")"
+        [[ -n "$port" && -n "$pin" ]] && return 0
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$peer did not start:" >&2
+    cat "$log" >&2
+    exit 1
+}
+
+start_server() {
+    local n="$1"
     data="$work/data-$n"
-    log="$work/server-$n.log"
     conf="$work/server-$n.toml"
     mkdir -p "$data"
     max_conn=$(( n + 1000 ))
@@ -78,38 +108,41 @@ handshake_timeout_ms = 60000
 [queues]
 max_messages = 100000
 EOF
+    echo "server config: $(tr '\n' ' ' <"$conf")"
     "$server_bin" --listen 127.0.0.1:0 --data-dir "$data" --config "$conf" >"$log" 2>&1 &
     server_pid=$!
-    port="" pin=""
-    for _ in $(seq 1 100); do  # up to 10 s to come up
-        port="$(sed -n 's/^paperplane-server listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")"
-        pin="$(sed -n 's/^ *certificate pin: *sha256:\([0-9a-f]*\)$/\1/p' "$log")"
-        [[ -n "$port" && -n "$pin" ]] && break
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [[ -z "$port" || -z "$pin" ]]; then
-        echo "server did not start:" >&2
-        cat "$log" >&2
-        exit 1
-    fi
+}
+
+status=0
+summary=()
+for n in $COUNTS; do
+  for peer in $PEERS; do
+    echo
+    echo "=== $n connections: $peer ==="
+    start_peer "$peer" "$n"
     cmd=("$load_bin" --host 127.0.0.1 --port "$port" --pin "$pin" --server-pid "$server_pid"
          --connections "$n" --messages "$MESSAGES" --window "$WINDOW" --threads "$THREADS"
          --rate "$RATE" --rate-seconds "$RATE_SECONDS" --ack-batch "$ACK_BATCH" "${extra[@]}")
-    echo
-    echo "=== $n connections ==="
-    echo "server config: $(tr '\n' ' ' <"$conf")"
     echo "command: ${cmd[*]}"
     rc=0
+    out="$work/load-$peer-$n.txt"
     # The tool bounds itself; `timeout` is the backstop if it ever hangs.
-    timeout --signal=TERM --kill-after=10 1200 "${cmd[@]}" || rc=$?
+    timeout --signal=TERM --kill-after=10 1200 "${cmd[@]}" | tee "$out" || rc=$?
     [[ $rc -eq 0 ]] || { echo "pp_server_load exited with $rc"; status=1; }
-    echo "server threads: $(ls /proc/"$server_pid"/task 2>/dev/null | wc -l); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "$peer threads: $(ls /proc/"$server_pid"/task 2>/dev/null | wc -l); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
     stop_server
     if grep -qiE "error|warn" "$log"; then
-        echo "server log (warnings/errors, first 20 lines):"
+        echo "$peer log (warnings/errors, first 20 lines):"
         grep -iE "error|warn" "$log" | head -20
     fi
-    rm -rf "$data"
+    # The tool's table rows, tagged with the peer they measured.
+    while IFS= read -r row; do summary+=("| $peer $row"); done < <(grep -E '^\| [0-9]+/[0-9]+ ' "$out")
+    rm -rf "$work/data-$n"
+  done
 done
+
+echo
+echo "=== side by side (server = paperplane-server; floor = pp_forward_floor, nothing stored) ==="
+echo "| peer | connections | mode | registered in | RSS idle total | KiB/conn | sends/s | deliveries/s | p50 ms | p99 ms | max ms | server us/msg | errors |"
+printf '%s\n' "${summary[@]}"
 exit $status
