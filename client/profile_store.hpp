@@ -139,12 +139,8 @@ class ProfileStore {
                                         const MessageId& envelope_id) = 0;
     // Sends not yet acknowledged by the server, as serialized SendRequest bodies, kept so a
     // crash or a lost connection resends exactly the same bytes under the same id (the server
-    // de-duplicates by id). Oldest first. `id` is the local message id; the envelope id the
+    // de-duplicates by id). Oldest first. Keyed by the local message id; the envelope id the
     // server sees is stamped into the request at the first attempt (outbox_stamp).
-    struct OutboxEntry {
-        MessageId id{};
-        Bytes request;
-    };
     virtual Result<void> outbox_add(const MessageId& id, ByteView request) = 0;
     // One entry's bytes; nullopt once it is gone (sent, or dropped).
     virtual Result<std::optional<Bytes>> outbox_entry(const MessageId& id) = 0;
@@ -153,7 +149,6 @@ class ProfileStore {
     // transaction that re-read it (Client::Impl::outbox_request); after that an entry's
     // bytes never change. Unknown ids change nothing.
     virtual Result<void> outbox_stamp(const MessageId& id, ByteView request) = 0;
-    virtual Result<std::vector<OutboxEntry>> outbox() = 0;
     // The entries' ids alone, oldest first: what a flush walks, reading each afresh.
     virtual Result<std::vector<MessageId>> outbox_ids() = 0;
     virtual Result<void> outbox_remove(const MessageId& id) = 0;

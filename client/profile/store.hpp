@@ -111,7 +111,6 @@ class SqliteProfileStore final : public ProfileStore {
     Result<std::vector<MessageId>> outbox_ids() override;
     Result<std::optional<Bytes>> outbox_entry(const MessageId& id) override;
     Result<void> outbox_stamp(const MessageId& id, ByteView request) override;
-    Result<std::vector<OutboxEntry>> outbox() override;
     Result<void> outbox_remove(const MessageId& id) override;
     Result<void> hold_envelope(const AccountId& sender, ByteView envelope) override;
     Result<std::vector<Bytes>> held_envelopes(const AccountId& sender) override;

@@ -48,22 +48,6 @@ Result<void> SqliteProfileStore::outbox_stamp(const MessageId& id, ByteView requ
     return s.bind_blob(1, id).bind_blob(2, sealed).run();
 }
 
-Result<std::vector<ProfileStore::OutboxEntry>> SqliteProfileStore::outbox() {
-    PP_TRY(s, db_->prepare("SELECT id, sealed FROM outbox ORDER BY seq"));
-    std::vector<OutboxEntry> out;
-    for (;;) {
-        PP_TRY(row, s.step());
-        if (!row) break;
-        OutboxEntry e;
-        if (!s.blob_into(0, e.id))
-            return make_error(ErrorCode::kMalformed, "stored outbox id is malformed");
-        PP_TRY(plain, open_value(s.blob(1), Ad("outbox").id(e.id)));
-        e.request.assign(plain.view().begin(), plain.view().end());
-        out.push_back(std::move(e));
-    }
-    return out;
-}
-
 Result<void> SqliteProfileStore::outbox_remove(const MessageId& id) {
     PP_TRY(s, db_->prepare("DELETE FROM outbox WHERE id = ?1"));
     return s.bind_blob(1, id).run();

@@ -419,19 +419,14 @@ TEST_F(ProfileRecords, OutboxKeepsOrderAndFirstBytes) {
     ASSERT_TRUE(store->outbox_add(id16(2), Bytes(5000, 2)).ok());
     ASSERT_TRUE(store->outbox_add(id16(3), Bytes{9, 9}).ok());  // a retry: same bytes kept
     reopen();
-    auto out = store->outbox();
-    ASSERT_TRUE(out.ok());
-    ASSERT_EQ(out->size(), 3u);
-    EXPECT_EQ((*out)[0].id, id16(3));
-    EXPECT_EQ((*out)[0].request, (Bytes{3, 3, 3}));
-    EXPECT_EQ((*out)[1].id, id16(1));
-    EXPECT_EQ((*out)[2].request, Bytes(5000, 2));
     EXPECT_EQ(*store->outbox_ids(), (std::vector<MessageId>{id16(3), id16(1), id16(2)}));
+    EXPECT_EQ(*store->outbox_entry(id16(3)), (Bytes{3, 3, 3}));
+    EXPECT_EQ(*store->outbox_entry(id16(1)), (Bytes{1}));
+    EXPECT_EQ(*store->outbox_entry(id16(2)), Bytes(5000, 2));
     ASSERT_TRUE(store->outbox_remove(id16(1)).ok());
     ASSERT_TRUE(store->outbox_remove(id16(1)).ok());
-    out = store->outbox();
-    ASSERT_EQ(out->size(), 2u);
-    EXPECT_EQ((*out)[1].id, id16(2));
+    EXPECT_EQ(*store->outbox_ids(), (std::vector<MessageId>{id16(3), id16(2)}));
+    EXPECT_EQ(*store->outbox_entry(id16(1)), std::nullopt);
 }
 
 // The envelope id goes into an entry once, before its first send: the new bytes replace the
@@ -442,13 +437,10 @@ TEST_F(ProfileRecords, OutboxStampReplacesBytesInPlace) {
     ASSERT_TRUE(store->outbox_stamp(id16(1), Bytes{1, 0xE1, 0xE2}).ok());
     ASSERT_TRUE(store->outbox_stamp(id16(7), Bytes{7}).ok());
     reopen();
-    auto out = store->outbox();
-    ASSERT_TRUE(out.ok());
-    ASSERT_EQ(out->size(), 2u);
-    EXPECT_EQ((*out)[0].id, id16(1));
-    EXPECT_EQ((*out)[0].request, (Bytes{1, 0xE1, 0xE2}));
-    EXPECT_EQ((*out)[1].id, id16(2));
-    EXPECT_EQ((*out)[1].request, Bytes{2});
+    EXPECT_EQ(*store->outbox_ids(), (std::vector<MessageId>{id16(1), id16(2)}));
+    EXPECT_EQ(*store->outbox_entry(id16(1)), (Bytes{1, 0xE1, 0xE2}));
+    EXPECT_EQ(*store->outbox_entry(id16(2)), Bytes{2});
+    EXPECT_EQ(*store->outbox_entry(id16(7)), std::nullopt);
 }
 
 TEST_F(ProfileRecords, HeldEnvelopes) {
@@ -497,7 +489,7 @@ TEST_F(ProfileRecords, FailingBodyRollsEverythingBack) {
     EXPECT_EQ(*store->counter("a", 0), 1);
     EXPECT_FALSE(store->contact(id16(1))->has_value());
     EXPECT_FALSE(store->session(id16(1), 1)->has_value());
-    EXPECT_TRUE(store->outbox()->empty());
+    EXPECT_TRUE(store->outbox_ids()->empty());
     EXPECT_FALSE(store->message(id16(1), id16(1))->has_value());
 
     // A failing store call inside the body rolls back the calls before it.
