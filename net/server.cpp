@@ -1,5 +1,7 @@
 #include "net/server.hpp"
 
+#include <pthread.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -121,6 +123,8 @@ asio::awaitable<void> Server::Impl::accept_loop() {
 }
 
 void Server::Impl::run_thread() {
+    // Named so `top -H` and /proc/PID/task/*/comm tell the io threads from the store's.
+    pthread_setname_np(pthread_self(), "pp-net-io");
     for (;;) {
         try {
             ioc.run();

@@ -94,6 +94,12 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
     if (auto v = t["listen"].value<std::string>())
         if (auto err = parse_listen(*v, s)) return err;
     if (auto v = t["data_dir"].value<std::string>()) s.data_dir = *v;
+    if (const toml::node* n = t["io_threads"].node()) {
+        const auto v = n->value<std::int64_t>();
+        if (!n->is_integer() || !v || *v < 1 || *v > kMaxIoThreads)
+            return "io_threads must be a whole number from 1 to " + std::to_string(kMaxIoThreads);
+        s.net.threads = static_cast<unsigned>(*v);
+    }
     if (auto v = t["public_host"].value<std::string>()) s.public_host = *v;
     if (auto v = t["tls"]["cert"].value<std::string>()) s.tls_cert = *v;
     if (auto v = t["tls"]["key"].value<std::string>()) s.tls_key = *v;

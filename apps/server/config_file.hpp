@@ -25,6 +25,10 @@ struct Settings {
     bool public_endpoints = false;
 };
 
+// `io_threads` in the file: the network threads (TLS, frames, the store's reads). The default
+// suits a 2-core machine; one per core is the rule past that.
+inline constexpr std::int64_t kMaxIoThreads = 64;
+
 // Reads a TOML file into `s`; returns an error message on failure.
 std::optional<std::string> load_toml(const std::string& path, Settings& s);
 // "host:port" or "[v6]:port".

@@ -1,7 +1,10 @@
 // The operator's side of the real server: registration policies, health and metrics over
 // pinned HTTPS, pinning itself, frame limits, graceful stop and restart.
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
+#include <string>
 
 #include "tests/integration/fixture.hpp"
 
@@ -132,6 +135,42 @@ TEST(Operations, FlagsOverrideTheConfigFile) {
     must(server.start(), "start server with flags over the file");
     EXPECT_NE(server.output().find("host=from-flag.example"), std::string::npos) << server.output();
     EXPECT_EQ(server.output().find("from-file.example"), std::string::npos) << server.output();
+}
+
+// Threads of the running server named `name` (/proc/PID/task/*/comm).
+std::size_t threads_named(const ServerProcess& server, const std::string& name) {
+    std::size_t n = 0;
+    const auto tasks = std::filesystem::path("/proc") / std::to_string(server.pid()) / "task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+        std::ifstream comm(task.path() / "comm");
+        std::string line;
+        if (std::getline(comm, line) && line == name) ++n;
+    }
+    return n;
+}
+
+TEST(Operations, IoThreadsFromConfigFile) {
+    {
+        ServerProcess server;
+        must(server.start(), "start server with the default");
+        EXPECT_EQ(threads_named(server, "pp-net-io"), 2u);
+    }
+    {
+        ServerProcess server(ServerProcessOptions::with_config("io_threads = 3\n"));
+        must(server.start(), "start server with io_threads = 3");
+        EXPECT_EQ(threads_named(server, "pp-net-io"), 3u);
+        // Still serving: a client registers and signs in over them.
+        User u = register_user(server);
+        auto c = login(server, u);
+    }
+    for (const std::string bad :
+         {"io_threads = 0\n", "io_threads = 65\n", "io_threads = \"4\"\n", "io_threads = 2.5\n"}) {
+        ServerProcess server(ServerProcessOptions::with_config(bad));
+        auto s = server.start();
+        ASSERT_FALSE(s.ok) << bad;
+        EXPECT_NE(s.error.find("io_threads must be a whole number from 1 to 64"), std::string::npos)
+            << s.error;
+    }
 }
 
 TEST(Operations, HealthAndMetricsOverPinnedHttps) {

@@ -72,6 +72,7 @@ class ServerProcess {
         return start();
     }
     bool running() const { return pid_ > 0; }
+    pid_t pid() const { return pid_; }  // -1 when not running
     // True if the process is still alive (not exited on its own).
     bool alive();
     std::optional<int> last_exit_status() const { return exit_status_; }
