@@ -68,6 +68,9 @@ struct Service::Session {
     // DrainRequest, so a client can count them and know which one answers which request.
     unsigned queue_empty_owed = 0;
     bool closed = false;
+    // A drain failed on a store error and this session waits in stalled_ for the next
+    // housekeeping tick to try again (see retry_stalled_drains).
+    bool retry_owed = false;
 };
 
 namespace {
@@ -191,6 +194,27 @@ void Service::sweep_rate_limiters() {
     for (auto* l : {&account_limiter_, &address_limiter_, &registration_limiter_,
                     &prekey_pair_limiter_, &prekey_requester_limiter_})
         l->sweep(now);
+}
+
+void Service::retry_stalled_drains() {
+    if (stopped_) return;
+    std::vector<std::weak_ptr<Session>> stalled;
+    {
+        std::lock_guard lock(mutex_);
+        stalled.swap(stalled_);
+    }
+    for (const auto& weak : stalled) {
+        auto s = weak.lock();
+        if (!s) continue;  // the connection is gone; its device drains on the next one
+        try {
+            s->conn->post([this, s] {
+                s->retry_owed = false;
+                drain_or_defer(s);
+            });
+        } catch (const std::exception&) {
+            close_quietly(s);  // out of memory: a reconnect drains the queue instead
+        }
+    }
 }
 
 void Service::on_open(const std::shared_ptr<net::Connection>& conn) {
@@ -937,8 +961,18 @@ void Service::drain(const SessionPtr& s) {
         // The window's bytes too: on a network thread, read no more than can be pushed.
         const std::size_t room_bytes = config_.push_window_bytes - s->in_flight_bytes;
         auto batch = store_.pending(*s->device, s->last_pushed_seq, room, room_bytes, now_ms());
-        if (!batch) {  // transient store error: the next ack or wake retries
+        if (!batch) {
+            // A transient store error. An ack or a wake would try again, but a device with
+            // nothing in flight and no new mail gets neither: it would sit with its queue
+            // unpushed and its QueueEmpty owed. So the next housekeeping tick retries too.
             store_failed("pending", batch.error());
+            if (!s->retry_owed) {
+                {
+                    std::lock_guard lock(mutex_);
+                    stalled_.push_back(s);
+                }
+                s->retry_owed = true;
+            }
             return;
         }
         std::size_t pushed = 0;

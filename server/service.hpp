@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "crypto/keys.hpp"
 #include "net/server.hpp"
@@ -49,6 +50,10 @@ class Service : public net::Handler {
     // Forgets rate-limit buckets that have refilled (the housekeeper calls this now and then,
     // so the tables shrink after a burst of clients).
     void sweep_rate_limiters();
+    // Runs again the drains that failed on a store error (the housekeeper calls this with
+    // sweep_rate_limiters), so a device that is owed its queue gets it without waiting for an
+    // ack, a new message or a reconnect.
+    void retry_stalled_drains();
 
   private:
     struct Session;
@@ -116,6 +121,7 @@ class Service : public net::Handler {
     std::mutex mutex_;
     std::unordered_map<std::uint64_t, SessionPtr> sessions_;
     std::map<DeviceKey, std::set<std::uint64_t>> by_device_;  // connection ids
+    std::vector<std::weak_ptr<Session>> stalled_;             // drains to retry
     DeviceDirectory directory_;
     std::unique_ptr<GroupCommitter> committer_;
     KeyedRateLimiter account_limiter_;

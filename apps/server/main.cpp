@@ -235,8 +235,10 @@ int run_server(apps::Settings s) {
         host.c_str(), server.port(), fingerprint.c_str());
     std::fflush(stdout);
 
-    server::Housekeeper housekeeper(**store, metrics, gauges, {},
-                                    [&service] { service.sweep_rate_limiters(); });
+    server::Housekeeper housekeeper(**store, metrics, gauges, {}, [&service] {
+        service.sweep_rate_limiters();
+        service.retry_stalled_drains();
+    });
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -1,0 +1,334 @@
+// A device whose queue could not be read when it signed in (a transient store error) still
+// gets its messages and its QueueEmpty while it stays connected, without an ack, a new message
+// or a reconnect to prompt it: the housekeeping tick retries the drain. Runs the real Service
+// on a real SQLite store, behind connections that record what the service does with them.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crypto/keys.hpp"
+#include "crypto/xeddsa.hpp"
+#include "protocol/prekeys.hpp"
+#include "server/service.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "wire/auth.hpp"
+#include "wire/frame_codec.hpp"
+
+namespace pp::server {
+namespace {
+
+namespace v1 = wire::v1;
+
+// The real store, except that the next `fail_pending` reads of a queue fail as a transient
+// error would.
+class FlakyStore final : public store::Store {
+  public:
+    explicit FlakyStore(std::unique_ptr<store::SqliteStore> real) : real_(std::move(real)) {}
+    std::atomic<int> fail_pending{0};
+    std::atomic<int> pending_calls{0};
+
+    Result<void> create_account(const store::NewAccount& a) override {
+        return real_->create_account(a);
+    }
+    Result<store::Account> account(const store::AccountId& id) override {
+        return real_->account(id);
+    }
+    Result<store::AccountId> account_by_username(const std::string& name) override {
+        return real_->account_by_username(name);
+    }
+    Result<void> set_signed_prekey(const store::DeviceAddress& d,
+                                   const store::SignedPreKey& k) override {
+        return real_->set_signed_prekey(d, k);
+    }
+    Result<void> add_prekeys(const store::DeviceAddress& d,
+                             const std::vector<store::OneTimePreKey>& k) override {
+        return real_->add_prekeys(d, k);
+    }
+    Result<std::size_t> count_prekeys(const store::DeviceAddress& d) override {
+        return real_->count_prekeys(d);
+    }
+    Result<std::vector<store::Bundle>> take_bundles(const store::AccountId& id,
+                                                    bool take_prekeys) override {
+        return real_->take_bundles(id, take_prekeys);
+    }
+    Result<std::vector<store::SendResult>> commit(const std::vector<store::Send>& sends,
+                                                  const std::vector<DeviceAcks>& acks) override {
+        return real_->commit(sends, acks);
+    }
+    Result<std::vector<store::QueuedMessage>> pending(const store::DeviceAddress& d,
+                                                      std::uint64_t after_seq, std::size_t limit,
+                                                      std::size_t max_bytes,
+                                                      std::int64_t now_ms) override {
+        pending_calls.fetch_add(1);
+        if (fail_pending.load() > 0) {
+            fail_pending.fetch_sub(1);
+            return make_error(ErrorCode::kInternal, "sqlite: disk I/O error");
+        }
+        return real_->pending(d, after_seq, limit, max_bytes, now_ms);
+    }
+    Result<void> acknowledge(const store::DeviceAddress& d,
+                             const std::vector<std::uint64_t>& seqs) override {
+        return real_->acknowledge(d, seqs);
+    }
+    Result<std::size_t> queue_depth(const store::DeviceAddress& d) override {
+        return real_->queue_depth(d);
+    }
+    Result<std::size_t> expire(std::int64_t now_ms) override { return real_->expire(now_ms); }
+    Result<void> add_invite(const std::string& code, std::int64_t now_ms) override {
+        return real_->add_invite(code, now_ms);
+    }
+    Result<store::Stats> stats() override { return real_->stats(); }
+
+  private:
+    std::unique_ptr<store::SqliteStore> real_;
+};
+
+// A connection that keeps the frames sent to it and runs posted work when the test pumps it,
+// one job at a time, as a strand would.
+class RecordingConnection final : public net::Connection {
+  public:
+    explicit RecordingConnection(std::uint64_t id) : id_(id) {}
+
+    void send(Bytes frame) override {
+        auto decoded = wire::decode_frame(frame);
+        std::lock_guard lock(mutex_);
+        if (decoded) frames_.push_back(std::move(*decoded));
+    }
+    void post(std::function<void()> fn) override {
+        std::lock_guard lock(mutex_);
+        jobs_.push_back(std::move(fn));
+    }
+    void close() override { closed_ = true; }
+    std::uint64_t id() const override { return id_; }
+    std::string peer() const override { return "127.0.0.1:40000"; }
+
+    // Runs the posted jobs (and those they post) until `done` holds or 10 s pass.
+    bool pump_until(const std::function<bool()>& done) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (done()) return true;
+            std::function<void()> job;
+            {
+                std::lock_guard lock(mutex_);
+                if (!jobs_.empty()) {
+                    job = std::move(jobs_.front());
+                    jobs_.pop_front();
+                }
+            }
+            if (job)
+                job();
+            else
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return done();
+    }
+    // Runs jobs until none has been posted for 200 ms (the committer posts from its thread).
+    void settle() {
+        auto quiet_since = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - quiet_since < std::chrono::milliseconds(200)) {
+            bool ran = false;
+            pump_until([&] {
+                std::lock_guard lock(mutex_);
+                return jobs_.empty();
+            });
+            {
+                std::lock_guard lock(mutex_);
+                ran = !jobs_.empty();
+            }
+            if (ran) {
+                quiet_since = std::chrono::steady_clock::now();
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+        }
+    }
+    std::vector<v1::Frame> frames() {
+        std::lock_guard lock(mutex_);
+        return frames_;
+    }
+    std::size_t count(const std::function<bool(const v1::Frame&)>& pred) {
+        std::size_t n = 0;
+        for (const auto& f : frames()) n += pred(f) ? 1 : 0;
+        return n;
+    }
+    bool closed() const { return closed_; }
+
+  private:
+    const std::uint64_t id_;
+    std::mutex mutex_;
+    std::deque<std::function<void()>> jobs_;
+    std::vector<v1::Frame> frames_;
+    std::atomic<bool> closed_{false};
+};
+
+bool is_envelope(const v1::Frame& f) {
+    return f.has_push() && f.push().has_envelope();
+}
+bool is_queue_empty(const v1::Frame& f) {
+    return f.has_push() && f.push().has_queue_empty();
+}
+const v1::Response* response_to(const std::vector<v1::Frame>& frames, std::uint64_t id) {
+    for (const auto& f : frames)
+        if (f.has_response() && f.response().id() == id) return &f.response();
+    return nullptr;
+}
+
+std::string as_string(ByteView b) {
+    return std::string(b.begin(), b.end());
+}
+
+class StalledDrain : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("pp-stalled-drain-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir_);
+        std::filesystem::create_directories(dir_);
+        auto real = store::SqliteStore::open((dir_ / "server.db").string());
+        ASSERT_TRUE(real.ok());
+        store_ = std::make_unique<FlakyStore>(std::move(*real));
+        service_ = std::make_unique<Service>(*store_, Config{}, metrics_, 1);
+    }
+    void TearDown() override {
+        if (service_) service_->shutdown();
+        service_.reset();
+        store_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+
+    // An account made in the store directly, with one message queued for its device.
+    void make_recipient_with_mail() {
+        store::NewAccount a;
+        a.account.fill(0xB0);
+        const auto ik = identity_.public_key.serialize();
+        a.identity_key.assign(ik.begin(), ik.end());
+        a.registration_id = 7;
+        const auto spk = protocol::generate_signed_prekey(identity_, 1, 0);
+        const auto spk_pub = spk.key_pair.public_key.serialize();
+        a.signed_prekey = {1, Bytes(spk_pub.begin(), spk_pub.end()),
+                           Bytes(spk.signature.begin(), spk.signature.end())};
+        ASSERT_TRUE(store_->create_account(a).ok());
+        account_ = a.account;
+
+        store::Send send;
+        send.id.fill(0x11);
+        send.sender = {store::AccountId{}, store::kPrimaryDevice};
+        send.sender.account.fill(0xA0);
+        send.now_ms = 1;
+        send.expires_ms = INT64_MAX;
+        send.contents.push_back(Bytes{1, 2, 3});
+        send.deliveries.push_back({{account_, store::kPrimaryDevice}, 2, 0});
+        auto r = store_->commit({send}, {});
+        ASSERT_TRUE(r.ok());
+        ASSERT_EQ((*r)[0].outcome, store::SendOutcome::kStored);
+    }
+
+    // Challenge, sign, authenticate, as a client does; pumps until the answer is in.
+    void sign_in(const std::shared_ptr<RecordingConnection>& conn) {
+        service_->on_open(conn);
+        v1::Frame ch;
+        ch.set_version(wire::kProtocolVersion);
+        ch.mutable_request()->set_id(1);
+        ch.mutable_request()->mutable_challenge();
+        service_->on_frame(conn, wire::encode_frame(ch));
+        ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 1) != nullptr; }));
+        const std::string nonce = response_to(conn->frames(), 1)->challenge().nonce();
+
+        const Bytes nonce_bytes(nonce.begin(), nonce.end());
+        const Bytes message = wire::auth_message(
+            nonce_bytes, ByteView(account_.data(), account_.size()), store::kPrimaryDevice);
+        const auto sig = crypto::xeddsa_sign(identity_.private_key, message);
+        v1::Frame au;
+        au.set_version(wire::kProtocolVersion);
+        au.mutable_request()->set_id(2);
+        auto* a = au.mutable_request()->mutable_authenticate();
+        a->set_account_id(as_string(ByteView(account_.data(), account_.size())));
+        a->set_device_id(store::kPrimaryDevice);
+        a->set_nonce(nonce);
+        a->set_signature(as_string(ByteView(sig.data(), sig.size())));
+        service_->on_frame(conn, wire::encode_frame(au));
+        ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 2) != nullptr; }));
+        ASSERT_EQ(response_to(conn->frames(), 2)->status(), v1::OK);
+    }
+
+    std::filesystem::path dir_;
+    Metrics metrics_;
+    std::unique_ptr<FlakyStore> store_;
+    std::unique_ptr<Service> service_;
+    crypto::KeyPair identity_ = crypto::KeyPair::generate();
+    store::AccountId account_{};
+};
+
+TEST_F(StalledDrain, TheHousekeepingTickRetriesADrainThatFailed) {
+    make_recipient_with_mail();
+    store_->fail_pending = 1;
+    auto conn = std::make_shared<RecordingConnection>(1);
+    sign_in(conn);
+    // The drain at sign-in failed: nothing pushed, no QueueEmpty, and nothing else pending
+    // would bring them (no push in flight to be acked, no new message).
+    conn->settle();
+    EXPECT_EQ(store_->pending_calls.load(), 1);
+    EXPECT_EQ(conn->count(is_envelope), 0u);
+    EXPECT_EQ(conn->count(is_queue_empty), 0u);
+
+    service_->retry_stalled_drains();
+    ASSERT_TRUE(conn->pump_until([&] { return conn->count(is_queue_empty) == 1; }));
+    EXPECT_EQ(conn->count(is_envelope), 1u);
+    const auto frames = conn->frames();
+    EXPECT_TRUE(is_envelope(frames[frames.size() - 2]));  // the message, then the QueueEmpty
+    EXPECT_EQ(frames[frames.size() - 2].push().envelope().content(), std::string("\x01\x02\x03"));
+
+    // Retried once: a second tick reads nothing more and pushes nothing again.
+    service_->retry_stalled_drains();
+    conn->settle();
+    EXPECT_EQ(store_->pending_calls.load(), 2);
+    EXPECT_EQ(conn->count(is_envelope), 1u);
+    EXPECT_EQ(conn->count(is_queue_empty), 1u);
+    EXPECT_FALSE(conn->closed());
+    service_->on_close(conn);
+}
+
+// A retry that fails again stays owed, and the tick after it delivers.
+TEST_F(StalledDrain, ARetryThatFailsIsRetriedAtTheNextTick) {
+    make_recipient_with_mail();
+    store_->fail_pending = 2;
+    auto conn = std::make_shared<RecordingConnection>(1);
+    sign_in(conn);
+    service_->retry_stalled_drains();
+    ASSERT_TRUE(conn->pump_until([&] { return store_->pending_calls.load() == 2; }));
+    conn->settle();
+    EXPECT_EQ(conn->count(is_queue_empty), 0u);
+
+    service_->retry_stalled_drains();
+    ASSERT_TRUE(conn->pump_until([&] { return conn->count(is_queue_empty) == 1; }));
+    EXPECT_EQ(conn->count(is_envelope), 1u);
+    service_->on_close(conn);
+}
+
+// A connection that closed before the tick is skipped: the retry neither resurrects it nor
+// touches a session that is gone.
+TEST_F(StalledDrain, AClosedConnectionIsNotRetried) {
+    make_recipient_with_mail();
+    store_->fail_pending = 1;
+    auto conn = std::make_shared<RecordingConnection>(1);
+    sign_in(conn);
+    service_->on_close(conn);
+    conn->settle();
+    service_->retry_stalled_drains();
+    conn->settle();
+    EXPECT_EQ(store_->pending_calls.load(), 1);
+    EXPECT_EQ(conn->count(is_envelope), 0u);
+}
+
+}  // namespace
+}  // namespace pp::server
