@@ -2,6 +2,11 @@
 
 #include <toml++/toml.h>
 
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+
 #include "wire/endpoint_list.hpp"
 
 namespace pp::apps {
@@ -49,6 +54,41 @@ std::optional<std::string> load_list(const toml::table& t, const char* key,
         if (auto err = add(*value, s))
             return where + ", entry " + std::to_string(index) + ": " + *err;
     }
+    return std::nullopt;
+}
+
+// [section] key, when present: a whole number in [min, max], stored in `out`. A float, a
+// string or a value out of range is an error naming the setting and its range, so a typo
+// never turns into a negative size cast to a huge one, or a TTL of zero.
+template <typename T>
+std::optional<std::string> whole(const toml::table& t, const char* section, const char* key,
+                                 std::int64_t min, std::int64_t max, T& out) {
+    const toml::node* n = t[section][key].node();
+    if (n == nullptr) return std::nullopt;
+    const auto v = n->value<std::int64_t>();
+    if (!n->is_integer() || !v || *v < min || *v > max)
+        return std::string("[") + section + "] " + key + " must be a whole number from " +
+               std::to_string(min) + " to " + std::to_string(max);
+    out = static_cast<T>(*v);
+    return std::nullopt;
+}
+
+std::optional<std::string> millis(const toml::table& t, const char* key, std::int64_t min,
+                                  std::int64_t max, std::chrono::milliseconds& out) {
+    std::int64_t ms = out.count();
+    if (auto err = whole(t, "limits", key, min, max, ms)) return err;
+    out = std::chrono::milliseconds(ms);
+    return std::nullopt;
+}
+
+// [limits] key, when present: a positive, finite number (an integer is taken as one).
+std::optional<std::string> positive(const toml::table& t, const char* key, double& out) {
+    const toml::node* n = t["limits"][key].node();
+    if (n == nullptr) return std::nullopt;
+    const auto v = n->value<double>();
+    if (!(n->is_floating_point() || n->is_integer()) || !v || !std::isfinite(*v) || *v <= 0)
+        return std::string("[limits] ") + key + " must be a positive number";
+    out = *v;
     return std::nullopt;
 }
 
@@ -105,55 +145,52 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
     if (auto v = t["tls"]["key"].value<std::string>()) s.tls_key = *v;
     if (auto v = t["registration"]["policy"].value<std::string>())
         if (auto err = parse_policy(*v, s)) return err;
-    if (auto v = t["registration"]["pow_difficulty"].value<std::int64_t>())
-        s.service.pow_difficulty = static_cast<unsigned>(*v);
-    if (auto v = t["limits"]["max_connections"].value<std::int64_t>())
-        s.net.max_connections = static_cast<std::size_t>(*v);
-    if (auto v = t["limits"]["handshake_timeout_ms"].value<std::int64_t>())
-        s.net.handshake_timeout = std::chrono::milliseconds(*v);
-    if (auto v = t["limits"]["idle_timeout_ms"].value<std::int64_t>())
-        s.net.idle_timeout = std::chrono::milliseconds(*v);
-    if (auto v = t["limits"]["max_frame_bytes"].value<std::int64_t>())
-        s.net.max_frame_bytes = static_cast<std::size_t>(*v);
-    if (auto v = t["limits"]["requests_per_second"].value<double>())
-        s.service.requests_per_second = *v;
-    if (auto v = t["limits"]["request_burst"].value<double>()) s.service.request_burst = *v;
-    if (auto v = t["limits"]["account_requests_per_second"].value<double>())
-        s.service.account_requests_per_second = *v;
-    if (auto v = t["limits"]["account_request_burst"].value<double>())
-        s.service.account_request_burst = *v;
-    if (auto v = t["limits"]["address_requests_per_second"].value<double>())
-        s.service.address_requests_per_second = *v;
-    if (auto v = t["limits"]["address_request_burst"].value<double>())
-        s.service.address_request_burst = *v;
-    if (auto v = t["limits"]["registrations_per_address_per_second"].value<double>())
-        s.service.registrations_per_address_per_second = *v;
-    if (auto v = t["limits"]["registration_burst"].value<double>())
-        s.service.registration_burst = *v;
-    if (auto v = t["limits"]["prekey_fetches_per_target_per_hour"].value<double>())
-        s.service.prekey_fetches_per_target_per_hour = *v;
-    if (auto v = t["limits"]["prekey_fetch_burst_per_target"].value<double>())
-        s.service.prekey_fetch_burst_per_target = *v;
-    if (auto v = t["limits"]["prekey_fetches_per_hour"].value<double>())
-        s.service.prekey_fetches_per_hour = *v;
-    if (auto v = t["limits"]["prekey_fetch_burst"].value<double>())
-        s.service.prekey_fetch_burst = *v;
-    if (auto v = t["limits"]["rate_limit_max_keys"].value<std::int64_t>())
-        s.service.rate_limit_max_keys = static_cast<std::size_t>(*v);
-    if (auto v = t["limits"]["max_pending_sends"].value<std::int64_t>())
-        s.service.max_pending_sends = static_cast<std::size_t>(*v);
-    if (auto v = t["limits"]["max_pending_send_bytes"].value<std::int64_t>()) {
-        if (*v <= 0) return "[limits] max_pending_send_bytes must be positive";
-        s.service.max_pending_send_bytes = static_cast<std::size_t>(*v);
-    }
-    if (auto v = t["limits"]["max_pending_acks"].value<std::int64_t>())
-        s.service.max_pending_acks = static_cast<std::size_t>(*v);
+    if (auto err = whole(t, "registration", "pow_difficulty", 0, 32, s.service.pow_difficulty))
+        return err;
+    if (auto err = whole(t, "limits", "max_connections", 1, 1'000'000, s.net.max_connections))
+        return err;
+    if (auto err = millis(t, "handshake_timeout_ms", 100, 600'000, s.net.handshake_timeout))
+        return err;
+    if (auto err = millis(t, "idle_timeout_ms", 1'000, 86'400'000, s.net.idle_timeout)) return err;
+    if (auto err = whole(t, "limits", "max_frame_bytes", 1'024, 16 << 20, s.net.max_frame_bytes))
+        return err;
+    // Rates (per second, or per hour where the name says so) and bursts: positive numbers.
+    const std::pair<const char*, double*> rates[] = {
+        {"requests_per_second", &s.service.requests_per_second},
+        {"request_burst", &s.service.request_burst},
+        {"account_requests_per_second", &s.service.account_requests_per_second},
+        {"account_request_burst", &s.service.account_request_burst},
+        {"address_requests_per_second", &s.service.address_requests_per_second},
+        {"address_request_burst", &s.service.address_request_burst},
+        {"registrations_per_address_per_second", &s.service.registrations_per_address_per_second},
+        {"registration_burst", &s.service.registration_burst},
+        {"prekey_fetches_per_target_per_hour", &s.service.prekey_fetches_per_target_per_hour},
+        {"prekey_fetch_burst_per_target", &s.service.prekey_fetch_burst_per_target},
+        {"prekey_fetches_per_hour", &s.service.prekey_fetches_per_hour},
+        {"prekey_fetch_burst", &s.service.prekey_fetch_burst},
+    };
+    for (const auto& [key, out] : rates)
+        if (auto err = positive(t, key, *out)) return err;
+    if (auto err = whole(t, "limits", "rate_limit_max_keys", 1, 100'000'000,
+                         s.service.rate_limit_max_keys))
+        return err;
+    if (auto err =
+            whole(t, "limits", "max_pending_sends", 1, 10'000'000, s.service.max_pending_sends))
+        return err;
+    if (auto err = whole(t, "limits", "max_pending_send_bytes", 1, std::int64_t{1} << 40,
+                         s.service.max_pending_send_bytes))
+        return err;
+    if (auto err =
+            whole(t, "limits", "max_pending_acks", 1, 10'000'000, s.service.max_pending_acks))
+        return err;
     if (auto v = t["logging"]["client_addresses"].value<bool>())
         s.service.log_client_addresses = *v;
-    if (auto v = t["queues"]["max_messages"].value<std::int64_t>())
-        s.service.max_queue_messages = static_cast<std::size_t>(*v);
-    if (auto v = t["queues"]["ttl_hours"].value<std::int64_t>())
-        s.service.message_ttl = std::chrono::hours(*v);
+    if (auto err = whole(t, "queues", "max_messages", 1, 100'000'000, s.service.max_queue_messages))
+        return err;
+    // Up to ten years: the expiry is kept in milliseconds, far from overflowing.
+    std::int64_t ttl_hours = s.service.message_ttl.count();
+    if (auto err = whole(t, "queues", "ttl_hours", 1, 87'600, ttl_hours)) return err;
+    s.service.message_ttl = std::chrono::hours(ttl_hours);
     if (auto err = load_list(t, "addresses", add_endpoint, s)) return err;
     if (auto err = load_list(t, "relays", add_vouched_relay, s)) return err;
     if (const toml::node* pub = t["endpoints"]["public"].node()) {

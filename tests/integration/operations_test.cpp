@@ -5,6 +5,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "tests/integration/fixture.hpp"
 
@@ -171,6 +172,33 @@ TEST(Operations, IoThreadsFromConfigFile) {
         EXPECT_NE(s.error.find("io_threads must be a whole number from 1 to 64"), std::string::npos)
             << s.error;
     }
+}
+
+// A setting out of its range stops the server with a message naming it, instead of a zero
+// TTL that expires every message at once or a negative cap cast to a huge one.
+TEST(Operations, OutOfRangeSettingsAreRefused) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"[queues]\nttl_hours = 0\n", "[queues] ttl_hours must be a whole number from 1 to 87600"},
+        {"[queues]\nttl_hours = 100000000000\n", "[queues] ttl_hours must be a whole number"},
+        {"[queues]\nmax_messages = -1\n", "[queues] max_messages must be a whole number from 1"},
+        {"[limits]\nmax_frame_bytes = \"big\"\n", "[limits] max_frame_bytes must be a whole"},
+        {"[limits]\nidle_timeout_ms = 1.5\n", "[limits] idle_timeout_ms must be a whole number"},
+        {"[limits]\nrequests_per_second = -5\n", "[limits] requests_per_second must be a positive"},
+        {"[limits]\nregistration_burst = 0\n", "[limits] registration_burst must be a positive"},
+        {"[limits]\nmax_pending_sends = 0\n", "[limits] max_pending_sends must be a whole number"},
+        {"[registration]\npow_difficulty = 99\n",
+         "[registration] pow_difficulty must be a whole number from 0 to 32"},
+    };
+    for (const auto& [toml, message] : cases) {
+        ServerProcess server(ServerProcessOptions::with_config(toml));
+        auto s = server.start();
+        ASSERT_FALSE(s.ok) << toml;
+        EXPECT_NE(s.error.find(message), std::string::npos) << toml << s.error;
+    }
+    // In range, including a whole number where a rate is expected, it starts.
+    ServerProcess fine(ServerProcessOptions::with_config(
+        "[queues]\nttl_hours = 1\nmax_messages = 5\n[limits]\nrequests_per_second = 50\n"));
+    must(fine.start(), "start with settings in range");
 }
 
 TEST(Operations, HealthAndMetricsOverPinnedHttps) {
