@@ -8,10 +8,10 @@ namespace pp::client {
 
 namespace {
 
-// The local database failing (locked, unwritable, full), as opposed to a message that fails
-// on its own: then nothing may be acknowledged.
+// The local database failing (locked, unwritable, full: all kInternal), as opposed to a
+// message that fails on its own: then nothing may be acknowledged.
 bool is_database_failure(const Error& e) {
-    return e.code == ErrorCode::kInternal || e.detail == "database or disk is full";
+    return e.code == ErrorCode::kInternal;
 }
 
 }  // namespace

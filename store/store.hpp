@@ -122,6 +122,9 @@ struct SendResult {
 struct StoreLimits {
     std::size_t max_queue_messages = 10'000;     // per device
     std::size_t max_prekeys_per_device = 1'000;  // one-time prekeys held per device
+    // The database file's size bound; 0: only the disk bounds it. Past it a write fails as
+    // on a full disk (kInternal, "database or disk is full") and changes nothing.
+    std::uint64_t max_database_bytes = 0;
 };
 
 struct Stats {

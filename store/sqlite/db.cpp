@@ -13,7 +13,9 @@ Error db_error(int rc, std::string_view detail) {
         case SQLITE_LOCKED:
             return make_error(ErrorCode::kInternal, "database is locked by another writer");
         case SQLITE_FULL:
-            return make_error(ErrorCode::kLimitExceeded, "database or disk is full");
+            // kInternal, not kLimitExceeded: callers read that as a refusal by rule ("server
+            // busy", "username taken") and would hide a full disk from the operator.
+            return make_error(ErrorCode::kInternal, "database or disk is full");
         case SQLITE_CANTOPEN:
             return make_error(ErrorCode::kInternal, "cannot open database file");
         case SQLITE_READONLY:

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cstdint>
+#include <string>
 
 #include "store/sqlite/db.hpp"
 #include "store/sqlite/reader_pool.hpp"
@@ -28,7 +30,8 @@ Result<void> create_private_file(const std::string& path) {
     return {};
 }
 
-Result<std::unique_ptr<Connection>> open_writer(const std::string& path) {
+Result<std::unique_ptr<Connection>> open_writer(const std::string& path,
+                                                std::uint64_t max_database_bytes) {
     PP_TRY(c, Connection::open(path));
     // The first read of the file: garbage fails here, and a newer schema is refused before
     // anything (even the journal mode) is changed.
@@ -43,6 +46,15 @@ Result<std::unique_ptr<Connection>> open_writer(const std::string& path) {
     // keeps them in memory instead of re-reading them from the WAL.
     PP_TRY_VOID(c->exec("PRAGMA cache_size = -65536"));
     PP_TRY_VOID(sqlite::migrate(*c));
+    if (max_database_bytes > 0) {
+        PP_TRY(s, c->prepare("PRAGMA page_size"));
+        PP_TRY(row, s.step());
+        if (!row) return make_error(ErrorCode::kInternal, "page_size returned nothing");
+        const auto page = static_cast<std::uint64_t>(s.int64(0));
+        const std::uint64_t pages = std::max<std::uint64_t>(1, max_database_bytes / page);
+        const std::string pragma = "PRAGMA max_page_count = " + std::to_string(pages);
+        PP_TRY_VOID(c->exec(pragma.c_str()));
+    }
     {
         PP_TRY(s, c->prepare("PRAGMA journal_mode = WAL"));
         PP_TRY(row, s.step());
@@ -64,7 +76,7 @@ Result<std::unique_ptr<Connection>> open_reader(const std::string& path) {
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, StoreLimits limits,
                                                        unsigned reader_count) {
     PP_TRY_VOID(create_private_file(path));
-    PP_TRY(writer, open_writer(path));
+    PP_TRY(writer, open_writer(path, limits.max_database_bytes));
     std::vector<std::unique_ptr<Connection>> readers;
     const unsigned n = std::max(reader_count, 1U);
     for (unsigned i = 0; i < n; ++i) {

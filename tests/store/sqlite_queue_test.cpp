@@ -320,6 +320,45 @@ TEST_F(SqliteQueue, ExpiredMessagesAreHiddenThenDropped) {
 }
 
 // Not an assertion: prints how many 1:1 messages per second group commit sustains here.
+// A full database (here its size bound, as a full disk would do) fails the whole batch as a
+// store error, not as a refusal by rule, stores none of it, and the store keeps working: reads
+// go on, and once acknowledgements free pages, sends fit again.
+TEST_F(SqliteQueue, AFullDatabaseFailsTheBatchAndChangesNothing) {
+    StoreLimits limits;
+    limits.max_database_bytes = 512 * 1024;
+    auto store = open_with_accounts(2, limits);
+    ASSERT_TRUE(store);
+    std::uint32_t stored = 0;
+    Result<std::vector<SendResult>> out = std::vector<SendResult>{};
+    for (std::uint32_t i = 1; i <= 200; ++i) {
+        out =
+            store->commit_sends({direct(i, 1, 2, bytes(16 * 1024, static_cast<std::uint8_t>(i)))});
+        if (!out) break;
+        ASSERT_EQ((*out)[0].outcome, SendOutcome::kStored);
+        ++stored;
+    }
+    ASSERT_FALSE(out.ok()) << "the bound never filled";
+    EXPECT_EQ(out.error().code, ErrorCode::kInternal);
+    EXPECT_EQ(std::string(out.error().detail), "database or disk is full");
+    ASSERT_GT(stored, 5u);
+
+    // The failed batch left nothing: the queue holds exactly what was reported stored.
+    EXPECT_EQ(*store->queue_depth(primary(2)), stored);
+    auto rows = store->pending(primary(2), 0, 1000, kAnyBytes, 2'000);
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows->size(), stored);
+    EXPECT_EQ(rows->back().id, message_id(stored));
+
+    std::vector<MessageId> all;
+    for (std::uint32_t i = 1; i <= stored; ++i) all.push_back(message_id(i));
+    ASSERT_TRUE(ack_ids(*store, primary(2), all).ok());
+    EXPECT_EQ(*store->queue_depth(primary(2)), 0u);
+    // The id that failed, sent again: stored now, not taken for a duplicate.
+    auto again = store->commit_sends({direct(stored + 1, 1, 2, bytes(16 * 1024, 0x77))});
+    ASSERT_TRUE(again.ok()) << again.error().detail;
+    EXPECT_EQ((*again)[0].outcome, SendOutcome::kStored);
+}
+
 TEST_F(SqliteQueue, CommitThroughputFigure) {
     constexpr int kSenders = 50;
     auto store = open_with_accounts(kSenders + 1, StoreLimits{1'000'000, 1'000});

@@ -1,7 +1,9 @@
-// A device whose queue could not be read when it signed in (a transient store error) still
-// gets its messages and its QueueEmpty while it stays connected, without an ack, a new message
-// or a reconnect to prompt it: the housekeeping tick retries the drain. Runs the real Service
-// on a real SQLite store, behind connections that record what the service does with them.
+// The service when its store fails: a device whose queue could not be read when it signed in
+// (a transient error) still gets its messages and its QueueEmpty while it stays connected,
+// without an ack, a new message or a reconnect to prompt it (the housekeeping tick retries the
+// drain); and a full disk is answered and logged as a store error, never as "server busy".
+// Runs the real Service on a real SQLite store, behind connections that record what the
+// service does with them.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -176,25 +179,30 @@ bool is_envelope(const v1::Frame& f) {
 bool is_queue_empty(const v1::Frame& f) {
     return f.has_push() && f.push().has_queue_empty();
 }
-const v1::Response* response_to(const std::vector<v1::Frame>& frames, std::uint64_t id) {
+// A copy, so no caller can hold a pointer into a list of frames that is gone.
+std::optional<v1::Response> response_to(const std::vector<v1::Frame>& frames, std::uint64_t id) {
     for (const auto& f : frames)
-        if (f.has_response() && f.response().id() == id) return &f.response();
-    return nullptr;
+        if (f.has_response() && f.response().id() == id) return f.response();
+    return std::nullopt;
 }
 
 std::string as_string(ByteView b) {
     return std::string(b.begin(), b.end());
 }
 
-class StalledDrain : public ::testing::Test {
+class ServiceStoreErrors : public ::testing::Test {
   protected:
-    void SetUp() override {
+    void SetUp() override { start(); }
+    void start(store::StoreLimits limits = {}) {
+        if (service_) service_->shutdown();
+        service_.reset();
+        store_.reset();
         dir_ = std::filesystem::temp_directory_path() /
-               ("pp-stalled-drain-" + std::to_string(::getpid()) + "-" +
+               ("pp-service-store-errors-" + std::to_string(::getpid()) + "-" +
                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_);
-        auto real = store::SqliteStore::open((dir_ / "server.db").string());
+        auto real = store::SqliteStore::open((dir_ / "server.db").string(), limits);
         ASSERT_TRUE(real.ok());
         store_ = std::make_unique<FlakyStore>(std::move(*real));
         service_ = std::make_unique<Service>(*store_, Config{}, metrics_, 1);
@@ -208,6 +216,12 @@ class StalledDrain : public ::testing::Test {
 
     // An account made in the store directly, with one message queued for its device.
     void make_recipient_with_mail() {
+        make_account();
+        auto r = queue_for_account(0x11, Bytes{1, 2, 3});
+        ASSERT_TRUE(r.ok());
+        ASSERT_EQ((*r)[0].outcome, store::SendOutcome::kStored);
+    }
+    void make_account() {
         store::NewAccount a;
         a.account.fill(0xB0);
         const auto ik = identity_.public_key.serialize();
@@ -219,18 +233,18 @@ class StalledDrain : public ::testing::Test {
                            Bytes(spk.signature.begin(), spk.signature.end())};
         ASSERT_TRUE(store_->create_account(a).ok());
         account_ = a.account;
-
+    }
+    // Commits one message for the account's device straight into the store.
+    Result<std::vector<store::SendResult>> queue_for_account(std::uint8_t id, Bytes content) {
         store::Send send;
-        send.id.fill(0x11);
+        send.id.fill(id);
         send.sender = {store::AccountId{}, store::kPrimaryDevice};
         send.sender.account.fill(0xA0);
         send.now_ms = 1;
         send.expires_ms = INT64_MAX;
-        send.contents.push_back(Bytes{1, 2, 3});
+        send.contents.push_back(std::move(content));
         send.deliveries.push_back({{account_, store::kPrimaryDevice}, 2, 0});
-        auto r = store_->commit({send}, {});
-        ASSERT_TRUE(r.ok());
-        ASSERT_EQ((*r)[0].outcome, store::SendOutcome::kStored);
+        return store_->commit({send}, {});
     }
 
     // Challenge, sign, authenticate, as a client does; pumps until the answer is in.
@@ -241,7 +255,7 @@ class StalledDrain : public ::testing::Test {
         ch.mutable_request()->set_id(1);
         ch.mutable_request()->mutable_challenge();
         service_->on_frame(conn, wire::encode_frame(ch));
-        ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 1) != nullptr; }));
+        ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 1).has_value(); }));
         const std::string nonce = response_to(conn->frames(), 1)->challenge().nonce();
 
         const Bytes nonce_bytes(nonce.begin(), nonce.end());
@@ -257,7 +271,7 @@ class StalledDrain : public ::testing::Test {
         a->set_nonce(nonce);
         a->set_signature(as_string(ByteView(sig.data(), sig.size())));
         service_->on_frame(conn, wire::encode_frame(au));
-        ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 2) != nullptr; }));
+        ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 2).has_value(); }));
         ASSERT_EQ(response_to(conn->frames(), 2)->status(), v1::OK);
     }
 
@@ -269,7 +283,7 @@ class StalledDrain : public ::testing::Test {
     store::AccountId account_{};
 };
 
-TEST_F(StalledDrain, TheHousekeepingTickRetriesADrainThatFailed) {
+TEST_F(ServiceStoreErrors, TheHousekeepingTickRetriesADrainThatFailed) {
     make_recipient_with_mail();
     store_->fail_pending = 1;
     auto conn = std::make_shared<RecordingConnection>(1);
@@ -299,7 +313,7 @@ TEST_F(StalledDrain, TheHousekeepingTickRetriesADrainThatFailed) {
 }
 
 // A retry that fails again stays owed, and the tick after it delivers.
-TEST_F(StalledDrain, ARetryThatFailsIsRetriedAtTheNextTick) {
+TEST_F(ServiceStoreErrors, ARetryThatFailsIsRetriedAtTheNextTick) {
     make_recipient_with_mail();
     store_->fail_pending = 2;
     auto conn = std::make_shared<RecordingConnection>(1);
@@ -317,7 +331,7 @@ TEST_F(StalledDrain, ARetryThatFailsIsRetriedAtTheNextTick) {
 
 // A connection that closed before the tick is skipped: the retry neither resurrects it nor
 // touches a session that is gone.
-TEST_F(StalledDrain, AClosedConnectionIsNotRetried) {
+TEST_F(ServiceStoreErrors, AClosedConnectionIsNotRetried) {
     make_recipient_with_mail();
     store_->fail_pending = 1;
     auto conn = std::make_shared<RecordingConnection>(1);
@@ -328,6 +342,46 @@ TEST_F(StalledDrain, AClosedConnectionIsNotRetried) {
     conn->settle();
     EXPECT_EQ(store_->pending_calls.load(), 1);
     EXPECT_EQ(conn->count(is_envelope), 0u);
+}
+
+// A send that finds the disk full is answered as not stored (the client keeps it and retries
+// with the same id) and counted and logged as a store error; "server busy" would tell the
+// operator nothing was wrong but load.
+TEST_F(ServiceStoreErrors, AFullDiskIsAStoreErrorNotBusy) {
+    store::StoreLimits limits;
+    limits.max_database_bytes = 512 * 1024;
+    start(limits);
+    make_account();
+    // Fill the database to its bound straight through the store.
+    bool full = false;
+    for (int i = 1; i < 200 && !full; ++i) {
+        auto r = queue_for_account(static_cast<std::uint8_t>(i), Bytes(16 * 1024, 0x5A));
+        full = !r.ok();
+    }
+    ASSERT_TRUE(full);
+    auto conn = std::make_shared<RecordingConnection>(1);
+    sign_in(conn);
+    conn->settle();
+    const auto errors_before = metrics_.store_errors.load();
+
+    v1::Frame f;
+    f.set_version(wire::kProtocolVersion);
+    f.mutable_request()->set_id(3);
+    auto* send = f.mutable_request()->mutable_send();
+    send->set_message_id(std::string(16, '\x42'));
+    send->set_recipient(as_string(ByteView(account_.data(), account_.size())));
+    auto* m = send->add_messages();
+    m->set_device_id(store::kPrimaryDevice);
+    m->set_type(2);
+    m->set_content(std::string(16 * 1024, 'x'));
+    service_->on_frame(conn, wire::encode_frame(f));
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 3).has_value(); }));
+    const auto r = response_to(conn->frames(), 3);
+    EXPECT_EQ(r->status(), v1::INTERNAL) << r->detail();
+    EXPECT_NE(r->detail().find("retry with the same message id"), std::string::npos);
+    EXPECT_GT(metrics_.store_errors.load(), errors_before);
+    EXPECT_EQ(metrics_.rate_limited.load(), 0u);
+    service_->on_close(conn);
 }
 
 }  // namespace
