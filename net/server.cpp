@@ -123,8 +123,6 @@ asio::awaitable<void> Server::Impl::accept_loop() {
 }
 
 void Server::Impl::run_thread() {
-    // Named so `top -H` and /proc/PID/task/*/comm tell the io threads from the store's.
-    pthread_setname_np(pthread_self(), "pp-net-io");
     for (;;) {
         try {
             ioc.run();
@@ -164,7 +162,12 @@ Result<void> Server::start() {
     asio::co_spawn(im.acceptor.get_executor(), im.accept_loop(), [](const std::exception_ptr&) {});
     im.work.emplace(im.ioc.get_executor());
     const unsigned n = io_threads(im.core->opts);
-    for (unsigned i = 0; i < n; ++i) im.threads.emplace_back([&im] { im.run_thread(); });
+    for (unsigned i = 0; i < n; ++i) {
+        im.threads.emplace_back([&im] { im.run_thread(); });
+        // Named so `top -H` and /proc/PID/task/*/comm tell the io threads from the store's;
+        // named here rather than by the thread itself, so all are named once start() returns.
+        pthread_setname_np(im.threads.back().native_handle(), "pp-net-io");
+    }
     return {};
 }
 

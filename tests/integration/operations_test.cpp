@@ -165,7 +165,8 @@ TEST(Operations, IoThreadsFromConfigFile) {
         auto c = login(server, u);
     }
     for (const std::string bad :
-         {"io_threads = 0\n", "io_threads = 65\n", "io_threads = \"4\"\n", "io_threads = 2.5\n"}) {
+         {"io_threads = 0\n", "io_threads = 65\n", "io_threads = \"4\"\n", "io_threads = 2.5\n",
+          "io_threads = 3.0\n", "io_threads = true\n"}) {
         ServerProcess server(ServerProcessOptions::with_config(bad));
         auto s = server.start();
         ASSERT_FALSE(s.ok) << bad;
@@ -186,6 +187,9 @@ TEST(Operations, OutOfRangeSettingsAreRefused) {
         {"[limits]\nrequests_per_second = -5\n", "[limits] requests_per_second must be a positive"},
         {"[limits]\nregistration_burst = 0\n", "[limits] registration_burst must be a positive"},
         {"[limits]\nmax_pending_sends = 0\n", "[limits] max_pending_sends must be a whole number"},
+        {"[queues]\nmax_messages = 5.0\n", "[queues] max_messages must be a whole number"},
+        {"[limits]\nmax_connections = true\n", "[limits] max_connections must be a whole number"},
+        {"[limits]\nrequest_burst = \"10\"\n", "[limits] request_burst must be a positive number"},
         {"[registration]\npow_difficulty = 99\n",
          "[registration] pow_difficulty must be a whole number from 0 to 32"},
     };
