@@ -82,7 +82,10 @@ class ForwardingHandler final : public pp::net::Handler {
     void on_close(const std::shared_ptr<pp::net::Connection>& conn) override {
         std::lock_guard lock(mu_);
         if (auto it = account_of_.find(conn->id()); it != account_of_.end()) {
-            by_account_.erase(it->second);
+            // Only if no later connection signed in as the same account since.
+            if (auto route = by_account_.find(it->second);
+                route != by_account_.end() && route->second.lock() == conn)
+                by_account_.erase(route);
             account_of_.erase(it);
         }
     }

@@ -820,7 +820,9 @@ PhaseResult run_phase(std::vector<std::unique_ptr<Worker>>& workers, const std::
     spec.start_ns = now_ns() + 50'000'000;  // 50 ms from now, so every sender is scheduled
     if (rate > 0)
         spec.interval_ns = static_cast<std::int64_t>(static_cast<double>(alive) / rate * 1e9);
-    const std::int64_t phase_start = spec.start_ns;
+    // Paced senders wait for start_ns; closed-loop senders start as soon as they are posted,
+    // so their phase is timed from now (timing it from start_ns overstated short runs).
+    const std::int64_t phase_start = spec.interval_ns > 0 ? spec.start_ns : now_ns();
     const auto server_cpu_before = read_cpu_seconds(g->opt.server_pid);
     const auto own_cpu_before = read_cpu_seconds(0);
     for (auto& w : workers) {

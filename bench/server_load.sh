@@ -7,7 +7,9 @@
 #
 #   bench/server_load.sh [BUILD_DIR] [-- extra pp_server_load options]
 #   COUNTS="1000 5000 10000" MESSAGES=20 RATE=20000 THREADS=1 bench/server_load.sh build/release
-#   PEERS=server (or PEERS=floor) runs one of the two only.
+#   PEERS=server (or PEERS=floor) runs one of the two only. ACK_BATCH=1 has every push acked on
+#   its own, as a client that stores each message as it comes does: then both peers get the
+#   same frames per message, whatever their pace.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +22,9 @@ server_bin="${SERVER_BIN:-$build/apps/server/paperplane-server}"
 load_bin="${LOAD_BIN:-$build/bench/pp_server_load}"
 floor_bin="${FLOOR_BIN:-$build/bench/pp_forward_floor}"
 PEERS="${PEERS:-server floor}"
+for peer in $PEERS; do
+    [[ "$peer" == server || "$peer" == floor ]] || { echo "PEERS: unknown peer \"$peer\" (server, floor)" >&2; exit 2; }
+done
 needed=("$load_bin")
 [[ " $PEERS " == *" server "* ]] && needed+=("$server_bin")
 [[ " $PEERS " == *" floor "* ]] && needed+=("$floor_bin")
@@ -34,6 +39,7 @@ RATE="${RATE:-20000}"
 RATE_SECONDS="${RATE_SECONDS:-5}"
 THREADS="${THREADS:-1}"
 ACK_BATCH="${ACK_BATCH:-64}"
+IO_THREADS="${IO_THREADS:-2}"  # network threads of either peer, so they compare like with like
 
 # Both processes inherit this limit; each needs one descriptor per connection and some spare.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -64,7 +70,7 @@ start_peer() {
     local peer="$1" n="$2"
     log="$work/$peer-$n.log"
     if [[ "$peer" == floor ]]; then
-        "$floor_bin" --listen 127.0.0.1:0 >"$log" 2>&1 &
+        "$floor_bin" --listen 127.0.0.1:0 --threads "$IO_THREADS" >"$log" 2>&1 &
         server_pid=$!
     else
         start_server "$n"
@@ -89,6 +95,8 @@ start_server() {
     mkdir -p "$data"
     max_conn=$(( n + 1000 ))
     cat >"$conf" <<EOF
+io_threads = $IO_THREADS
+
 [registration]
 policy = "open"
 
@@ -144,5 +152,6 @@ done
 echo
 echo "=== side by side (server = paperplane-server; floor = pp_forward_floor, nothing stored) ==="
 echo "| peer | connections | mode | registered in | RSS idle total | KiB/conn | sends/s | deliveries/s | p50 ms | p99 ms | max ms | server us/msg | errors |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${summary[@]}"
 exit $status
