@@ -194,7 +194,9 @@ class Store {
     virtual Result<void> acknowledge(const DeviceAddress& d,
                                      const std::vector<std::uint64_t>& seqs) = 0;
     virtual Result<std::size_t> queue_depth(const DeviceAddress& d) = 0;
-    // Drops expired messages and unreferenced contents; returns how many messages went.
+    // Drops expired messages and unreferenced contents; returns how many messages went. May
+    // work in several transactions (so sends are not held up by one large sweep): on an error,
+    // what was swept stays swept and the rest waits for the next call.
     virtual Result<std::size_t> expire(std::int64_t now_ms) = 0;
 
     // Invites (registration policy "invite"). kLimitExceeded if the code already exists.

@@ -285,7 +285,19 @@ Result<std::size_t> SqliteStore::queue_depth(const DeviceAddress& d) {
     return sqlite::to_size(s.int64(0));
 }
 
-Result<std::size_t> SqliteStore::expire(std::int64_t now_ms) {
+namespace {
+
+// Rows the expiry sweep deletes per transaction. The sweep holds the write lock, so the group
+// committer waits for each chunk: a TTL reached by a large backlog at once (a busy day, a month
+// ago) must not stall every send for the length of one huge transaction, nor grow the WAL by
+// all of it before the next checkpoint.
+constexpr std::int64_t kExpireChunk = 2'000;
+
+}  // namespace
+
+// One chunk of expired queue rows, with their contents' refcounts and their devices' depths,
+// in one transaction. Returns how many rows went.
+Result<std::size_t> SqliteStore::expire_queue_chunk(std::int64_t now_ms) {
     std::lock_guard lock(write_mu_);
     Connection& c = *writer_;
     PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kWrite));
@@ -293,8 +305,10 @@ Result<std::size_t> SqliteStore::expire(std::int64_t now_ms) {
     std::map<std::int64_t, std::int64_t> per_content;
     std::size_t gone = 0;
     {
-        PP_TRY(s, c.prepare("DELETE FROM queue WHERE expires_ms <= ?1 RETURNING did, cid"));
-        s.bind(1, now_ms);
+        PP_TRY(s, c.prepare("DELETE FROM queue WHERE (did, seq) IN (SELECT did, seq FROM queue "
+                            "WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT ?2) "
+                            "RETURNING did, cid"));
+        s.bind(1, now_ms).bind(2, kExpireChunk);
         for (;;) {
             PP_TRY(row, s.step());
             if (!row) break;
@@ -309,12 +323,38 @@ Result<std::size_t> SqliteStore::expire(std::int64_t now_ms) {
         s.bind(1, did).bind(2, n);
         PP_TRY_VOID(s.run());
     }
-    {
-        PP_TRY(s, c.prepare("DELETE FROM sent WHERE expires_ms <= ?1"));
-        s.bind(1, now_ms);
-        PP_TRY_VOID(s.run());
-    }
     PP_TRY_VOID(tx.commit());
+    return gone;
+}
+
+// One chunk of expired idempotency rows. True when it deleted a full chunk (more may follow).
+Result<bool> SqliteStore::expire_sent_chunk(std::int64_t now_ms) {
+    std::lock_guard lock(write_mu_);
+    Connection& c = *writer_;
+    PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kWrite));
+    PP_TRY(s, c.prepare("DELETE FROM sent WHERE (msg_id, sender_account, sender_device) IN "
+                        "(SELECT msg_id, sender_account, sender_device FROM sent "
+                        "WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT ?2)"));
+    s.bind(1, now_ms).bind(2, kExpireChunk);
+    PP_TRY_VOID(s.run());
+    const std::int64_t deleted = c.changes();
+    PP_TRY_VOID(tx.commit());
+    return deleted >= kExpireChunk;
+}
+
+// In chunks, each its own transaction, taking the write lock afresh, so commits go on between
+// them. A chunk that fails leaves the rest for the next sweep; nothing is half-deleted.
+Result<std::size_t> SqliteStore::expire(std::int64_t now_ms) {
+    std::size_t gone = 0;
+    for (;;) {
+        PP_TRY(n, expire_queue_chunk(now_ms));
+        gone += n;
+        if (n < static_cast<std::size_t>(kExpireChunk)) break;
+    }
+    for (;;) {
+        PP_TRY(more, expire_sent_chunk(now_ms));
+        if (!more) break;
+    }
     return gone;
 }
 

@@ -58,6 +58,9 @@ class SqliteStore final : public Store {
     Result<Stats> stats() override;
 
   private:
+    // expire() in chunks, each its own transaction under the write lock (queue.cpp).
+    Result<std::size_t> expire_queue_chunk(std::int64_t now_ms);
+    Result<bool> expire_sent_chunk(std::int64_t now_ms);
     SqliteStore(std::unique_ptr<sqlite::Connection> writer,
                 std::unique_ptr<sqlite::ReaderPool> readers, StoreLimits limits);
 

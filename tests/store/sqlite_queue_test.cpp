@@ -319,6 +319,42 @@ TEST_F(SqliteQueue, ExpiredMessagesAreHiddenThenDropped) {
     EXPECT_EQ((*reuse)[0].outcome, SendOutcome::kStored);
 }
 
+// A sweep larger than one chunk (2,000 rows per transaction) still takes every expired row,
+// keeps the devices' depths and the contents' refcounts right, forgets every expired id, and
+// leaves the rest alone.
+TEST_F(SqliteQueue, ExpiryOfMoreThanOneChunk) {
+    auto store = open_with_accounts(3);
+    ASSERT_TRUE(store);
+    constexpr std::uint32_t kExpiring = 4'500;
+    for (std::uint32_t first = 1; first <= kExpiring; first += 500) {
+        std::vector<Send> batch;
+        for (std::uint32_t i = first; i < first + 500; ++i)
+            batch.push_back(
+                direct(i, 1, 2 + i % 2, bytes(8, static_cast<std::uint8_t>(i)), 1'000, 5'000));
+        ASSERT_TRUE(store->commit_sends(batch).ok());
+    }
+    ASSERT_TRUE(
+        store->commit_sends({direct(kExpiring + 1, 1, 2, bytes(8, 9), 1'000, 50'000)}).ok());
+
+    auto gone = store->expire(5'000);
+    ASSERT_TRUE(gone.ok()) << gone.error().detail;
+    EXPECT_EQ(*gone, kExpiring);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 1u);
+    EXPECT_EQ(*store->queue_depth(primary(3)), 0u);
+    auto st = store->stats();
+    EXPECT_EQ(st->queued_messages, 1u);
+    EXPECT_EQ(st->stored_contents, 1u);
+    EXPECT_EQ(*store->expire(5'000), 0u);
+    // Every expired id is forgotten (the first and the last chunk's), the live one is not.
+    for (std::uint32_t id : {1u, 2'000u, 2'001u, kExpiring}) {
+        auto again = store->commit_sends({direct(id, 1, 2, bytes(8, 1), 6'000, 60'000)});
+        ASSERT_TRUE(again.ok());
+        EXPECT_EQ((*again)[0].outcome, SendOutcome::kStored) << id;
+    }
+    auto live = store->commit_sends({direct(kExpiring + 1, 1, 2, bytes(8, 9), 6'000, 60'000)});
+    EXPECT_EQ((*live)[0].outcome, SendOutcome::kDuplicate);
+}
+
 // Not an assertion: prints how many 1:1 messages per second group commit sustains here.
 // A full database (here its size bound, as a full disk would do) fails the whole batch as a
 // store error, not as a refusal by rule, stores none of it, and the store keeps working: reads
