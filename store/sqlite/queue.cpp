@@ -1,7 +1,9 @@
 // SqliteStore: per-device queues. commit_sends is the hot path: one write transaction per
 // batch, cached statements, and device rows read once and written once per batch.
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 #include <utility>
 
 #include "store/sqlite/db.hpp"
@@ -345,15 +347,20 @@ Result<bool> SqliteStore::expire_sent_chunk(std::int64_t now_ms) {
 // In chunks, each its own transaction, taking the write lock afresh, so commits go on between
 // them. A chunk that fails leaves the rest for the next sweep; nothing is half-deleted.
 Result<std::size_t> SqliteStore::expire(std::int64_t now_ms) {
+    // A pause between chunks: std::mutex is not fair, and re-locking at once would usually
+    // beat a committer that the unlock only just woke.
+    const auto let_commits_in = [] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); };
     std::size_t gone = 0;
     for (;;) {
         PP_TRY(n, expire_queue_chunk(now_ms));
         gone += n;
         if (n < static_cast<std::size_t>(kExpireChunk)) break;
+        let_commits_in();
     }
     for (;;) {
         PP_TRY(more, expire_sent_chunk(now_ms));
         if (!more) break;
+        let_commits_in();
     }
     return gone;
 }
