@@ -196,6 +196,17 @@ void Service::sweep_rate_limiters() {
         l->sweep(now);
 }
 
+void Service::retry_later(const SessionPtr& s) noexcept {
+    if (s->retry_owed) return;
+    try {
+        std::lock_guard lock(mutex_);
+        stalled_.push_back(s);
+    } catch (...) {
+        return;  // out of memory: left for the next ack, wake or reconnect
+    }
+    s->retry_owed = true;  // only once listed, so a failed push_back leaves it retryable
+}
+
 void Service::retry_stalled_drains() {
     if (stopped_) return;
     std::vector<std::weak_ptr<Session>> stalled;
@@ -293,9 +304,11 @@ void Service::drain_or_defer(const SessionPtr& s) noexcept {
         drain(s);
     } catch (const std::exception&) {
         // Out of memory mid-push: what was not pushed stays queued in the store, and the next
-        // wake, ack or drain pushes it and sends the QueueEmpty still owed. The request that
-        // asked was already answered, or is answered OK: it must not get a second answer.
+        // wake, ack, drain or housekeeping tick pushes it and sends the QueueEmpty still owed.
+        // The request that asked was already answered, or is answered OK: it must not get a
+        // second answer.
         s->backlog = true;
+        retry_later(s);
         metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
     }
 }
@@ -966,13 +979,7 @@ void Service::drain(const SessionPtr& s) {
             // nothing in flight and no new mail gets neither: it would sit with its queue
             // unpushed and its QueueEmpty owed. So the next housekeeping tick retries too.
             store_failed("pending", batch.error());
-            if (!s->retry_owed) {
-                {
-                    std::lock_guard lock(mutex_);
-                    stalled_.push_back(s);
-                }
-                s->retry_owed = true;
-            }
+            retry_later(s);
             return;
         }
         std::size_t pushed = 0;
@@ -1043,8 +1050,10 @@ void Service::wake(std::vector<CommittedDelivery> stored) {
                 try {
                     push_committed(s, mine);
                 } catch (const std::exception&) {
-                    // Still queued in the store: the next wake or ack pushes it.
+                    // Still queued in the store: the next wake, ack or housekeeping tick
+                    // pushes it.
                     s->backlog = true;
+                    retry_later(s);
                     metrics_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
                 }
             });

@@ -73,6 +73,9 @@ class Service : public net::Handler {
     // drain() for a request that is answered OK whatever happens: a failure (out of memory)
     // leaves the rest for the next wake, ack or drain instead of escaping as a second answer.
     void drain_or_defer(const SessionPtr& s) noexcept;
+    // On the strand, after a drain could not finish (a store error, out of memory): lists the
+    // session for retry_stalled_drains(), once.
+    void retry_later(const SessionPtr& s) noexcept;
     // For error paths that run out of memory: the client reconnects and starts clean.
     static void close_quietly(const SessionPtr& s) noexcept;
     // Counts the frame as rejected and answers INTERNAL; for the catch blocks at the thread

@@ -134,23 +134,26 @@ class RecordingConnection final : public net::Connection {
         }
         return done();
     }
-    // Runs jobs until none has been posted for 200 ms (the committer posts from its thread).
+    // Runs jobs until none has been posted or run for 200 ms (the committer posts from its
+    // thread), or 10 s pass.
     void settle() {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         auto quiet_since = std::chrono::steady_clock::now();
-        while (std::chrono::steady_clock::now() - quiet_since < std::chrono::milliseconds(200)) {
-            bool ran = false;
-            pump_until([&] {
-                std::lock_guard lock(mutex_);
-                return jobs_.empty();
-            });
+        while (std::chrono::steady_clock::now() - quiet_since < std::chrono::milliseconds(200) &&
+               std::chrono::steady_clock::now() < deadline) {
+            std::function<void()> job;
             {
                 std::lock_guard lock(mutex_);
-                ran = !jobs_.empty();
+                if (!jobs_.empty()) {
+                    job = std::move(jobs_.front());
+                    jobs_.pop_front();
+                }
             }
-            if (ran) {
+            if (job) {
+                job();
                 quiet_since = std::chrono::steady_clock::now();
             } else {
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
         }
     }
