@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 #include <utility>
 
 #include "wire/endpoint_list.hpp"
+#include "wire/frame_codec.hpp"
 
 namespace pp::apps {
 
@@ -81,13 +83,17 @@ std::optional<std::string> millis(const toml::table& t, const char* key, std::in
     return std::nullopt;
 }
 
-// [limits] key, when present: a positive, finite number (an integer is taken as one).
-std::optional<std::string> positive(const toml::table& t, const char* key, double& out) {
+// [limits] key, when present: a finite number (an integer is taken as one) above 0, or at
+// least 1 with `at_least_one`.
+std::optional<std::string> positive(const toml::table& t, const char* key, bool at_least_one,
+                                    double& out) {
     const toml::node* n = t["limits"][key].node();
     if (n == nullptr) return std::nullopt;
     const auto v = n->value<double>();
-    if (!(n->is_floating_point() || n->is_integer()) || !v || !std::isfinite(*v) || *v <= 0)
-        return std::string("[limits] ") + key + " must be a positive number";
+    if (!(n->is_floating_point() || n->is_integer()) || !v || !std::isfinite(*v) || *v <= 0 ||
+        (at_least_one && *v < 1))
+        return std::string("[limits] ") + key +
+               (at_least_one ? " must be a number of at least 1" : " must be a positive number");
     out = *v;
     return std::nullopt;
 }
@@ -152,7 +158,9 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
     if (auto err = millis(t, "handshake_timeout_ms", 100, 600'000, s.net.handshake_timeout))
         return err;
     if (auto err = millis(t, "idle_timeout_ms", 1'000, 86'400'000, s.net.idle_timeout)) return err;
-    if (auto err = whole(t, "limits", "max_frame_bytes", 1'024, 16 << 20, s.net.max_frame_bytes))
+    // Above the protocol's own bound a frame would be buffered only to be refused by the decoder.
+    if (auto err = whole(t, "limits", "max_frame_bytes", 1'024,
+                         static_cast<std::int64_t>(wire::kMaxFrameBytes), s.net.max_frame_bytes))
         return err;
     // Rates (per second, or per hour where the name says so) and bursts: positive numbers.
     const std::pair<const char*, double*> rates[] = {
@@ -169,8 +177,11 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
         {"prekey_fetches_per_hour", &s.service.prekey_fetches_per_hour},
         {"prekey_fetch_burst", &s.service.prekey_fetch_burst},
     };
-    for (const auto& [key, out] : rates)
-        if (auto err = positive(t, key, *out)) return err;
+    for (const auto& [key, out] : rates) {
+        // A bucket hands out whole tokens: a burst below 1 would refuse everything.
+        const bool burst = std::string_view(key).find("burst") != std::string_view::npos;
+        if (auto err = positive(t, key, burst, *out)) return err;
+    }
     if (auto err = whole(t, "limits", "rate_limit_max_keys", 1, 100'000'000,
                          s.service.rate_limit_max_keys))
         return err;

@@ -355,7 +355,6 @@ TEST_F(SqliteQueue, ExpiryOfMoreThanOneChunk) {
     EXPECT_EQ((*live)[0].outcome, SendOutcome::kDuplicate);
 }
 
-// Not an assertion: prints how many 1:1 messages per second group commit sustains here.
 // A full database (here its size bound, as a full disk would do) fails the whole batch as a
 // store error, not as a refusal by rule, stores none of it, and the store keeps working: reads
 // go on, and once acknowledgements free pages, sends fit again.
@@ -395,6 +394,7 @@ TEST_F(SqliteQueue, AFullDatabaseFailsTheBatchAndChangesNothing) {
     EXPECT_EQ((*again)[0].outcome, SendOutcome::kStored);
 }
 
+// Not an assertion: prints how many 1:1 messages per second group commit sustains here.
 TEST_F(SqliteQueue, CommitThroughputFigure) {
     constexpr int kSenders = 50;
     auto store = open_with_accounts(kSenders + 1, StoreLimits{1'000'000, 1'000});
