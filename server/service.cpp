@@ -68,8 +68,8 @@ struct Service::Session {
     // DrainRequest, so a client can count them and know which one answers which request.
     unsigned queue_empty_owed = 0;
     bool closed = false;
-    // A drain failed on a store error and this session waits in stalled_ for the next
-    // housekeeping tick to try again (see retry_stalled_drains).
+    // A drain could not finish (a store error, out of memory) and this session waits in
+    // stalled_ for the next housekeeping tick to try again (see retry_later).
     bool retry_owed = false;
 };
 

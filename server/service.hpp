@@ -50,9 +50,9 @@ class Service : public net::Handler {
     // Forgets rate-limit buckets that have refilled (the housekeeper calls this now and then,
     // so the tables shrink after a burst of clients).
     void sweep_rate_limiters();
-    // Runs again the drains that failed on a store error (the housekeeper calls this with
-    // sweep_rate_limiters), so a device that is owed its queue gets it without waiting for an
-    // ack, a new message or a reconnect.
+    // Runs again the drains that could not finish (a store error, out of memory; the
+    // housekeeper calls this with sweep_rate_limiters), so a device that is owed its queue gets
+    // it without waiting for an ack, a new message or a reconnect.
     void retry_stalled_drains();
 
   private:
@@ -71,7 +71,8 @@ class Service : public net::Handler {
     void resume(const SessionPtr& s);  // handles the frames that waited, in order
     void drop_waiting(Session& s);     // forgets the frames waiting behind a worker's request
     // drain() for a request that is answered OK whatever happens: a failure (out of memory)
-    // leaves the rest for the next wake, ack or drain instead of escaping as a second answer.
+    // leaves the rest for the next wake, ack, drain or housekeeping tick instead of escaping as
+    // a second answer.
     void drain_or_defer(const SessionPtr& s) noexcept;
     // On the strand, after a drain could not finish (a store error, out of memory): lists the
     // session for retry_stalled_drains(), once.

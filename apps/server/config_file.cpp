@@ -59,18 +59,20 @@ std::optional<std::string> load_list(const toml::table& t, const char* key,
     return std::nullopt;
 }
 
-// [section] key, when present: a whole number in [min, max], stored in `out`. A float, a
-// string or a value out of range is an error naming the setting and its range, so a typo
-// never turns into a negative size cast to a huge one, or a TTL of zero.
+// [section] key (a top-level key when `section` is empty), when present: a whole number in
+// [min, max], stored in `out`. A float, a string or a value out of range is an error naming
+// the setting and its range, so a typo never turns into a negative size cast to a huge one,
+// or a TTL of zero.
 template <typename T>
-std::optional<std::string> whole(const toml::table& t, const char* section, const char* key,
-                                 std::int64_t min, std::int64_t max, T& out) {
-    const toml::node* n = t[section][key].node();
+std::optional<std::string> whole(const toml::table& t, std::string_view section,
+                                 std::string_view key, std::int64_t min, std::int64_t max, T& out) {
+    const toml::node* n = section.empty() ? t[key].node() : t[section][key].node();
     if (n == nullptr) return std::nullopt;
     const auto v = n->value<std::int64_t>();
     if (!n->is_integer() || !v || *v < min || *v > max)
-        return std::string("[") + section + "] " + key + " must be a whole number from " +
-               std::to_string(min) + " to " + std::to_string(max);
+        return (section.empty() ? std::string() : "[" + std::string(section) + "] ") +
+               std::string(key) + " must be a whole number from " + std::to_string(min) + " to " +
+               std::to_string(max);
     out = static_cast<T>(*v);
     return std::nullopt;
 }
@@ -140,12 +142,7 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
     if (auto v = t["listen"].value<std::string>())
         if (auto err = parse_listen(*v, s)) return err;
     if (auto v = t["data_dir"].value<std::string>()) s.data_dir = *v;
-    if (const toml::node* n = t["io_threads"].node()) {
-        const auto v = n->value<std::int64_t>();
-        if (!n->is_integer() || !v || *v < 1 || *v > kMaxIoThreads)
-            return "io_threads must be a whole number from 1 to " + std::to_string(kMaxIoThreads);
-        s.net.threads = static_cast<unsigned>(*v);
-    }
+    if (auto err = whole(t, "", "io_threads", 1, kMaxIoThreads, s.net.threads)) return err;
     if (auto v = t["public_host"].value<std::string>()) s.public_host = *v;
     if (auto v = t["tls"]["cert"].value<std::string>()) s.tls_cert = *v;
     if (auto v = t["tls"]["key"].value<std::string>()) s.tls_key = *v;
@@ -162,7 +159,7 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
     if (auto err = whole(t, "limits", "max_frame_bytes", 1'024,
                          static_cast<std::int64_t>(wire::kMaxFrameBytes), s.net.max_frame_bytes))
         return err;
-    // Rates (per second, or per hour where the name says so) and bursts: positive numbers.
+    // Rates (per second, or per hour where the name says so): positive; bursts: at least 1.
     const std::pair<const char*, double*> rates[] = {
         {"requests_per_second", &s.service.requests_per_second},
         {"request_burst", &s.service.request_burst},
