@@ -151,7 +151,7 @@ done
 
 echo
 echo "=== side by side (server = paperplane-server; floor = pp_forward_floor, nothing stored) ==="
-echo "| peer | connections | mode | registered in | RSS idle total | KiB/conn | sends/s | deliveries/s | p50 ms | p99 ms | max ms | server us/msg | errors |"
+echo "| peer | connections | mode | registered in | RSS idle total | KiB/conn | sends/s | deliveries/s | p50 ms | p99 ms | max ms | peer us/msg | errors |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${summary[@]}"
 exit $status
