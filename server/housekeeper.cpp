@@ -26,7 +26,7 @@ Housekeeper::~Housekeeper() {
 
 void Housekeeper::stop() {
     {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(mutex_);  // so the wait below cannot miss it
         stopping_ = true;
     }
     wake_.notify_all();
@@ -45,7 +45,7 @@ void Housekeeper::refresh_gauges() {
 }
 
 void Housekeeper::expire() {
-    auto gone = store_.expire(now_ms());
+    auto gone = store_.expire(now_ms(), [this] { return !stopping_.load(); });
     if (!gone) {
         metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
         events_.store_error("expire", gone.error().detail);
@@ -73,7 +73,8 @@ void Housekeeper::run() {
             lock.lock();
             continue;
         }
-        wake_.wait_until(lock, std::min(next_gauges, next_expire), [this] { return stopping_; });
+        wake_.wait_until(lock, std::min(next_gauges, next_expire),
+                         [this] { return stopping_.load(); });
     }
 }
 

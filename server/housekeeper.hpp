@@ -1,7 +1,8 @@
 #pragma once
 // Background upkeep of a running server, on one thread of its own: refreshes the store gauges
 // (so a /metrics scrape never waits on the database), drops expired messages, and lets the
-// caller forget idle rate-limit buckets. Stops promptly on stop() or destruction.
+// caller forget idle rate-limit buckets. Stops promptly on stop() or destruction, within one
+// chunk of a running expiry sweep.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -52,7 +53,7 @@ class Housekeeper {
     EventLog events_{false};
     std::mutex mutex_;
     std::condition_variable wake_;
-    bool stopping_ = false;
+    std::atomic<bool> stopping_{false};  // also read by a running sweep, between its chunks
     std::thread thread_;
 };
 

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -196,8 +197,11 @@ class Store {
     virtual Result<std::size_t> queue_depth(const DeviceAddress& d) = 0;
     // Drops expired messages and unreferenced contents; returns how many messages went. May
     // work in several transactions (so sends are not held up by one large sweep): on an error,
-    // what was swept stays swept and the rest waits for the next call.
-    virtual Result<std::size_t> expire(std::int64_t now_ms) = 0;
+    // what was swept stays swept and the rest waits for the next call. keep_going is asked
+    // between transactions; once it says no, the rest waits for the next call too (a server
+    // that is stopping does not finish a large sweep first).
+    using KeepGoing = std::function<bool()>;
+    virtual Result<std::size_t> expire(std::int64_t now_ms, const KeepGoing& keep_going) = 0;
 
     // Invites (registration policy "invite"). kLimitExceeded if the code already exists.
     virtual Result<void> add_invite(const std::string& code, std::int64_t now_ms) = 0;

@@ -346,7 +346,7 @@ Result<bool> SqliteStore::expire_sent_chunk(std::int64_t now_ms) {
 
 // In chunks, each its own transaction, taking the write lock afresh, so commits go on between
 // them. A chunk that fails leaves the rest for the next sweep; nothing is half-deleted.
-Result<std::size_t> SqliteStore::expire(std::int64_t now_ms) {
+Result<std::size_t> SqliteStore::expire(std::int64_t now_ms, const KeepGoing& keep_going) {
     // A pause between chunks: std::mutex is not fair, and re-locking at once would usually
     // beat a committer that the unlock only just woke.
     const auto let_commits_in = [] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); };
@@ -355,9 +355,11 @@ Result<std::size_t> SqliteStore::expire(std::int64_t now_ms) {
         PP_TRY(n, expire_queue_chunk(now_ms));
         gone += n;
         if (n < static_cast<std::size_t>(kExpireChunk)) break;
+        if (!keep_going()) return gone;
         let_commits_in();
     }
     for (;;) {
+        if (!keep_going()) return gone;
         PP_TRY(more, expire_sent_chunk(now_ms));
         if (!more) break;
         let_commits_in();

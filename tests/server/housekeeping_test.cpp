@@ -26,7 +26,7 @@ class CountingStore final : public test_doubles::UnusedStore {
         s.queued_messages = 42;
         return s;
     }
-    Result<std::size_t> expire(std::int64_t) override {
+    Result<std::size_t> expire(std::int64_t, const KeepGoing&) override {
         ++expire_calls;
         return std::size_t{0};
     }
@@ -40,6 +40,25 @@ bool eventually(Pred pred) {
     }
     return false;
 }
+
+// An expiry sweep that would run for a long time: chunk after chunk while keep_going allows.
+class SlowSweepStore final : public test_doubles::UnusedStore {
+  public:
+    std::atomic<bool> sweeping{false}, told_to_stop{false};
+
+    Result<store::Stats> stats() override { return store::Stats{}; }
+    Result<std::size_t> expire(std::int64_t, const KeepGoing& keep_going) override {
+        sweeping = true;
+        for (int chunk = 0; chunk < 2'000; ++chunk) {  // 10 s unless told to stop
+            if (!keep_going()) {
+                told_to_stop = true;
+                break;
+            }
+            std::this_thread::sleep_for(5ms);
+        }
+        return std::size_t{0};
+    }
+};
 
 TEST(Housekeeper, RefreshesGaugesSweepsAndExpires) {
     CountingStore store;
@@ -80,6 +99,22 @@ TEST(HttpEndpoints, HealthMetricsWithGaugesAndNotFound) {
     // No network server attached: its counters are simply absent.
     EXPECT_EQ(m.body.find("paperplane_tls_handshake_failures_total"), std::string::npos);
     EXPECT_EQ(endpoints("/nope").status, 404);
+}
+
+// SIGTERM stops the housekeeper: a large expiry sweep in progress ends after its chunk, not
+// after the whole backlog.
+TEST(Housekeeper, StopInterruptsARunningExpirySweep) {
+    SlowSweepStore store;
+    Metrics metrics;
+    StoreGauges gauges;
+    Housekeeper::Options o;
+    o.expire_interval = 10ms;
+    Housekeeper h(store, metrics, gauges, o);
+    ASSERT_TRUE(eventually([&] { return store.sweeping.load(); }));
+    const auto start = std::chrono::steady_clock::now();
+    h.stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_TRUE(store.told_to_stop.load());
 }
 
 }  // namespace

@@ -85,7 +85,9 @@ class FlakyStore final : public store::Store {
     Result<std::size_t> queue_depth(const store::DeviceAddress& d) override {
         return real_->queue_depth(d);
     }
-    Result<std::size_t> expire(std::int64_t now_ms) override { return real_->expire(now_ms); }
+    Result<std::size_t> expire(std::int64_t now_ms, const KeepGoing& keep_going) override {
+        return real_->expire(now_ms, keep_going);
+    }
     Result<void> add_invite(const std::string& code, std::int64_t now_ms) override {
         return real_->add_invite(code, now_ms);
     }

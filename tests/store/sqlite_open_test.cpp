@@ -12,6 +12,8 @@
 namespace pp::store::testing {
 namespace {
 
+const Store::KeepGoing kAll = [] { return true; };
+
 // Runs one statement on the file directly, bypassing the store; returns the first column.
 std::int64_t raw_query(const std::string& path, const char* sql) {
     sqlite3* db = nullptr;
@@ -183,7 +185,7 @@ INSERT INTO sent (sender_account, sender_device, msg_id, expires_ms) VALUES
     EXPECT_EQ((*out)[0].outcome, SendOutcome::kDuplicate);
     EXPECT_EQ((*out)[1].outcome, SendOutcome::kDuplicate);
     // Past its expiry the row is swept, and the id is new again; the other is kept.
-    ASSERT_TRUE(store->expire(6'000).ok());
+    ASSERT_TRUE(store->expire(6'000, kAll).ok());
     EXPECT_EQ(raw_query(db_path(), "SELECT count(*) FROM sent"), 1);
     auto later = store->commit_sends(
         {direct(9, 2, 1, bytes(3, 0xC2), 6'000), direct(10, 2, 1, bytes(3, 0xC3), 6'000)});

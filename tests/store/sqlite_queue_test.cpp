@@ -11,6 +11,9 @@
 namespace pp::store::testing {
 namespace {
 
+// A sweep that is never asked to stop.
+const Store::KeepGoing kAll = [] { return true; };
+
 class SqliteQueue : public StoreTest {
   protected:
     std::unique_ptr<SqliteStore> open_with_accounts(std::uint8_t n, StoreLimits limits = {}) {
@@ -304,7 +307,7 @@ TEST_F(SqliteQueue, ExpiredMessagesAreHiddenThenDropped) {
     EXPECT_EQ((*later)[0].id, message_id(2));
     EXPECT_TRUE(store->pending(primary(3), 0, 10, kAnyBytes, 5'000)->empty());
 
-    auto gone = store->expire(5'000);
+    auto gone = store->expire(5'000, kAll);
     ASSERT_TRUE(gone.ok());
     EXPECT_EQ(*gone, 2u);
     auto st = store->stats();
@@ -312,7 +315,7 @@ TEST_F(SqliteQueue, ExpiredMessagesAreHiddenThenDropped) {
     EXPECT_EQ(st->stored_contents, 1u);
     EXPECT_EQ(*store->queue_depth(primary(2)), 1u);
     EXPECT_EQ(*store->queue_depth(primary(3)), 0u);
-    EXPECT_EQ(*store->expire(5'000), 0u);
+    EXPECT_EQ(*store->expire(5'000, kAll), 0u);
 
     // Past its expiry the id is forgotten, so the same id may be used again.
     auto reuse = store->commit_sends({group});
@@ -336,7 +339,7 @@ TEST_F(SqliteQueue, ExpiryOfMoreThanOneChunk) {
     ASSERT_TRUE(
         store->commit_sends({direct(kExpiring + 1, 1, 2, bytes(8, 9), 1'000, 50'000)}).ok());
 
-    auto gone = store->expire(5'000);
+    auto gone = store->expire(5'000, kAll);
     ASSERT_TRUE(gone.ok()) << gone.error().detail;
     EXPECT_EQ(*gone, kExpiring);
     EXPECT_EQ(*store->queue_depth(primary(2)), 1u);
@@ -344,7 +347,7 @@ TEST_F(SqliteQueue, ExpiryOfMoreThanOneChunk) {
     auto st = store->stats();
     EXPECT_EQ(st->queued_messages, 1u);
     EXPECT_EQ(st->stored_contents, 1u);
-    EXPECT_EQ(*store->expire(5'000), 0u);
+    EXPECT_EQ(*store->expire(5'000, kAll), 0u);
     // Every expired id is forgotten (the first and the last chunk's), the live one is not.
     for (std::uint32_t id : {1u, 2'000u, 2'001u, kExpiring}) {
         auto again = store->commit_sends({direct(id, 1, 2, bytes(8, 1), 6'000, 60'000)});
@@ -358,6 +361,33 @@ TEST_F(SqliteQueue, ExpiryOfMoreThanOneChunk) {
 // A full database (here its size bound, as a full disk would do) fails the whole batch as a
 // store error, not as a refusal by rule, stores none of it, and the store keeps working: reads
 // go on, and once acknowledgements free pages, sends fit again.
+// A sweep told to stop ends after the chunk it is in: what went stays gone, depths and
+// refcounts stay right, and the next sweep takes the rest.
+TEST_F(SqliteQueue, ExpiryStopsBetweenChunksWhenAsked) {
+    auto store = open_with_accounts(2);
+    ASSERT_TRUE(store);
+    constexpr std::uint32_t kExpiring = 4'500;
+    for (std::uint32_t first = 1; first <= kExpiring; first += 500) {
+        std::vector<Send> batch;
+        for (std::uint32_t i = first; i < first + 500; ++i)
+            batch.push_back(direct(i, 1, 2, bytes(8, static_cast<std::uint8_t>(i)), 1'000, 5'000));
+        ASSERT_TRUE(store->commit_sends(batch).ok());
+    }
+    int asked = 0;
+    auto first = store->expire(5'000, [&] { return ++asked < 1; });
+    ASSERT_TRUE(first.ok()) << first.error().detail;
+    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(*first, 2'000u);  // one chunk
+    EXPECT_EQ(*store->queue_depth(primary(2)), kExpiring - 2'000);
+    EXPECT_EQ(store->stats()->stored_contents, kExpiring - 2'000);
+
+    auto rest = store->expire(5'000, kAll);
+    ASSERT_TRUE(rest.ok()) << rest.error().detail;
+    EXPECT_EQ(*rest, kExpiring - 2'000);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 0u);
+    EXPECT_EQ(store->stats()->stored_contents, 0u);
+}
+
 TEST_F(SqliteQueue, AFullDatabaseFailsTheBatchAndChangesNothing) {
     StoreLimits limits;
     limits.max_database_bytes = 512 * 1024;
