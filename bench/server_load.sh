@@ -2,12 +2,14 @@
 # Load test of a real paperplane-server on loopback: for each connection count, start a fresh
 # server (temp data dir, raised rate limits and connection cap), run pp_server_load against it,
 # stop the server. Then the same against pp_forward_floor, the server's network edge with
-# nothing stored or checked, so the two are measured side by side in one run. Loopback only;
-# every wait below is bounded.
+# nothing stored or checked, so the two are measured side by side in one run. Last,
+# pp_loopback_ceiling: the same frames per message between two bare epoll loops over TLS 1.3
+# (one record and one send per frame, then coalesced per round of events), the most any
+# server could deliver on this machine. Loopback only; every wait below is bounded.
 #
 #   bench/server_load.sh [BUILD_DIR] [-- extra pp_server_load options]
 #   COUNTS="1000 5000 10000" MESSAGES=20 RATE=20000 THREADS=1 bench/server_load.sh build/release
-#   PEERS=server (or PEERS=floor) runs one of the two only. ACK_BATCH=1 has every push acked on
+#   PEERS="server floor" (any of server, floor, ceiling) runs only those. ACK_BATCH=1 has every push acked on
 #   its own, as a client that stores each message as it comes does: then both peers get the
 #   same frames per message, whatever their pace.
 set -euo pipefail
@@ -21,15 +23,19 @@ extra=("$@")
 server_bin="${SERVER_BIN:-$build/apps/server/paperplane-server}"
 load_bin="${LOAD_BIN:-$build/bench/pp_server_load}"
 floor_bin="${FLOOR_BIN:-$build/bench/pp_forward_floor}"
-PEERS="${PEERS:-server floor}"
+ceiling_bin="${CEILING_BIN:-$build/bench/pp_loopback_ceiling}"
+PEERS="${PEERS:-server floor ceiling}"
 for peer in $PEERS; do
-    [[ "$peer" == server || "$peer" == floor ]] || { echo "PEERS: unknown peer \"$peer\" (server, floor)" >&2; exit 2; }
+    [[ "$peer" == server || "$peer" == floor || "$peer" == ceiling ]] ||
+        { echo "PEERS: unknown peer \"$peer\" (server, floor, ceiling)" >&2; exit 2; }
 done
-needed=("$load_bin")
+needed=()
+[[ " $PEERS " == *" server "* || " $PEERS " == *" floor "* ]] && needed+=("$load_bin")
 [[ " $PEERS " == *" server "* ]] && needed+=("$server_bin")
 [[ " $PEERS " == *" floor "* ]] && needed+=("$floor_bin")
+[[ " $PEERS " == *" ceiling "* ]] && needed+=("$ceiling_bin")
 for b in "${needed[@]}"; do
-    [[ -x "$b" ]] || { echo "missing $b: ninja -C $build paperplane-server pp_server_load pp_forward_floor" >&2; exit 2; }
+    [[ -x "$b" ]] || { echo "missing $b: ninja -C $build paperplane-server pp_server_load pp_forward_floor pp_loopback_ceiling" >&2; exit 2; }
 done
 
 COUNTS="${COUNTS:-1000 5000 10000}"
@@ -121,10 +127,35 @@ EOF
     server_pid=$!
 }
 
+# The ceiling runs at least this many messages per count: its runs are short, and a second
+# of traffic is too little to read.
+CEILING_TOTAL="${CEILING_TOTAL:-150000}"
+run_ceiling() {
+    local n="$1" messages=$(( CEILING_TOTAL / $1 ))
+    (( messages < MESSAGES )) && messages=$MESSAGES
+    local mode
+    for mode in "" --coalesce; do
+        cmd=("$ceiling_bin" --connections "$n" --messages "$messages" --window "$WINDOW" --tls $mode)
+        echo "command: ${cmd[*]}"
+        rc=0
+        row="$(timeout --signal=TERM --kill-after=10 900 "${cmd[@]}")" || rc=$?
+        echo "$row"
+        [[ $rc -eq 0 ]] || { echo "pp_loopback_ceiling exited with $rc"; status=1; }
+        [[ -n "$row" ]] && ceiling_rows+=("$row")
+    done
+}
+
 status=0
 summary=()
+ceiling_rows=()
 for n in $COUNTS; do
   for peer in $PEERS; do
+    if [[ "$peer" == ceiling ]]; then
+        echo
+        echo "=== $n connections: ceiling ==="
+        run_ceiling "$n"
+        continue
+    fi
     echo
     echo "=== $n connections: $peer ==="
     start_peer "$peer" "$n"
@@ -149,9 +180,18 @@ for n in $COUNTS; do
   done
 done
 
-echo
-echo "=== side by side (server = paperplane-server; floor = pp_forward_floor, nothing stored) ==="
-echo "| peer | connections | mode | registered in | RSS idle total | KiB/conn | sends/s | deliveries/s | p50 ms | p99 ms | max ms | peer us/msg | errors |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-printf '%s\n' "${summary[@]}"
+if (( ${#summary[@]} )); then
+    echo
+    echo "=== side by side (server = paperplane-server; floor = pp_forward_floor, nothing stored) ==="
+    echo "| peer | connections | mode | registered in | RSS idle total | KiB/conn | sends/s | deliveries/s | p50 ms | p99 ms | max ms | peer us/msg | errors |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${summary[@]}"
+fi
+if (( ${#ceiling_rows[@]} )); then
+    echo
+    echo "=== ceiling (pp_loopback_ceiling: the same frames per message between two bare epoll loops, TLS 1.3; nothing parsed, checked or stored) ==="
+    echo "| connections | mode | deliveries/s | generator us/msg | forwarder us/msg | both us/msg |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${ceiling_rows[@]}"
+fi
 exit $status
