@@ -352,10 +352,10 @@ Result<std::size_t> SqliteStore::expire(std::int64_t now_ms, const KeepGoing& ke
     const auto let_commits_in = [] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); };
     std::size_t gone = 0;
     for (;;) {
+        if (!keep_going()) return gone;
         PP_TRY(n, expire_queue_chunk(now_ms));
         gone += n;
         if (n < static_cast<std::size_t>(kExpireChunk)) break;
-        if (!keep_going()) return gone;
         let_commits_in();
     }
     for (;;) {

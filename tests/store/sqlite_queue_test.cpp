@@ -16,6 +16,19 @@ const Store::KeepGoing kAll = [] { return true; };
 
 class SqliteQueue : public StoreTest {
   protected:
+    static constexpr std::uint32_t kExpiring = 4'500;
+
+    // Messages 1..n from account 1 to account 2, sent at 1,000 ms, expiring at 5,000 ms.
+    void commit_expiring(SqliteStore& store, std::uint32_t n) {
+        for (std::uint32_t first = 1; first <= n; first += 500) {
+            std::vector<Send> batch;
+            for (std::uint32_t i = first; i < first + 500 && i <= n; ++i)
+                batch.push_back(
+                    direct(i, 1, 2, bytes(8, static_cast<std::uint8_t>(i)), 1'000, 5'000));
+            ASSERT_TRUE(store.commit_sends(batch).ok());
+        }
+    }
+
     std::unique_ptr<SqliteStore> open_with_accounts(std::uint8_t n, StoreLimits limits = {}) {
         auto store = open(limits);
         for (std::uint8_t i = 1; store && i <= n; ++i) {
@@ -328,7 +341,6 @@ TEST_F(SqliteQueue, ExpiredMessagesAreHiddenThenDropped) {
 TEST_F(SqliteQueue, ExpiryOfMoreThanOneChunk) {
     auto store = open_with_accounts(3);
     ASSERT_TRUE(store);
-    constexpr std::uint32_t kExpiring = 4'500;
     for (std::uint32_t first = 1; first <= kExpiring; first += 500) {
         std::vector<Send> batch;
         for (std::uint32_t i = first; i < first + 500; ++i)
@@ -358,25 +370,16 @@ TEST_F(SqliteQueue, ExpiryOfMoreThanOneChunk) {
     EXPECT_EQ((*live)[0].outcome, SendOutcome::kDuplicate);
 }
 
-// A full database (here its size bound, as a full disk would do) fails the whole batch as a
-// store error, not as a refusal by rule, stores none of it, and the store keeps working: reads
-// go on, and once acknowledgements free pages, sends fit again.
 // A sweep told to stop ends after the chunk it is in: what went stays gone, depths and
 // refcounts stay right, and the next sweep takes the rest.
 TEST_F(SqliteQueue, ExpiryStopsBetweenChunksWhenAsked) {
     auto store = open_with_accounts(2);
     ASSERT_TRUE(store);
-    constexpr std::uint32_t kExpiring = 4'500;
-    for (std::uint32_t first = 1; first <= kExpiring; first += 500) {
-        std::vector<Send> batch;
-        for (std::uint32_t i = first; i < first + 500; ++i)
-            batch.push_back(direct(i, 1, 2, bytes(8, static_cast<std::uint8_t>(i)), 1'000, 5'000));
-        ASSERT_TRUE(store->commit_sends(batch).ok());
-    }
+    commit_expiring(*store, kExpiring);
     int asked = 0;
-    auto first = store->expire(5'000, [&] { return ++asked < 1; });
+    auto first = store->expire(5'000, [&] { return ++asked < 2; });
     ASSERT_TRUE(first.ok()) << first.error().detail;
-    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(asked, 2);
     EXPECT_EQ(*first, 2'000u);  // one chunk
     EXPECT_EQ(*store->queue_depth(primary(2)), kExpiring - 2'000);
     EXPECT_EQ(store->stats()->stored_contents, kExpiring - 2'000);
@@ -388,6 +391,44 @@ TEST_F(SqliteQueue, ExpiryStopsBetweenChunksWhenAsked) {
     EXPECT_EQ(store->stats()->stored_contents, 0u);
 }
 
+// Told to stop while it forgets expired ids, the sweep keeps the ids of the chunks it did not
+// reach: they still catch duplicates until the next sweep forgets them.
+TEST_F(SqliteQueue, ExpiryStopsBetweenIdChunksWhenAsked) {
+    auto store = open_with_accounts(2);
+    ASSERT_TRUE(store);
+    commit_expiring(*store, kExpiring);
+    int asked = 0;
+    // Three queue chunks (2,000 + 2,000 + 500), then one chunk of ids, then stop.
+    auto swept = store->expire(5'000, [&] { return ++asked < 5; });
+    ASSERT_TRUE(swept.ok()) << swept.error().detail;
+    EXPECT_EQ(asked, 5);
+    EXPECT_EQ(*swept, kExpiring);
+    EXPECT_EQ(*store->queue_depth(primary(2)), 0u);
+
+    std::vector<std::uint32_t> still_known;
+    for (std::uint32_t first = 1; first <= kExpiring; first += 500) {
+        std::vector<Send> batch;
+        for (std::uint32_t i = first; i < first + 500; ++i)
+            batch.push_back(direct(i, 1, 2, bytes(8, 1), 6'000, 60'000));
+        auto again = store->commit_sends(batch);
+        ASSERT_TRUE(again.ok()) << again.error().detail;
+        for (std::size_t k = 0; k < batch.size(); ++k)
+            if ((*again)[k].outcome == SendOutcome::kDuplicate)
+                still_known.push_back(first + static_cast<std::uint32_t>(k));
+    }
+    EXPECT_EQ(still_known.size(), kExpiring - 2'000);
+
+    ASSERT_TRUE(store->expire(5'000, kAll).ok());
+    for (std::uint32_t id : still_known) {
+        auto again = store->commit_sends({direct(id, 1, 2, bytes(8, 1), 6'000, 60'000)});
+        ASSERT_TRUE(again.ok());
+        ASSERT_EQ((*again)[0].outcome, SendOutcome::kStored) << id;
+    }
+}
+
+// A full database (here its size bound, as a full disk would do) fails the whole batch as a
+// store error, not as a refusal by rule, stores none of it, and the store keeps working: reads
+// go on, and once acknowledgements free pages, sends fit again.
 TEST_F(SqliteQueue, AFullDatabaseFailsTheBatchAndChangesNothing) {
     StoreLimits limits;
     limits.max_database_bytes = 512 * 1024;
