@@ -44,12 +44,20 @@ void Housekeeper::refresh_gauges() {
     gauges_.accounts = st->accounts;
 }
 
-void Housekeeper::expire() {
-    auto gone = store_.expire(now_ms(), [this] { return !stopping_.load(); });
+bool Housekeeper::expire(std::chrono::steady_clock::time_point yield_at) {
+    bool yielded = false;
+    auto gone = store_.expire(now_ms(), [&] {
+        if (stopping_.load()) return false;
+        // The gauge tick retries stalled drains: a long sweep must not hold it up.
+        yielded = std::chrono::steady_clock::now() >= yield_at;
+        return !yielded;
+    });
     if (!gone) {
         metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
         events_.store_error("expire", gone.error().detail);
+        return false;  // the rest waits for the next interval, as after any error
     }
+    return yielded;
 }
 
 void Housekeeper::run() {
@@ -67,8 +75,8 @@ void Housekeeper::run() {
                 next_gauges = now + options_.gauge_interval;
             }
             if (now >= next_expire) {
-                expire();
-                next_expire = now + options_.expire_interval;
+                // A sweep that stopped for the gauge tick goes on right after it.
+                next_expire = expire(next_gauges) ? next_gauges : now + options_.expire_interval;
             }
             lock.lock();
             continue;

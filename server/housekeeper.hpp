@@ -1,8 +1,9 @@
 #pragma once
 // Background upkeep of a running server, on one thread of its own: refreshes the store gauges
 // (so a /metrics scrape never waits on the database), drops expired messages, and lets the
-// caller forget idle rate-limit buckets. Stops promptly on stop() or destruction, within one
-// chunk of a running expiry sweep.
+// caller forget idle rate-limit buckets and retry stalled drains. A long expiry sweep gives way
+// between its chunks to the next gauge tick and goes on after it; stop() or destruction ends
+// it after the chunk it is in.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -43,7 +44,8 @@ class Housekeeper {
   private:
     void run();
     void refresh_gauges();
-    void expire();
+    // Sweeps expired messages until done or yield_at; true if it stopped early for yield_at.
+    bool expire(std::chrono::steady_clock::time_point yield_at);
 
     store::Store& store_;
     Metrics& metrics_;

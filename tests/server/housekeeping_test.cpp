@@ -45,9 +45,14 @@ bool eventually(Pred pred) {
 class SlowSweepStore final : public test_doubles::UnusedStore {
   public:
     std::atomic<bool> sweeping{false}, told_to_stop{false};
+    std::atomic<int> stats_calls{0}, expire_calls{0};
 
-    Result<store::Stats> stats() override { return store::Stats{}; }
+    Result<store::Stats> stats() override {
+        ++stats_calls;
+        return store::Stats{};
+    }
     Result<std::size_t> expire(std::int64_t, const KeepGoing& keep_going) override {
+        ++expire_calls;
         sweeping = true;
         for (int chunk = 0; chunk < 2'000; ++chunk) {  // 10 s unless told to stop
             if (!keep_going()) {
@@ -115,6 +120,25 @@ TEST(Housekeeper, StopInterruptsARunningExpirySweep) {
     h.stop();
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
     EXPECT_TRUE(store.told_to_stop.load());
+}
+
+// The gauge tick (which also retries stalled drains) goes on during a long expiry sweep: the
+// sweep gives way between chunks and resumes right after the tick.
+TEST(Housekeeper, ALongExpirySweepGivesWayToTheGaugeTick) {
+    SlowSweepStore store;
+    Metrics metrics;
+    StoreGauges gauges;
+    std::atomic<int> ticks{0};
+    Housekeeper::Options o;
+    o.gauge_interval = 20ms;
+    o.expire_interval = 10ms;
+    Housekeeper h(store, metrics, gauges, o, [&] { ++ticks; });
+    ASSERT_TRUE(eventually([&] { return store.sweeping.load(); }));
+    const int ticks_then = ticks.load();
+    // One uninterrupted sweep would take 10 s; eventually() gives up after 5.
+    EXPECT_TRUE(eventually([&] { return ticks.load() >= ticks_then + 3; }));
+    EXPECT_TRUE(eventually([&] { return store.expire_calls.load() >= 3; }));
+    EXPECT_GE(store.stats_calls.load(), ticks_then + 3);
 }
 
 }  // namespace
