@@ -198,8 +198,8 @@ class Store {
     // Drops expired messages and unreferenced contents; returns how many messages went. May
     // work in several transactions (so sends are not held up by one large sweep): on an error,
     // what was swept stays swept and the rest waits for the next call. keep_going is asked
-    // between transactions; once it says no, the rest waits for the next call too (a server
-    // that is stopping does not finish a large sweep first).
+    // before each transaction; once it says no, the rest waits for the next call too (so a
+    // stopping server, or other upkeep, need not wait for a large sweep to finish).
     using KeepGoing = std::function<bool()>;
     virtual Result<std::size_t> expire(std::int64_t now_ms, const KeepGoing& keep_going) = 0;
 
