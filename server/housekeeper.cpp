@@ -1,5 +1,7 @@
 #include "server/housekeeper.hpp"
 
+#include <utility>
+
 namespace pp::server {
 
 namespace {
@@ -46,8 +48,12 @@ void Housekeeper::refresh_gauges() {
 
 bool Housekeeper::expire(std::chrono::steady_clock::time_point yield_at) {
     bool yielded = false;
+    bool first = true;
     auto gone = store_.expire(now_ms(), [&] {
         if (stopping_.load()) return false;
+        // Every call sweeps at least one chunk: a tick slower than its interval leaves yield_at
+        // already past, and the sweep must still advance between ticks.
+        if (std::exchange(first, false)) return true;
         // The gauge tick retries stalled drains: a long sweep must not hold it up.
         yielded = std::chrono::steady_clock::now() >= yield_at;
         return !yielded;

@@ -44,7 +44,8 @@ class Housekeeper {
   private:
     void run();
     void refresh_gauges();
-    // Sweeps expired messages until done or yield_at; true if it stopped early for yield_at.
+    // Sweeps expired messages until done or yield_at (at least one chunk either way); true if
+    // it stopped early for yield_at.
     bool expire(std::chrono::steady_clock::time_point yield_at);
 
     store::Store& store_;

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 // Answers stats() and expire(); everything else is unused here.
 class CountingStore final : public test_doubles::UnusedStore {
   public:
-    std::atomic<int> stats_calls{0}, expire_calls{0};
+    std::atomic<int> stats_calls{0}, expire_calls{0}, chunks{0};
 
     Result<store::Stats> stats() override {
         ++stats_calls;
@@ -45,7 +45,7 @@ bool eventually(Pred pred) {
 class SlowSweepStore final : public test_doubles::UnusedStore {
   public:
     std::atomic<bool> sweeping{false}, told_to_stop{false};
-    std::atomic<int> stats_calls{0}, expire_calls{0};
+    std::atomic<int> stats_calls{0}, expire_calls{0}, chunks{0};
 
     Result<store::Stats> stats() override {
         ++stats_calls;
@@ -56,9 +56,10 @@ class SlowSweepStore final : public test_doubles::UnusedStore {
         sweeping = true;
         for (int chunk = 0; chunk < 2'000; ++chunk) {  // 10 s unless told to stop
             if (!keep_going()) {
-                told_to_stop = true;
+                told_to_stop = true;  // stopping, or giving way to the tick
                 break;
             }
+            ++chunks;
             std::this_thread::sleep_for(5ms);
         }
         return std::size_t{0};
@@ -123,7 +124,8 @@ TEST(Housekeeper, StopInterruptsARunningExpirySweep) {
 }
 
 // The gauge tick (which also retries stalled drains) goes on during a long expiry sweep: the
-// sweep gives way between chunks and resumes right after the tick.
+// sweep gives way between chunks and resumes right after the tick, not an expiry interval
+// later.
 TEST(Housekeeper, ALongExpirySweepGivesWayToTheGaugeTick) {
     SlowSweepStore store;
     Metrics metrics;
@@ -131,14 +133,33 @@ TEST(Housekeeper, ALongExpirySweepGivesWayToTheGaugeTick) {
     std::atomic<int> ticks{0};
     Housekeeper::Options o;
     o.gauge_interval = 20ms;
-    o.expire_interval = 10ms;
+    o.expire_interval = 2s;
     Housekeeper h(store, metrics, gauges, o, [&] { ++ticks; });
     ASSERT_TRUE(eventually([&] { return store.sweeping.load(); }));
     const int ticks_then = ticks.load();
-    // One uninterrupted sweep would take 10 s; eventually() gives up after 5.
-    EXPECT_TRUE(eventually([&] { return ticks.load() >= ticks_then + 3; }));
-    EXPECT_TRUE(eventually([&] { return store.expire_calls.load() >= 3; }));
+    // Both within 1.5 s: one uninterrupted sweep would take 10 s, and a sweep rescheduled by
+    // its interval would come back after 2 s.
+    const auto deadline = std::chrono::steady_clock::now() + 1500ms;
+    while (std::chrono::steady_clock::now() < deadline &&
+           (ticks.load() < ticks_then + 3 || store.expire_calls.load() < 4))
+        std::this_thread::sleep_for(5ms);
+    EXPECT_GE(ticks.load(), ticks_then + 3);
+    EXPECT_GE(store.expire_calls.load(), 4);
     EXPECT_GE(store.stats_calls.load(), ticks_then + 3);
+}
+
+// A tick slower than its interval leaves the sweep's deadline already past when it starts;
+// the sweep still goes forward a chunk at a time.
+TEST(Housekeeper, ASweepAdvancesEvenWhenTheTickRunsLate) {
+    SlowSweepStore store;
+    Metrics metrics;
+    StoreGauges gauges;
+    Housekeeper::Options o;
+    o.gauge_interval = 1ms;
+    o.expire_interval = 1ms;
+    // Each tick takes longer than the gauge interval.
+    Housekeeper h(store, metrics, gauges, o, [] { std::this_thread::sleep_for(5ms); });
+    EXPECT_TRUE(eventually([&] { return store.chunks.load() >= 5; }));
 }
 
 }  // namespace
