@@ -139,7 +139,7 @@ for (( i = 0; i < ${#extra[@]}; i++ )); do
     [[ "${extra[$i]}" == --content-bytes ]] && content_bytes=(--content-bytes "${extra[$((i + 1))]:-}")
 done
 run_ceiling() {
-    local n="$1" messages=$(( CEILING_TOTAL / $1 )) mode run
+    local n="$1" messages=$(( (CEILING_TOTAL + $1 - 1) / $1 )) mode run
     (( messages < MESSAGES )) && messages=$MESSAGES
     for mode in "" --coalesce; do
         for (( run = 1; run <= CEILING_RUNS; run++ )); do

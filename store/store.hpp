@@ -195,11 +195,12 @@ class Store {
     virtual Result<void> acknowledge(const DeviceAddress& d,
                                      const std::vector<std::uint64_t>& seqs) = 0;
     virtual Result<std::size_t> queue_depth(const DeviceAddress& d) = 0;
-    // Drops expired messages and unreferenced contents; returns how many messages went. May
-    // work in several transactions (so sends are not held up by one large sweep): on an error,
-    // what was swept stays swept and the rest waits for the next call. keep_going is asked
-    // before each transaction; once it says no, the rest waits for the next call too (so a
-    // stopping server, or other upkeep, need not wait for a large sweep to finish).
+    // Drops expired messages, unreferenced contents and expired message ids (the idempotency
+    // records); returns how many messages went. May work in several transactions (so sends are
+    // not held up by one large sweep): on an error, what was swept stays swept and the rest
+    // waits for the next call. keep_going is asked before each transaction; once it says no,
+    // the rest waits for the next call too (so a stopping server, or other upkeep, need not
+    // wait for a large sweep to finish).
     using KeepGoing = std::function<bool()>;
     virtual Result<std::size_t> expire(std::int64_t now_ms, const KeepGoing& keep_going) = 0;
 
