@@ -1,11 +1,11 @@
 #include "net/session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 
 #include "net/tls_impl.hpp"
 
@@ -105,14 +105,14 @@ asio::awaitable<void> Session::run() {
                 // Includes message_too_big (Beast has already sent close 1009), the idle timeout
                 // and the peer's close: all end the connection the same way.
                 if (idle_ec) break;
-                // The rest of the message is appended, in a buffer that lives for this message
-                // only.
-                beast::flat_buffer buf;
-                if (n == 1) {
-                    buf.commit(asio::buffer_copy(buf.prepare(1), asio::buffer(&first, 1)));
-                }
+                // The rest of the message is appended straight into the frame handed to the
+                // handler, which owns it from there: no buffer outlives the message, and its
+                // bytes are not copied again.
+                Bytes frame;
+                if (n == 1) frame.push_back(first);
                 if (!ws_.is_message_done()) {
-                    auto [ec, rest] = co_await ws_.async_read(buf, kTok);
+                    auto rest_buffer = asio::dynamic_buffer(frame);
+                    auto [ec, rest] = co_await ws_.async_read(rest_buffer, kTok);
                     if (ec) break;
                     n += rest;
                 }
@@ -127,9 +127,6 @@ asio::awaitable<void> Session::run() {
                 }
                 core_->counters.frames_in.fetch_add(1, std::memory_order_relaxed);
                 core_->counters.bytes_in.fetch_add(n, std::memory_order_relaxed);
-                auto data = buf.data();
-                const auto* p = static_cast<const std::uint8_t*>(data.data());
-                Bytes frame(p, p + data.size());
                 if (!call_handler([&] { core_->handler.on_frame(conn, std::move(frame)); })) {
                     request_close(websocket::close_code::internal_error);
                 }
@@ -140,7 +137,9 @@ asio::awaitable<void> Session::run() {
         call_handler([&] { core_->handler.on_close(conn); });
     }
     phase_ = Phase::kDone;
-    queue_.clear();
+    // A write in flight still reads the queue's front; the writer clears the queue itself
+    // when that write completes (phase_ is no longer kOpen).
+    if (!writing_) queue_.clear();
     tls().close();
     core_->counters.connections_open.fetch_sub(1);
     core_->remove(id_);
@@ -187,35 +186,57 @@ void Session::enqueue(Bytes frame) {
     queue_.push_back(std::move(frame));
     if (!writing_) {
         writing_ = true;
-        spawn_or_drop(&Session::write_loop);
+        write_front();
     }
 }
 
-asio::awaitable<void> Session::write_loop() {
-    auto self = shared_from_this();
-    while (!queue_.empty() && phase_ == Phase::kOpen) {
-        Bytes frame = std::move(queue_.front());
-        queue_.pop_front();
-        auto [ec, n] = co_await ws_.async_write(asio::buffer(frame), kTok);
-        queued_bytes_.fetch_sub(frame.size());
-        if (ec) break;
-        core_->counters.frames_out.fetch_add(1, std::memory_order_relaxed);
-        core_->counters.bytes_out.fetch_add(frame.size(), std::memory_order_relaxed);
+// The writer is a chain of completion handlers, not a coroutine: a connection that answers
+// one frame at a time (nearly all of them) would otherwise spawn a coroutine per frame, and
+// its frame allocation and executor hand-offs cost more than the write's own work. The frame
+// being written stays at the front of queue_ until its write completes.
+void Session::write_front() noexcept {
+    if (queue_.empty() || phase_ != Phase::kOpen) {
+        finish_writing();
+        return;
     }
+    try {
+        ws_.async_write(asio::buffer(queue_.front()),
+                        [self = shared_from_this()](const boost::system::error_code& ec,
+                                                    std::size_t) { self->on_written(ec); });
+    } catch (...) {
+        // The operation could not be allocated (out of memory): the frame is lost, so drop
+        // the connection; the pending read fails and run() ends the session.
+        tls().close();
+        finish_writing();
+    }
+}
+
+void Session::on_written(const boost::system::error_code& ec) noexcept {
+    const std::size_t size = queue_.front().size();
+    queue_.pop_front();
+    queued_bytes_.fetch_sub(size);
+    if (ec) {
+        finish_writing();
+        return;
+    }
+    core_->counters.frames_out.fetch_add(1, std::memory_order_relaxed);
+    core_->counters.bytes_out.fetch_add(size, std::memory_order_relaxed);
+    write_front();
+}
+
+void Session::finish_writing() noexcept {
     for (auto& f : queue_) queued_bytes_.fetch_sub(f.size());
     queue_.clear();
     writing_ = false;
     // A close asked for while writing goes out after the queued frames (an error frame, say).
-    if (close_requested_ && phase_ == Phase::kOpen) {
-        co_await ws_.async_close(close_code_, kTok);
-    }
+    if (close_requested_ && phase_ == Phase::kOpen) spawn_or_drop(&Session::close_now);
 }
 
 void Session::request_close(websocket::close_code code) {
     if (phase_ != Phase::kOpen || close_requested_) return;
     close_requested_ = true;
     close_code_ = code;
-    if (writing_) return;  // write_loop closes after flushing
+    if (writing_) return;  // the writer closes after flushing (finish_writing)
     spawn_or_drop(&Session::close_now);
 }
 

@@ -49,7 +49,10 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     asio::awaitable<bool> handshake();  // session_http.cpp; true once upgraded to WebSocket
     asio::awaitable<bool> accept_websocket(
         const beast::http::request<beast::http::string_body>& req);
-    asio::awaitable<void> write_loop();
+    // The writer: writes queue_'s front, then the next, until the queue is empty.
+    void write_front() noexcept;
+    void on_written(const boost::system::error_code& ec) noexcept;
+    void finish_writing() noexcept;     // clears what is left; sends a requested close
     asio::awaitable<void> close_now();  // sends the close frame with close_code_
     void enqueue(Bytes frame);
     void request_close(websocket::close_code code);
