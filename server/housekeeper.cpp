@@ -44,6 +44,8 @@ void Housekeeper::refresh_gauges() {
     }
     gauges_.queued_messages = st->queued_messages;
     gauges_.accounts = st->accounts;
+    gauges_.database_bytes = st->database_bytes;
+    gauges_.database_max_bytes = st->database_max_bytes;
 }
 
 bool Housekeeper::expire(std::chrono::steady_clock::time_point yield_at) {

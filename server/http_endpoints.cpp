@@ -26,6 +26,12 @@ std::string HttpEndpoints::render_metrics() const {
         metric(out, "paperplane_queued_messages", "gauge", "Messages waiting in device queues",
                gauges_.queued_messages.load());
         metric(out, "paperplane_accounts", "gauge", "Registered accounts", gauges_.accounts.load());
+        metric(out, "paperplane_database_bytes", "gauge",
+               "Size of the database's pages, used and free (the WAL not included)",
+               gauges_.database_bytes.load());
+        metric(out, "paperplane_database_max_bytes", "gauge",
+               "[storage] max_database_mib in bytes; 0: only the disk bounds the database",
+               gauges_.database_max_bytes.load());
         const net::Server* server = server_.load();
         if (server == nullptr) return;
         const auto c = server->counters();

@@ -134,6 +134,9 @@ struct Stats {
     std::uint64_t queued_messages = 0;
     std::uint64_t stored_contents = 0;
     std::uint64_t invites_open = 0;
+    // The database's pages in use or free, as of the read: the file's size once checkpointed.
+    std::uint64_t database_bytes = 0;
+    std::uint64_t database_max_bytes = 0;  // StoreLimits::max_database_bytes; 0: unbounded
 };
 
 class Store {

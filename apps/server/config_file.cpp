@@ -199,6 +199,10 @@ std::optional<std::string> load_toml(const std::string& path, Settings& s) {
     std::int64_t ttl_hours = s.service.message_ttl.count();
     if (auto err = whole(t, "queues", "ttl_hours", 1, 87'600, ttl_hours)) return err;
     s.service.message_ttl = std::chrono::hours(ttl_hours);
+    std::int64_t database_mib = static_cast<std::int64_t>(s.max_database_bytes >> 20);
+    if (auto err = whole(t, "storage", "max_database_mib", 0, kMaxDatabaseMib, database_mib))
+        return err;
+    s.max_database_bytes = static_cast<std::uint64_t>(database_mib) << 20;
     if (auto err = load_list(t, "addresses", add_endpoint, s)) return err;
     if (auto err = load_list(t, "relays", add_vouched_relay, s)) return err;
     if (const toml::node* pub = t["endpoints"]["public"].node()) {

@@ -23,7 +23,12 @@ struct Settings {
     // Serve the addresses (never the relays) to anyone at GET /v1/endpoints. Off by default:
     // a censor's crawler that finds one address would learn every other one at once.
     bool public_endpoints = false;
+    // [storage] max_database_mib, in bytes; 0: only the disk bounds the database file.
+    std::uint64_t max_database_bytes = 0;
 };
+
+// SQLite's own bound: 2^32 - 2 pages of at most 64 KiB; with the default 4 KiB pages, 16 TiB.
+inline constexpr std::int64_t kMaxDatabaseMib = std::int64_t{16} << 20;
 
 // `io_threads` in the file: the network threads (TLS, frames, the store's reads). The default
 // suits a 2-core machine; one per core is the rule past that.

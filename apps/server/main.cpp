@@ -37,6 +37,7 @@ Result<std::unique_ptr<store::SqliteStore>> open_store(const apps::Settings& s,
     fs::permissions(s.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     store::StoreLimits limits;
     limits.max_queue_messages = s.service.max_queue_messages;
+    limits.max_database_bytes = s.max_database_bytes;
     return store::SqliteStore::open(fs::path(s.data_dir) / "paperplane.db", limits, readers);
 }
 
@@ -125,6 +126,19 @@ int run_admin_invite(const apps::Settings& s, int count) {
     return 0;
 }
 
+// "12.3 MiB" or "12.3 MiB of 1024 MiB (max_database_mib)".
+std::string database_size(const store::Stats& st) {
+    char buf[96];
+    const double mib = static_cast<double>(st.database_bytes) / (1 << 20);
+    if (st.database_max_bytes == 0) {
+        std::snprintf(buf, sizeof buf, "%.1f MiB", mib);
+    } else {
+        std::snprintf(buf, sizeof buf, "%.1f MiB of %llu MiB (max_database_mib)", mib,
+                      static_cast<unsigned long long>(st.database_max_bytes >> 20));
+    }
+    return buf;
+}
+
 int run_admin_stats(const apps::Settings& s) {
     auto store = open_store(s);
     if (!store) {
@@ -135,11 +149,11 @@ int run_admin_stats(const apps::Settings& s) {
     if (!st) return 1;
     std::printf(
         "accounts        %llu\ndevices         %llu\nqueued messages %llu\nstored contents "
-        "%llu\nopen invites    %llu\n",
+        "%llu\nopen invites    %llu\ndatabase        %s\n",
         static_cast<unsigned long long>(st->accounts), static_cast<unsigned long long>(st->devices),
         static_cast<unsigned long long>(st->queued_messages),
         static_cast<unsigned long long>(st->stored_contents),
-        static_cast<unsigned long long>(st->invites_open));
+        static_cast<unsigned long long>(st->invites_open), database_size(*st).c_str());
     return 0;
 }
 
@@ -182,6 +196,19 @@ int run_server(apps::Settings s) {
                 "before, restore it from a backup instead; clients that pinned it ignore lists "
                 "signed with a new one",
                 key_path.string(), st->accounts);
+    }
+    if (auto st = (*store)->stats(); !st) {
+        spdlog::error("cannot read the store in {}: {}", s.data_dir, st.error().detail);
+        return 1;
+    } else if (st->database_max_bytes > 0 &&
+               st->database_bytes >= st->database_max_bytes / 10 * 9) {
+        // Said at start, so an operator who restarts a server that refuses sends learns why.
+        // (A bound below the file's size stays at the file's size: SQLite never shrinks it.)
+        spdlog::warn(
+            "event=database_near_bound max_database_mib={} size_kib={}: sends that need more "
+            "room than is left are refused (clients retry them) until acknowledgements and "
+            "expiry free some; raise [storage] max_database_mib to take more",
+            st->database_max_bytes >> 20, st->database_bytes >> 10);
     }
     auto endpoint_key = server::load_or_create_endpoint_key(s.data_dir);
     if (!endpoint_key) {

@@ -196,6 +196,9 @@ TEST(Operations, OutOfRangeSettingsAreRefused) {
          "[limits] request_burst must be a number of at least 1"},
         {"[registration]\npow_difficulty = 99\n",
          "[registration] pow_difficulty must be a whole number from 0 to 32"},
+        {"[storage]\nmax_database_mib = -1\n",
+         "[storage] max_database_mib must be a whole number from 0 to 16777216"},
+        {"[storage]\nmax_database_mib = 0.5\n", "[storage] max_database_mib must be a whole"},
     };
     for (const auto& [toml, message] : cases) {
         ServerProcess server(ServerProcessOptions::with_config(toml));
@@ -207,6 +210,76 @@ TEST(Operations, OutOfRangeSettingsAreRefused) {
     ServerProcess fine(ServerProcessOptions::with_config(
         "[queues]\nttl_hours = 1\nmax_messages = 5\n[limits]\nrequests_per_second = 50\n"));
     must(fine.start(), "start with settings in range");
+}
+
+// [storage] max_database_mib bounds the database file as a full disk would: a send that needs
+// room past it is refused with INTERNAL and nothing of it is stored; everything acknowledged
+// before is delivered; once the recipient's acks free pages, the refused send goes through on
+// a retry with the same id. The bound shows in /metrics and `admin stats`.
+TEST(Operations, DatabaseBoundFromConfigRefusesSendsAndRecovers) {
+    ServerProcess server(ServerProcessOptions::with_config("[storage]\nmax_database_mib = 1\n"));
+    must(server.start(), "start server with a 1 MiB database");
+    User alice = register_user(server);
+    User bob = register_user(server);
+    auto a = login(server, alice);
+    const std::string content(32 * 1024, 'c');  // not compressible by SQLite: it does not try
+    std::vector<std::string> stored;
+    std::string refused_id;
+    for (int i = 0; i < 64 && refused_id.empty(); ++i) {
+        const std::string id = random_id();
+        auto r = must(a.send(id, bob.account, {{1, 2, content}}), "send");
+        if (r.status() == v1::OK) {
+            stored.push_back(id);
+        } else {
+            ASSERT_EQ(r.status(), v1::INTERNAL) << "a full database is the server's fault";
+            refused_id = id;
+        }
+    }
+    ASSERT_FALSE(refused_id.empty()) << "64 sends of 32 KiB fit in a 1 MiB database";
+    ASSERT_GE(stored.size(), 10u) << "the bound is 1 MiB, not less";
+
+    auto scrape = [&] {
+        return must(net::https_get(server.host(), server.port(), server.pin(), "/metrics"),
+                    "metrics")
+            .body;
+    };
+    const std::string metrics = scrape();
+    EXPECT_EQ(metric(metrics, "paperplane_database_max_bytes"), 1 << 20);
+    EXPECT_GE(metric(metrics, "paperplane_store_errors_total"), 1);
+
+    // Every acknowledged send is there, in order; the refused one is not.
+    {
+        auto b = login(server, bob);
+        auto got = drain_until_empty(b, true);
+        ASSERT_EQ(got.size(), stored.size());
+        for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].message_id(), stored[i]);
+    }
+    // The acks freed pages: the retry of the refused send is stored and delivered once.
+    auto retry = must(a.send(refused_id, bob.account, {{1, 2, content}}), "retry");
+    ASSERT_EQ(retry.status(), v1::OK);
+    EXPECT_FALSE(retry.send().duplicate());
+    {
+        auto b = login(server, bob);
+        auto got = drain_until_empty(b, true);
+        ASSERT_EQ(got.size(), 1u);
+        EXPECT_EQ(got[0].message_id(), refused_id);
+    }
+    a.close();
+    must(server.stop(), "SIGTERM");
+    EXPECT_NE(server.output().find("database or disk is full"), std::string::npos)
+        << server.output();
+    auto stats =
+        server.admin({"admin", "stats", "--config", (server.root() / "server.toml").string()});
+    EXPECT_NE(stats.output.find(" of 1 MiB (max_database_mib)\n"), std::string::npos)
+        << stats.output;
+    // The file reached its bound: a restart says so at once, and still serves.
+    must(server.start(), "restart at the bound");
+    EXPECT_NE(server.output().find("event=database_near_bound max_database_mib=1"),
+              std::string::npos)
+        << server.output();
+    auto again = login(server, alice);
+    EXPECT_EQ(must(again.send(random_id(), bob.account, {{1, 2, "small"}}), "send").status(),
+              v1::OK);
 }
 
 TEST(Operations, HealthAndMetricsOverPinnedHttps) {
@@ -232,6 +305,8 @@ TEST(Operations, HealthAndMetricsOverPinnedHttps) {
     // Store gauges are refreshed in the background, so a scrape never waits on the database.
     EXPECT_NE(metrics.body.find("# TYPE paperplane_queued_messages gauge"), std::string::npos);
     EXPECT_GE(metric(metrics.body, "paperplane_queued_messages"), 0);
+    EXPECT_GT(metric(metrics.body, "paperplane_database_bytes"), 0);
+    EXPECT_EQ(metric(metrics.body, "paperplane_database_max_bytes"), 0) << "unbounded by default";
 
     auto missing = must(net::https_get(server.host(), server.port(), server.pin(), "/nope"), "404");
     EXPECT_EQ(missing.status, 404);
