@@ -422,19 +422,25 @@ void mark_dead(Client& c) {
     beast::get_lowest_layer(c.ws).socket().close(ignored);
 }
 
-asio::awaitable<void> writer(Client& c) {
-    while (!c.outq.empty() && c.alive.load(std::memory_order_relaxed)) {
-        Bytes frame = std::move(c.outq.front());
+// The writer is a chain of completion handlers, as in the server's session: a coroutine
+// spawned per frame (a client rarely has two waiting) cost more than the write. The frame
+// being written stays at the front of outq until its write completes.
+void write_front(Client& c) {
+    if (c.outq.empty() || !c.alive.load(std::memory_order_relaxed)) {
+        c.outq.clear();
+        c.writing = false;
+        return;
+    }
+    c.ws.async_write(asio::buffer(c.outq.front()), [&c](error_code ec, std::size_t) {
         c.outq.pop_front();
-        auto [ec, n] = co_await c.ws.async_write(asio::buffer(frame), kTok);
-        (void)n;
         if (ec) {
             mark_dead(c);
-            break;
+            c.outq.clear();
+            c.writing = false;
+            return;
         }
-    }
-    c.outq.clear();
-    c.writing = false;
+        write_front(c);
+    });
 }
 
 void enqueue(Client& c, Bytes frame) {
@@ -442,7 +448,7 @@ void enqueue(Client& c, Bytes frame) {
     c.outq.push_back(std::move(frame));
     if (!c.writing) {
         c.writing = true;
-        asio::co_spawn(c.worker.ioc, writer(c), asio::detached);
+        write_front(c);
     }
 }
 
