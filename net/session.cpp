@@ -13,6 +13,8 @@ namespace pp::net::detail {
 
 namespace {
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+// What a read asks for when a fragmented message's next frame is not yet known: a TLS record.
+constexpr std::size_t kReadChunk = 16 * 1024;
 std::string endpoint_string(const asio::ip::tcp::socket& s) {
     boost::system::error_code ec;
     auto ep = s.remote_endpoint(ec);
@@ -37,7 +39,7 @@ void Session::launch(const std::shared_ptr<Session>& s) {
 
 void Session::spawn(asio::awaitable<void> op) {
     // An operation that dies of an exception (out of memory) would leave the connection
-    // half-done (a writer that never finishes, a close never sent): drop the socket instead.
+    // half-done (a close never sent): drop the socket instead.
     // The handler runs on the strand.
     asio::co_spawn(ws_.get_executor(), std::move(op),
                    [weak = weak_from_this()](const std::exception_ptr& e) {
@@ -105,17 +107,32 @@ asio::awaitable<void> Session::run() {
                 // Includes message_too_big (Beast has already sent close 1009), the idle timeout
                 // and the peer's close: all end the connection the same way.
                 if (idle_ec) break;
-                // The rest of the message is appended straight into the frame handed to the
+                // The rest of the message is read straight into the frame handed to the
                 // handler, which owns it from there: no buffer outlives the message, and its
-                // bytes are not copied again.
+                // bytes are not copied again. Beast has parsed the frame header by now and
+                // checked it against the message size limit, so its hint is the rest of the
+                // frame: one allocation of the exact size for a message of one frame.
                 Bytes frame;
+                if (!ws_.is_message_done()) frame.reserve(n + ws_.read_size_hint(kReadChunk));
                 if (n == 1) frame.push_back(first);
-                if (!ws_.is_message_done()) {
-                    auto rest_buffer = asio::dynamic_buffer(frame);
-                    auto [ec, rest] = co_await ws_.async_read(rest_buffer, kTok);
-                    if (ec) break;
-                    n += rest;
+                std::size_t filled = frame.size();
+                bool failed = false;
+                while (!ws_.is_message_done()) {
+                    // Grown only, so each byte is zeroed once; a read may bring in less than
+                    // asked (one TLS record), and the next asks for what is left.
+                    const std::size_t want = ws_.read_size_hint(kReadChunk);
+                    if (frame.size() < filled + want) frame.resize(filled + want);
+                    auto [ec, got] = co_await ws_.async_read_some(
+                        asio::buffer(frame.data() + filled, want), kTok);
+                    if (ec) {
+                        failed = true;
+                        break;
+                    }
+                    filled += got;
+                    n += got;
                 }
+                if (failed) break;
+                frame.resize(filled);
                 if (lost_frame_.load(std::memory_order_relaxed))
                     request_close(websocket::close_code::internal_error);
                 if (close_requested_) continue;  // draining until the peer answers our close

@@ -5,6 +5,11 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
 #include <filesystem>
 #include <thread>
 
@@ -66,6 +71,46 @@ TEST(Server, EchoesBinaryFramesForSeveralClients) {
 
     for (auto& cl : clients) cl.close();
     EXPECT_TRUE(ts.handler.wait_closed(5));
+}
+
+// A message in several WebSocket frames (an empty one among them, and frames of many TLS
+// records) reaches the handler whole and in order; the echo shows what it got. Our clients
+// never fragment, but any standard WebSocket client may.
+TEST(Server, FragmentedMessagesArriveWhole) {
+    namespace asio = boost::asio;
+    namespace beast = boost::beast;
+    test::TestServer ts;
+    asio::io_context ioc;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_verify_mode(asio::ssl::verify_none);  // pinning is tested elsewhere
+    beast::websocket::stream<asio::ssl::stream<asio::ip::tcp::socket>> ws(ioc, ctx);
+    beast::get_lowest_layer(ws).connect({asio::ip::make_address("127.0.0.1"), ts.port()});
+    ws.next_layer().handshake(asio::ssl::stream_base::client);
+    ws.handshake("127.0.0.1", "/v1/ws");
+    ws.binary(true);
+    Bytes whole(100'000);
+    for (std::size_t i = 0; i < whole.size(); ++i) whole[i] = static_cast<std::uint8_t>(i % 251);
+    auto echoed = [&] {
+        beast::flat_buffer got;
+        ws.read(got);
+        const auto* p = static_cast<const std::uint8_t*>(got.data().data());
+        return Bytes(p, p + got.size());
+    };
+    // One byte, nothing, 40,000 bytes, then the rest.
+    ws.write_some(false, asio::buffer(whole.data(), 1));
+    ws.write_some(false, asio::buffer(whole.data() + 1, 0));
+    ws.write_some(false, asio::buffer(whole.data() + 1, 40'000));
+    ws.write_some(true, asio::buffer(whole.data() + 40'001, whole.size() - 40'001));
+    EXPECT_EQ(echoed(), whole);
+    // A first frame with nothing in it, then all of it.
+    ws.write_some(false, asio::buffer(whole.data(), 0));
+    ws.write_some(true, asio::buffer(whole.data(), whole.size()));
+    EXPECT_EQ(echoed(), whole);
+    // And the plain case after them: one frame, many records.
+    ws.write(asio::buffer(whole.data(), 70'000));
+    EXPECT_EQ(echoed(), Bytes(whole.begin(), whole.begin() + 70'000));
+    EXPECT_EQ(ts.server->counters().frames_in, 3u);
+    ws.close(beast::websocket::close_code::normal);
 }
 
 TEST(Server, SendFromAnotherThreadArrivesInOrder) {
