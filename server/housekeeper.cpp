@@ -45,6 +45,7 @@ void Housekeeper::refresh_gauges() {
     gauges_.queued_messages = st->queued_messages;
     gauges_.accounts = st->accounts;
     gauges_.database_bytes = st->database_bytes;
+    gauges_.database_free_bytes = st->database_free_bytes;
     gauges_.database_max_bytes = st->database_max_bytes;
 }
 

@@ -23,6 +23,7 @@ struct StoreGauges {
     std::atomic<std::uint64_t> queued_messages{0};
     std::atomic<std::uint64_t> accounts{0};
     std::atomic<std::uint64_t> database_bytes{0};
+    std::atomic<std::uint64_t> database_free_bytes{0};
     std::atomic<std::uint64_t> database_max_bytes{0};
 };
 

@@ -29,6 +29,9 @@ std::string HttpEndpoints::render_metrics() const {
         metric(out, "paperplane_database_bytes", "gauge",
                "Size of the database's pages, used and free (the WAL not included)",
                gauges_.database_bytes.load());
+        metric(out, "paperplane_database_free_bytes", "gauge",
+               "Of those, pages emptied by acks and expiry, reused before the file grows",
+               gauges_.database_free_bytes.load());
         metric(out, "paperplane_database_max_bytes", "gauge",
                "[storage] max_database_mib in bytes; 0: only the disk bounds the database",
                gauges_.database_max_bytes.load());

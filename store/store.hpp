@@ -134,8 +134,11 @@ struct Stats {
     std::uint64_t queued_messages = 0;
     std::uint64_t stored_contents = 0;
     std::uint64_t invites_open = 0;
-    // The database's pages in use or free, as of the read: the file's size once checkpointed.
+    // The database's pages as of the read (the file's size once checkpointed), and those of
+    // them free: emptied by acks and expiry, reused before the file grows. Without a vacuum
+    // the file never shrinks, so room left under the bound is max - (bytes - free).
     std::uint64_t database_bytes = 0;
+    std::uint64_t database_free_bytes = 0;
     std::uint64_t database_max_bytes = 0;  // StoreLimits::max_database_bytes; 0: unbounded
 };
 

@@ -126,14 +126,20 @@ int run_admin_invite(const apps::Settings& s, int count) {
     return 0;
 }
 
-// "12.3 MiB" or "12.3 MiB of 1024 MiB (max_database_mib)".
+std::uint64_t database_used_bytes(const store::Stats& st) {
+    return st.database_bytes - std::min(st.database_free_bytes, st.database_bytes);
+}
+
+// "12.3 MiB used, 0.4 MiB free", then " of 1024 MiB (max_database_mib)" when bounded.
 std::string database_size(const store::Stats& st) {
-    char buf[96];
-    const double mib = static_cast<double>(st.database_bytes) / (1 << 20);
-    if (st.database_max_bytes == 0) {
-        std::snprintf(buf, sizeof buf, "%.1f MiB", mib);
-    } else {
-        std::snprintf(buf, sizeof buf, "%.1f MiB of %llu MiB (max_database_mib)", mib,
+    constexpr double kMib = 1 << 20;
+    char buf[160];
+    const int len = std::snprintf(buf, sizeof buf, "%.1f MiB used, %.1f MiB free",
+                                  static_cast<double>(database_used_bytes(st)) / kMib,
+                                  static_cast<double>(st.database_free_bytes) / kMib);
+    if (st.database_max_bytes > 0 && len > 0 && static_cast<std::size_t>(len) < sizeof buf) {
+        std::snprintf(buf + len, sizeof buf - static_cast<std::size_t>(len),
+                      " of %llu MiB (max_database_mib)",
                       static_cast<unsigned long long>(st.database_max_bytes >> 20));
     }
     return buf;
@@ -197,18 +203,19 @@ int run_server(apps::Settings s) {
                 "signed with a new one",
                 key_path.string(), st->accounts);
     }
-    if (auto st = (*store)->stats(); !st) {
-        spdlog::error("cannot read the store in {}: {}", s.data_dir, st.error().detail);
-        return 1;
-    } else if (st->database_max_bytes > 0 &&
-               st->database_bytes >= st->database_max_bytes / 10 * 9) {
-        // Said at start, so an operator who restarts a server that refuses sends learns why.
-        // (A bound below the file's size stays at the file's size: SQLite never shrinks it.)
-        spdlog::warn(
-            "event=database_near_bound max_database_mib={} size_kib={}: sends that need more "
-            "room than is left are refused (clients retry them) until acknowledgements and "
-            "expiry free some; raise [storage] max_database_mib to take more",
-            st->database_max_bytes >> 20, st->database_bytes >> 10);
+    // Said at start, so an operator who restarts a server that refuses sends learns why.
+    // (A bound below the file's size stays at the file's size: SQLite never shrinks it.)
+    if (s.max_database_bytes > 0) {
+        if (auto st = (*store)->stats(); !st) {
+            spdlog::warn("event=store_error op=stats detail=\"{}\"", st.error().detail);
+        } else if (database_used_bytes(*st) >= st->database_max_bytes / 10 * 9) {
+            spdlog::warn(
+                "event=database_near_bound max_database_mib={} used_kib={}: sends that need "
+                "more room than is left are refused (clients retry them) until "
+                "acknowledgements and expiry free some; raise [storage] max_database_mib to "
+                "take more",
+                st->database_max_bytes >> 20, database_used_bytes(*st) >> 10);
+        }
     }
     auto endpoint_key = server::load_or_create_endpoint_key(s.data_dir);
     if (!endpoint_key) {

@@ -213,15 +213,16 @@ Result<Stats> SqliteStore::stats() {
     auto reader = readers_->acquire();
     Connection& c = *reader;
     PP_TRY(tx, Transaction::begin(c, Transaction::Kind::kRead));
-    PP_TRY(s,
-           c.prepare("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM devices), "
-                     "(SELECT count(*) FROM queue), (SELECT count(*) FROM contents), "
-                     "(SELECT count(*) FROM invites WHERE used_ms IS NULL), "
-                     "(SELECT page_count * page_size FROM pragma_page_count, pragma_page_size)"));
+    PP_TRY(s, c.prepare("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM devices), "
+                        "(SELECT count(*) FROM queue), (SELECT count(*) FROM contents), "
+                        "(SELECT count(*) FROM invites WHERE used_ms IS NULL), "
+                        "(SELECT page_count * page_size FROM pragma_page_count, pragma_page_size), "
+                        "(SELECT freelist_count * page_size FROM pragma_freelist_count, "
+                        "pragma_page_size)"));
     PP_TRY(row, s.step());
     if (!row) return make_error(ErrorCode::kInternal, "sqlite: stats returned nothing");
     auto u = [&](int col) { return static_cast<std::uint64_t>(s.int64(col)); };
-    return Stats{u(0), u(1), u(2), u(3), u(4), u(5), limits_.max_database_bytes};
+    return Stats{u(0), u(1), u(2), u(3), u(4), u(5), u(6), limits_.max_database_bytes};
 }
 
 }  // namespace pp::store
