@@ -208,9 +208,10 @@ void Session::enqueue(Bytes frame) {
 }
 
 // The writer is a chain of completion handlers, not a coroutine: a connection that answers
-// one frame at a time (nearly all of them) would otherwise spawn a coroutine per frame, and
-// its frame allocation and executor hand-offs cost more than the write's own work. The frame
-// being written stays at the front of queue_ until its write completes.
+// one frame at a time (nearly all of them) would otherwise spawn a coroutine, with its frame
+// allocation and executor hand-offs, for every frame it writes. (No gain this machine could
+// measure: docs/benchmarks.md.) The frame being written stays at the front of queue_ until
+// its write completes.
 void Session::write_front() noexcept {
     if (queue_.empty() || phase_ != Phase::kOpen) {
         finish_writing();
