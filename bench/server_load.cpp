@@ -422,9 +422,9 @@ void mark_dead(Client& c) {
     beast::get_lowest_layer(c.ws).socket().close(ignored);
 }
 
-// The writer is a chain of completion handlers, as in the server's session: a coroutine
-// spawned per frame (a client rarely has two waiting) cost more than the write. The frame
-// being written stays at the front of outq until its write completes.
+// The writer is a chain of completion handlers, as in the server's session, rather than a
+// coroutine spawned per frame (a client rarely has two waiting). The frame being written
+// stays at the front of outq until its write completes.
 void write_front(Client& c) {
     if (c.outq.empty() || !c.alive.load(std::memory_order_relaxed)) {
         c.outq.clear();
