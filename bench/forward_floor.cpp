@@ -15,6 +15,7 @@
 #include <pthread.h>
 
 #include <array>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -66,7 +67,11 @@ class ForwardingHandler final : public pp::net::Handler {
                 std::lock_guard lock(mu_);
                 by_account_[req.authenticate().account_id()] = conn;
                 account_of_[conn->id()] = req.authenticate().account_id();
-                resp->mutable_authenticate();
+                // As the server answers: the generator stamps its ids with this clock.
+                resp->mutable_authenticate()->set_server_time_ms(static_cast<std::uint64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count()));
                 break;
             }
             case v1::Request::kSend:

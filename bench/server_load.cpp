@@ -63,6 +63,7 @@
 #include "protocol/prekeys.hpp"
 #include "wire/frame_codec.hpp"
 #include "wire/message_id.hpp"
+#include "wire/server_clock.hpp"
 
 namespace {
 
@@ -403,6 +404,7 @@ struct Client {
     std::vector<std::string> acks;
     std::unordered_map<std::uint64_t, std::int64_t> send_times;
     std::unordered_set<std::string> seen;
+    pp::wire::ServerClock server_clock;  // from the authentication, as the client library keeps it
 
     std::uint64_t make_id(std::uint64_t kind, std::uint64_t count = 0) {
         return (kind << 56) | ((count & 0xFFFF) << 32) | next_seq++;
@@ -663,11 +665,13 @@ asio::awaitable<bool> setup(Client& c) {
     a->set_device_id(device);
     a->set_nonce(nonce->challenge().nonce());
     a->set_signature(std::string(sig.begin(), sig.end()));
+    const auto auth_sent = Clock::now();
     auto auth = co_await request(c, pp::wire::encode_frame(au), kKindSetup << 56 | 3);
     if (!auth || auth->status() != v1::OK) {
         failures[kAuthenticate]++;
         co_return false;
     }
+    c.server_clock.observe(auth->authenticate().server_time_ms(), auth_sent, Clock::now());
     tcp.expires_never();
     // The server pings idle sockets; Beast answers while the reader's read is pending.
     c.ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
@@ -715,18 +719,17 @@ void send_one(Client& c) {
     const std::uint64_t id = c.make_id(kKindSend);
     req->set_id(id);
     auto* s = req->mutable_send();
-    // Laid out as the client library lays it out (the clock first, wire/message_id.hpp), with
-    // a tail that is unique by construction: client index, per-client counter, run tag.
+    // Laid out as the client library lays it out (the server's clock first, as estimated at
+    // authentication: wire/message_id.hpp, wire/server_clock.hpp), with a tail that is unique
+    // by construction: client index, per-client counter, run tag.
     std::array<std::uint8_t, pp::wire::kMessageIdTailBytes> tail{};
     const auto idx = static_cast<std::uint32_t>(c.index);
     std::memcpy(tail.data(), &idx, 4);
     const std::uint32_t n = c.sends_made++;
     std::memcpy(tail.data() + 4, &n, 4);
     std::memcpy(tail.data() + 8, g->run_tag.data(), 2);
-    const auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-    const auto mid = pp::wire::message_id_at(unix_ms, tail);
+    // Both our peers give their clock; were one not to, the ids would still be unique.
+    const auto mid = pp::wire::message_id_at(c.server_clock.at(Clock::now()).value_or(0), tail);
     s->set_message_id(std::string(mid.begin(), mid.end()));
     s->set_recipient(peer->id);
     auto* m = s->add_messages();

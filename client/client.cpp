@@ -25,6 +25,19 @@ MessageId new_message_id() {
     return wire::message_id_at(now_ms(), tail);
 }
 
+MessageId new_server_message_id(const wire::ServerClock& server,
+                                std::chrono::steady_clock::time_point now) {
+    const auto clock = server.at(now);
+    if (!clock) {
+        MessageId id{};
+        crypto::random_bytes(id);
+        return id;
+    }
+    std::array<std::uint8_t, wire::kMessageIdTailBytes> tail{};
+    crypto::random_bytes(tail);
+    return wire::message_id_at(*clock, tail);
+}
+
 GroupId random_group_id() {
     GroupId id{};
     crypto::random_bytes(id);

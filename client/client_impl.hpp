@@ -16,6 +16,7 @@
 #include "client/profile_store.hpp"
 #include "client/routes.hpp"
 #include "protocol/session_cipher.hpp"
+#include "wire/server_clock.hpp"
 
 namespace pp::client {
 
@@ -61,8 +62,14 @@ inline Event group_event(const Group& g) {
     e.group = g;
     return e;
 }
-// The sender's clock, then 80 random bits (wire/message_id.hpp).
+// The device's clock, then 80 random bits (wire/message_id.hpp): for the ids inside the
+// ciphertext, which only the recipients read.
 MessageId new_message_id();
+// The id of a send as the server sees it: the server's clock as `server` estimates it at `now`,
+// then 80 random bits. With no estimate (a server that does not give its clock), all 16 bytes
+// are random: slower for the server's index, but the device's clock never shows.
+MessageId new_server_message_id(const wire::ServerClock& server,
+                                std::chrono::steady_clock::time_point now);
 GroupId random_group_id();
 std::string short_hex(ByteView id);  // the first 8 hex digits: for display
 
@@ -95,6 +102,9 @@ struct Client::Impl {
     std::chrono::steady_clock::time_point next_attempt{};
     std::chrono::milliseconds backoff{0};
     std::string last_error;
+    // The server's clock, from its answer to the last authentication: the clock of the ids
+    // the server sees (docs/protocol.md, "Message ids").
+    wire::ServerClock server_clock;
 
     // Ways to the server (ways.cpp).
     RouteBackoff route_backoff;

@@ -124,8 +124,11 @@ Result<void> Client::Impl::connect_and_authenticate(milliseconds timeout) {
     a->set_device_id(account->device);
     a->set_nonce(nonce);
     a->set_signature(str(signature));
+    const auto auth_sent = std::chrono::steady_clock::now();
     PP_TRY(ar, c->call(auth, timeout));
     if (ar.status() != v1::OK) return status_error(ar);
+    server_clock.observe(ar.authenticate().server_time_ms(), auth_sent,
+                         std::chrono::steady_clock::now());
     conn = std::move(c);
     authenticated = true;
     queue_empty_due = 1;

@@ -125,10 +125,13 @@ Result<std::optional<v1::SendRequest>> Client::Impl::outbox_request(const Messag
         }
         if (send.message_id().empty()) {
             // The id the server sees is made now, at the first attempt, not when the send was
-            // queued: its clock (wire/message_id.hpp) then tells the server about when it
-            // arrives, not when a message was written offline or a conversation read. Stored
-            // before it goes out, in this transaction, so every retry repeats it.
-            send.set_message_id(str(new_message_id()));
+            // queued: its clock then tells the server about when it arrives, not when a
+            // message was written offline or a conversation read. It is the server's clock as
+            // estimated at authentication (wire/server_clock.hpp), never the device's, whose
+            // offset would tell devices apart. Stored before it goes out, in this
+            // transaction, so every retry repeats it.
+            send.set_message_id(
+                str(new_server_message_id(server_clock, std::chrono::steady_clock::now())));
             PP_TRY_VOID(store->outbox_stamp(id, as_bytes(send.SerializeAsString())));
         }
         out = std::move(send);

@@ -629,6 +629,9 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
     // unauthenticated and answered INTERNAL; once it is authenticated, it is answered OK or
     // closed, never both authenticated and refused.
     auto ok = wire::make_response(req.id(), v1::OK);
+    // The client stamps its message ids with this clock rather than its own (docs/protocol.md).
+    ok.mutable_response()->mutable_authenticate()->set_server_time_ms(
+        static_cast<std::uint64_t>(now_ms()));
     Bytes identity_key = account->identity_key;
     {
         std::lock_guard lock(mutex_);

@@ -1,11 +1,13 @@
-// The ids the client gives its sends: its clock first, so the server's idempotency index
-// takes them in order (wire/message_id.hpp); the rest random.
+// The ids the client makes. Inside the ciphertext: the device's clock first. For the server:
+// the server's clock first, so its idempotency index takes them in order (wire/message_id.hpp),
+// and never the device's, whose offset would tell devices apart; the rest random.
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "client/client_impl.hpp"
 #include "wire/message_id.hpp"
+#include "wire/server_clock.hpp"
 
 namespace pp::client {
 namespace {
@@ -21,6 +23,40 @@ TEST(ClientMessageIds, CarryTheClockOfWhenTheyWereMade) {
 TEST(ClientMessageIds, DifferWithinOneMillisecond) {
     std::set<MessageId> seen;
     for (int i = 0; i < 1000; ++i) EXPECT_TRUE(seen.insert(new_message_id()).second);
+}
+
+TEST(ClientServerMessageIds, CarryTheServersClockNotTheDevices) {
+    // A server an hour ahead of this device, as it answered an authentication 30 ms long.
+    const auto sent = std::chrono::steady_clock::now();
+    const auto received = sent + std::chrono::milliseconds(30);
+    const std::int64_t server_then = now_ms() + 3'600'000;
+    wire::ServerClock server;
+    server.observe(static_cast<std::uint64_t>(server_then), sent, received);
+    const MessageId id = new_server_message_id(server, received + std::chrono::milliseconds(1000));
+    EXPECT_EQ(wire::message_id_clock_ms(id), server_then + 15 + 1000);
+}
+
+TEST(ClientServerMessageIds, DifferWithinOneMillisecond) {
+    wire::ServerClock server;
+    const auto t = std::chrono::steady_clock::now();
+    server.observe(static_cast<std::uint64_t>(now_ms()), t, t);
+    std::set<MessageId> seen;
+    for (int i = 0; i < 1000; ++i)
+        EXPECT_TRUE(seen.insert(new_server_message_id(server, t)).second);
+}
+
+TEST(ClientServerMessageIds, AreWhollyRandomWithoutTheServersClock) {
+    // No estimate: no clock at all, rather than the device's. Clock-first ids made back to back
+    // would share their first bytes; eight random ones do so with odds of 2^-112.
+    const wire::ServerClock unknown;
+    const auto t = std::chrono::steady_clock::now();
+    const MessageId first = new_server_message_id(unknown, t);
+    bool differ = false;
+    for (int i = 0; i < 7; ++i) {
+        const MessageId next = new_server_message_id(unknown, t);
+        differ = differ || next[0] != first[0] || next[1] != first[1];
+    }
+    EXPECT_TRUE(differ);
 }
 
 TEST(ClientGroupIds, AreNotClockFirst) {

@@ -187,7 +187,8 @@ TEST_F(ClientTest, QueuedWhileServerIsDownGoesOutLater) {
     sync(alice);
     EXPECT_EQ(alice.client->status().outbox, 0u);
     // The server has stored two sends, both Alice's. The queued one's id carries the clock of
-    // its first attempt, not of the moment it was written (docs/protocol.md, "Message ids").
+    // its first attempt (the server's clock, as Alice estimated it when she authenticated),
+    // not of the moment it was written (docs/protocol.md, "Message ids").
     const auto clocks = sent_id_clocks(server.data_dir() / "paperplane.db");
     ASSERT_EQ(clocks.size(), 2u);
     EXPECT_LT(std::min(clocks[0], clocks[1]), queued_ms);     // "before"

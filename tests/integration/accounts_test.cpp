@@ -1,4 +1,5 @@
 // Registration, authentication and prekeys against the real server process.
+#include <chrono>
 #include <set>
 #include <thread>
 
@@ -29,8 +30,20 @@ TEST_F(AccountsTest, RegisterThenAuthenticate) {
     ASSERT_TRUE(again.ok());
     EXPECT_NE(again.account_id, reg.account_id);
 
+    const auto unix_ms = [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    };
+    const auto before = unix_ms();
     auto auth = must(c.authenticate(reg.account_id, reg.keys.identity()), "authenticate");
+    const auto after = unix_ms();
     EXPECT_EQ(auth.status(), v1::OK) << auth.detail();
+    // The server's clock, for the client's message ids (docs/protocol.md); it shares this
+    // machine's clock.
+    const auto server_ms = static_cast<std::int64_t>(auth.authenticate().server_time_ms());
+    EXPECT_GE(server_ms, before);
+    EXPECT_LE(server_ms, after);
     // Nothing queued yet: the backlog is just QueueEmpty.
     auto p = must(c.next_push(5s), "backlog");
     EXPECT_TRUE(p.has_queue_empty());
