@@ -8,8 +8,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <future>
 #include <optional>
 #include <thread>
@@ -72,6 +75,7 @@ struct Server::Impl {
           acceptor(asio::make_strand(ioc)) {}
 
     asio::awaitable<void> accept_loop();
+    asio::awaitable<void> idle_sweep();
     void run_thread();
 
     std::shared_ptr<detail::ServerCore> core;
@@ -122,6 +126,28 @@ asio::awaitable<void> Server::Impl::accept_loop() {
     }
 }
 
+// Keep-alive for every open WebSocket (Session::check_idle), at an eighth of the idle timeout:
+// a silent peer is pinged within an eighth after half the timeout and dropped within an eighth
+// after all of it. One timer for the server instead of one per connection, which Beast re-arms
+// at every read.
+asio::awaitable<void> Server::Impl::idle_sweep() {
+    using namespace std::chrono_literals;
+    const std::chrono::steady_clock::duration tick =
+        std::clamp<std::chrono::steady_clock::duration>(core->opts.idle_timeout / 8, 10ms, 1s);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        timer.expires_after(tick);
+        auto [ec] = co_await timer.async_wait(kTok);
+        if (ec) co_return;
+        try {
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& s : core->snapshot()) s->check_idle(now);
+        } catch (...) {
+            // Out of memory for the snapshot: the next tick tries again.
+        }
+    }
+}
+
 void Server::Impl::run_thread() {
     for (;;) {
         try {
@@ -160,6 +186,10 @@ Result<void> Server::start() {
     im.bound_port = im.acceptor.local_endpoint(ec).port();
     im.started = true;
     asio::co_spawn(im.acceptor.get_executor(), im.accept_loop(), [](const std::exception_ptr&) {});
+    if (im.core->opts.idle_timeout.count() > 0) {
+        asio::co_spawn(asio::make_strand(im.ioc), im.idle_sweep(),
+                       [](const std::exception_ptr&) {});
+    }
     im.work.emplace(im.ioc.get_executor());
     const unsigned n = io_threads(im.core->opts);
     for (unsigned i = 0; i < n; ++i) {

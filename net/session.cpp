@@ -104,9 +104,10 @@ asio::awaitable<void> Session::run() {
                 // text frame into one.)
                 std::uint8_t first = 0;
                 auto [idle_ec, n] = co_await ws_.async_read_some(asio::buffer(&first, 1), kTok);
-                // Includes message_too_big (Beast has already sent close 1009), the idle timeout
-                // and the peer's close: all end the connection the same way.
+                // Includes message_too_big (Beast has already sent close 1009), the socket the
+                // idle sweep closed and the peer's close: all end the connection the same way.
                 if (idle_ec) break;
+                heard();
                 // The rest of the message is read straight into the frame handed to the
                 // handler, which owns it from there: no buffer outlives the message, and its
                 // bytes are not copied again. Beast has parsed the frame header by now and
@@ -128,6 +129,7 @@ asio::awaitable<void> Session::run() {
                         failed = true;
                         break;
                     }
+                    heard();  // a large message arriving slowly is not silence
                     filled += got;
                     n += got;
                 }

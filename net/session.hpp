@@ -10,6 +10,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <list>
 #include <memory>
 #include <string>
@@ -38,6 +39,9 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
     void close_with(websocket::close_code code);  // thread-safe; never throws
     void abort();                                 // thread-safe: drop the TCP socket now
+    // Keep-alive, from the server's idle sweep on any thread (session_keepalive.cpp): a
+    // WebSocket silent for half the idle timeout is pinged, one silent for all of it dropped.
+    void check_idle(std::chrono::steady_clock::time_point now);
 
   private:
     // TlsStream, not beast::ssl_stream: see net/tls_stream.hpp (no per-connection TLS buffers).
@@ -70,6 +74,12 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     // earlier expiry harmless even if its handler is already queued.
     void arm_deadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d);
     void disarm_deadline() { ++deadline_gen_; }
+    void on_idle(std::chrono::steady_clock::time_point now);  // on the strand
+    // A frame (data or control) came from the peer: the keep-alive's sign of life.
+    void heard() noexcept {
+        last_heard_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                          std::memory_order_relaxed);
+    }
     TlsStream& tls() { return ws_.next_layer(); }
 
     std::shared_ptr<ServerCore> core_;
@@ -85,6 +95,11 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     // an answer or a push, so the connection is closed at the next frame in or out on its
     // strand. (Sits in padding.)
     std::atomic<bool> lost_frame_{false};
+    // When the peer was last heard from, in steady-clock ticks; 0 until the WebSocket is open.
+    // Written on the strand, read by the idle sweep.
+    std::atomic<std::chrono::steady_clock::rep> last_heard_{0};
+    std::chrono::steady_clock::rep pinged_for_ = 0;  // the last_heard_ a ping went out for
+    bool ping_in_flight_ = false;
     std::uint32_t deadline_gen_ = 0;
     websocket::close_code close_code_ = websocket::close_code::normal;
 };

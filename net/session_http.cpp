@@ -112,9 +112,13 @@ asio::awaitable<bool> Session::accept_websocket(const Request& req) {
     disarm_deadline();
     websocket::stream_base::timeout t;
     t.handshake_timeout = opts.handshake_timeout;  // upgrade reply and, later, the close handshake
-    t.idle_timeout = opts.idle_timeout;
-    t.keep_alive_pings = true;  // ping at idle/2; a peer that answers nothing is dropped at idle
+    // No idle timer of Beast's: it re-arms its timer at the start of every read, two timer
+    // resets per message received. The server's idle sweep pings and drops instead
+    // (session_keepalive.cpp), counting every frame from the peer, pongs included.
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
     ws_.set_option(t);
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) { heard(); });
     ws_.read_message_max(opts.max_frame_bytes);
     ws_.binary(true);
     // Without permessage-deflate a server holds no write buffer, and auto-fragmenting would
@@ -125,6 +129,7 @@ asio::awaitable<bool> Session::accept_websocket(const Request& req) {
         core_->counters.handshake_failures.fetch_add(1);
         co_return false;
     }
+    heard();  // the idle sweep counts from here
     co_return true;
 }
 

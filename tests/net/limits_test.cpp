@@ -135,13 +135,37 @@ TEST(Limits, IdleWebSocketIsClosed) {
     ServerOptions o;
     o.idle_timeout = 400ms;
     test::TestServer ts(o);
+    const auto t0 = Clock::now();
     auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
     ASSERT_TRUE(c.ok());
     ASSERT_TRUE(ts.handler.wait_opened(1));
-    // This client never reads, so it never answers the keep-alive ping: it counts as dead.
-    const auto t0 = Clock::now();
+    const auto opened = Clock::now();
+    // This client never reads, so it never answers the keep-alive ping: it counts as dead. Not
+    // before the idle timeout (counted from the upgrade, at the latest `opened`), and not much
+    // after it: the sweep runs every eighth of it (50 ms here).
     EXPECT_TRUE(ts.handler.wait_closed(1, 3s));
-    EXPECT_GE(Clock::now() - t0, 300ms);
+    const auto closed = Clock::now();
+    EXPECT_GE(closed - t0, 400ms);
+    EXPECT_LT(closed - opened, 1500ms);
+}
+
+TEST(Limits, ClientThatOnlySendsStaysOpen) {
+    // Frames from the peer are signs of life as much as pongs are: a client that never reads
+    // (so never answers a ping) but keeps sending is not idle.
+    ServerOptions o;
+    o.idle_timeout = 400ms;
+    test::TestServer ts(o);
+    ts.handler.echo = false;
+    auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(ts.handler.wait_opened(1));
+    for (int i = 0; i < 12; ++i) {
+        ASSERT_TRUE(c->send(Bytes{1, 2, 3}).ok());
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(ts.handler.closed(), 0u);
+    // Once it stops, it is dropped like any silent peer.
+    EXPECT_TRUE(ts.handler.wait_closed(1, 3s));
 }
 
 TEST(Limits, ClientThatAnswersPingsStaysOpen) {
