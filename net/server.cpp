@@ -126,14 +126,19 @@ asio::awaitable<void> Server::Impl::accept_loop() {
     }
 }
 
-// Keep-alive for every open WebSocket (Session::check_idle), at an eighth of the idle timeout:
-// a silent peer is pinged within an eighth after half the timeout and dropped within an eighth
-// after all of it. One timer for the server instead of one per connection, which Beast re-arms
-// at every read.
+// Keep-alive for every open WebSocket (Session::check_idle), at an eighth of the idle timeout
+// (a quarter of the handshake timeout if less; 10 ms to 1 s): a silent peer is pinged within a
+// tick after half the idle timeout and dropped within a tick after all of it, and a close that
+// has not finished within the handshake timeout is cut off. One timer for the server instead of
+// one per connection, which Beast re-arms at every read.
 asio::awaitable<void> Server::Impl::idle_sweep() {
     using namespace std::chrono_literals;
-    const std::chrono::steady_clock::duration tick =
-        std::clamp<std::chrono::steady_clock::duration>(core->opts.idle_timeout / 8, 10ms, 1s);
+    const auto& opts = core->opts;
+    std::chrono::steady_clock::duration tick = 1s;  // a zero timeout is none: it sets no tick
+    if (opts.idle_timeout.count() > 0) tick = std::min<decltype(tick)>(tick, opts.idle_timeout / 8);
+    if (opts.handshake_timeout.count() > 0)
+        tick = std::min<decltype(tick)>(tick, opts.handshake_timeout / 4);
+    tick = std::max<decltype(tick)>(tick, 10ms);
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
         timer.expires_after(tick);
@@ -186,10 +191,7 @@ Result<void> Server::start() {
     im.bound_port = im.acceptor.local_endpoint(ec).port();
     im.started = true;
     asio::co_spawn(im.acceptor.get_executor(), im.accept_loop(), [](const std::exception_ptr&) {});
-    if (im.core->opts.idle_timeout.count() > 0) {
-        asio::co_spawn(asio::make_strand(im.ioc), im.idle_sweep(),
-                       [](const std::exception_ptr&) {});
-    }
+    asio::co_spawn(asio::make_strand(im.ioc), im.idle_sweep(), [](const std::exception_ptr&) {});
     im.work.emplace(im.ioc.get_executor());
     const unsigned n = io_threads(im.core->opts);
     for (unsigned i = 0; i < n; ++i) {

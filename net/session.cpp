@@ -256,6 +256,7 @@ void Session::request_close(websocket::close_code code) {
     if (phase_ != Phase::kOpen || close_requested_) return;
     close_requested_ = true;
     close_code_ = code;
+    closing_began();
     if (writing_) return;  // the writer closes after flushing (finish_writing)
     spawn_or_drop(&Session::close_now);
 }

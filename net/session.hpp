@@ -75,10 +75,18 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     void arm_deadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d);
     void disarm_deadline() { ++deadline_gen_; }
     void on_idle(std::chrono::steady_clock::time_point now);  // on the strand
+    bool idle_limited() const;
+    bool close_overdue(std::chrono::steady_clock::time_point now) const;  // any thread
+    const ServerOptions& opts() const { return core_->opts; }
     // A frame (data or control) came from the peer: the keep-alive's sign of life.
     void heard() noexcept {
         last_heard_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                           std::memory_order_relaxed);
+    }
+    void closing_began() noexcept {
+        if (closing_since_.load(std::memory_order_relaxed) != 0) return;
+        closing_since_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                             std::memory_order_relaxed);
     }
     TlsStream& tls() { return ws_.next_layer(); }
 
@@ -98,6 +106,10 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     // When the peer was last heard from, in steady-clock ticks; 0 until the WebSocket is open.
     // Written on the strand, read by the idle sweep.
     std::atomic<std::chrono::steady_clock::rep> last_heard_{0};
+    // When a close began (ours asked for, or the peer's received), in steady-clock ticks; 0
+    // while open. The close handshake gets the handshake timeout from then, even when it
+    // cannot start because the writer is stuck behind a peer that reads nothing.
+    std::atomic<std::chrono::steady_clock::rep> closing_since_{0};
     std::chrono::steady_clock::rep pinged_for_ = 0;  // the last_heard_ a ping went out for
     bool ping_in_flight_ = false;
     std::uint32_t deadline_gen_ = 0;

@@ -66,7 +66,8 @@ asio::awaitable<bool> Session::handshake() {
 
     // One deadline from accept through the first request: it is not renewed by progress, so a
     // client trickling bytes gains nothing. The timer lives only in this phase's coroutine
-    // frame: an open WebSocket relies on Beast's timers and holds none of its own.
+    // frame: an open WebSocket relies on Beast's upgrade and close timers and on the server's
+    // keep-alive sweep (session_keepalive.cpp), and holds no timer of its own.
     asio::steady_timer deadline(ws_.get_executor());
     arm_deadline(deadline, opts.handshake_timeout);
     auto [hs_ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTok);
@@ -108,17 +109,21 @@ asio::awaitable<bool> Session::handshake() {
 
 asio::awaitable<bool> Session::accept_websocket(const Request& req) {
     const auto& opts = core_->opts;
-    // From here Beast's own timers apply; the handshake deadline would fight them.
+    // From here Beast's upgrade timer applies; the handshake deadline would fight it.
     disarm_deadline();
     websocket::stream_base::timeout t;
     t.handshake_timeout = opts.handshake_timeout;  // upgrade reply and, later, the close handshake
     // No idle timer of Beast's: it re-arms its timer at the start of every read, two timer
     // resets per message received. The server's idle sweep pings and drops instead
-    // (session_keepalive.cpp), counting every frame from the peer, pongs included.
+    // (session_keepalive.cpp), counting every frame from the peer, pongs included, and bounds
+    // a close handshake by the handshake timeout from when the close began.
     t.idle_timeout = websocket::stream_base::none();
     t.keep_alive_pings = false;
     ws_.set_option(t);
-    ws_.control_callback([this](websocket::frame_type, beast::string_view) { heard(); });
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+        heard();
+        if (kind == websocket::frame_type::close) closing_began();
+    });
     ws_.read_message_max(opts.max_frame_bytes);
     ws_.binary(true);
     // Without permessage-deflate a server holds no write buffer, and auto-fragmenting would

@@ -151,7 +151,7 @@ TEST(Limits, IdleWebSocketIsClosed) {
 
 TEST(Limits, ClientThatOnlySendsStaysOpen) {
     // Frames from the peer are signs of life as much as pongs are: a client that never reads
-    // (so never answers a ping) but keeps sending is not idle.
+    // but keeps sending more often than half the idle timeout is never even pinged, and stays.
     ServerOptions o;
     o.idle_timeout = 400ms;
     test::TestServer ts(o);
@@ -166,6 +166,31 @@ TEST(Limits, ClientThatOnlySendsStaysOpen) {
     EXPECT_EQ(ts.handler.closed(), 0u);
     // Once it stops, it is dropped like any silent peer.
     EXPECT_TRUE(ts.handler.wait_closed(1, 3s));
+}
+
+TEST(Limits, CloseStuckBehindAReaderThatReadsNothingIsCutOff) {
+    // The client reads nothing, so the server's writer is stuck behind full socket buffers. A
+    // text frame makes the server ask to close (1003), but the close frame can only go out
+    // after the frames ahead of it, which never leave. The client then falls silent. The idle
+    // timeout (a minute here) must not be what ends it: the close gets the handshake timeout
+    // from when it was asked for.
+    ServerOptions o;
+    o.idle_timeout = 60s;
+    o.handshake_timeout = 400ms;
+    o.max_send_queue_bytes = 64 << 20;
+    test::TestServer ts(o);
+    ts.handler.echo = false;
+    auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(ts.handler.wait_opened(1));
+    auto conn = ts.handler.any_open();
+    // 32 MiB: more than loopback's socket buffers take, less than the queue bound.
+    for (int i = 0; i < 2048; ++i) conn->send(Bytes(16 * 1024, 7));
+    std::this_thread::sleep_for(200ms);  // the writer has filled the buffers by now
+    ASSERT_TRUE(c->send_text("not protobuf").ok());
+    const auto asked = Clock::now();
+    EXPECT_TRUE(ts.handler.wait_closed(1, 5s));
+    EXPECT_GE(Clock::now() - asked, 300ms);
 }
 
 TEST(Limits, ClientThatAnswersPingsStaysOpen) {
