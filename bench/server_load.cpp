@@ -485,7 +485,15 @@ void on_response(Client& c, const v1::Response& r) {
         if (c.outstanding > 0) c.outstanding--;
         const std::int64_t t = now_ns();
         if (auto it = c.send_times.find(r.id()); it != c.send_times.end()) {
-            if (status == v1::OK) st.commit_latency_ns.push_back(t - it->second);
+            if (status == v1::OK) {
+                st.commit_latency_ns.push_back(t - it->second);
+                // As the client library does: the answer's clock refreshes the estimate.
+                const auto at = [](std::int64_t ns) {
+                    return Clock::time_point(
+                        std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+                };
+                c.server_clock.observe(r.send().server_time_ms(), at(it->second), at(t));
+            }
             c.send_times.erase(it);
         }
         if (status == v1::OK) {

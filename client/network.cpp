@@ -127,6 +127,7 @@ Result<void> Client::Impl::connect_and_authenticate(milliseconds timeout) {
     const auto auth_sent = std::chrono::steady_clock::now();
     PP_TRY(ar, c->call(auth, timeout));
     if (ar.status() != v1::OK) return status_error(ar);
+    server_clock.forget();  // a new connection: perhaps a server that gives no clock
     server_clock.observe(ar.authenticate().server_time_ms(), auth_sent,
                          std::chrono::steady_clock::now());
     conn = std::move(c);

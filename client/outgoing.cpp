@@ -148,8 +148,13 @@ Result<void> Client::Impl::flush_outbox(milliseconds timeout) {
         if (!send) continue;  // sent meanwhile, or dropped
         v1::Request req;
         *req.mutable_send() = std::move(*send);
+        const auto sent_at = std::chrono::steady_clock::now();
         auto resp = rpc(req, timeout);
         if (!resp) return resp.error();
+        // The answer's clock refreshes the estimate the next ids are stamped with (kept only
+        // if better: a round trip that had to reconnect first is a poor bound).
+        server_clock.observe(resp->send().server_time_ms(), sent_at,
+                             std::chrono::steady_clock::now());
         switch (resp->status()) {
             case v1::OK: {
                 PP_TRY_VOID(store->transaction([&]() -> Result<void> {

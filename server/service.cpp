@@ -811,13 +811,15 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         }
         switch (*outcome) {
             case store::SendOutcome::kStored:
-                metrics_.sends.fetch_add(1, std::memory_order_relaxed);
-                respond(s, wire::make_response(rid, v1::OK));
-                break;
             case store::SendOutcome::kDuplicate: {
-                metrics_.sends_duplicate.fetch_add(1, std::memory_order_relaxed);
+                const bool duplicate = *outcome == store::SendOutcome::kDuplicate;
+                (duplicate ? metrics_.sends_duplicate : metrics_.sends)
+                    .fetch_add(1, std::memory_order_relaxed);
                 auto f = wire::make_response(rid, v1::OK);
-                f.mutable_response()->mutable_send()->set_duplicate(true);
+                auto* body = f.mutable_response()->mutable_send();
+                body->set_duplicate(duplicate);
+                // Refreshes the sender's estimate of this clock, which stamps its ids.
+                body->set_server_time_ms(static_cast<std::uint64_t>(now_ms()));
                 respond(s, f);
                 break;
             }

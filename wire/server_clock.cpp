@@ -1,7 +1,5 @@
 #include "wire/server_clock.hpp"
 
-#include <limits>
-
 namespace pp::wire {
 
 namespace {
@@ -12,15 +10,20 @@ std::int64_t to_ms(std::chrono::steady_clock::duration d) {
 
 }  // namespace
 
+std::chrono::steady_clock::duration ServerClock::uncertainty(Steady now) const {
+    // Divided first: no overflow however old the estimate.
+    return half_round_trip_ + (now - received_) / (1'000'000 / kDriftPartsPerMillion);
+}
+
 void ServerClock::observe(std::uint64_t server_ms, Steady sent, Steady received) {
-    // Past 2^62 ms (a hundred million years) is no clock: forget rather than overflow later.
+    // Past 2^62 ms (a hundred million years) is no clock: ignored rather than overflow later.
     constexpr auto kMax = std::uint64_t{1} << 62;
-    if (server_ms == 0 || server_ms > kMax || received < sent) {
-        server_ms_.reset();
-        return;
-    }
-    server_ms_ = static_cast<std::int64_t>(server_ms) + to_ms(received - sent) / 2;
+    if (server_ms == 0 || server_ms > kMax || received < sent) return;
+    const auto half = (received - sent) / 2;
+    if (server_ms_ && uncertainty(received) <= half) return;  // the held one is still better
+    server_ms_ = static_cast<std::int64_t>(server_ms) + to_ms(half);
     received_ = received;
+    half_round_trip_ = half;
 }
 
 std::optional<std::int64_t> ServerClock::at(Steady now) const {

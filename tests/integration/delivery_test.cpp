@@ -1,5 +1,6 @@
 // Store-and-forward delivery against the real server process: live pushes, the offline
 // queue, acknowledgements, stale device lists, retries and group sends.
+#include <chrono>
 #include <set>
 
 #include "tests/integration/fixture.hpp"
@@ -266,10 +267,22 @@ TEST_F(DeliveryTest, DuplicateMessageIdIsStoredOnce) {
     ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
     auto a = login(server, alice);
     const std::string id = random_id();
+    const auto unix_ms = [] {
+        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+    };
+    const auto before = unix_ms();
     auto first = must_ok(a.send(id, bob.account, {{1, 3, "once"}}), "send");
     EXPECT_FALSE(first.send().duplicate());
     auto retry = must_ok(a.send(id, bob.account, {{1, 3, "once"}}), "retry");
     EXPECT_TRUE(retry.send().duplicate());
+    // Both answers carry the server's clock, for the sender's estimate of it (protocol.md,
+    // "Message ids"); the server shares this machine's clock.
+    for (const auto* r : {&first, &retry}) {
+        EXPECT_GE(r->send().server_time_ms(), before);
+        EXPECT_LE(r->send().server_time_ms(), unix_ms());
+    }
 
     auto p = must(b.next_push(5s), "push");
     ASSERT_TRUE(p.has_envelope());

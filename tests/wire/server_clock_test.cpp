@@ -10,6 +10,7 @@ using Steady = ServerClock::Steady;
 
 // An arbitrary point of the steady clock: it counts from no particular date.
 const Steady t0 = Steady{} + 1000h;
+constexpr std::uint64_t kServer = 1'800'000'000'000;
 
 TEST(ServerClock, KnowsNothingBeforeTheServerSpeaks) {
     ServerClock c;
@@ -18,14 +19,14 @@ TEST(ServerClock, KnowsNothingBeforeTheServerSpeaks) {
 
 TEST(ServerClock, TakesTheServersReadingAsMadeHalfwayThroughTheRoundTrip) {
     ServerClock c;
-    c.observe(1'800'000'000'000, t0, t0 + 40ms);
-    EXPECT_EQ(c.at(t0 + 40ms), 1'800'000'000'020);
+    c.observe(kServer, t0, t0 + 40ms);
+    EXPECT_EQ(c.at(t0 + 40ms), kServer + 20);
 }
 
 TEST(ServerClock, RunsOnFromTheReadingWithTheSteadyClock) {
     ServerClock c;
-    c.observe(1'800'000'000'000, t0, t0);
-    EXPECT_EQ(c.at(t0 + 90min), 1'800'000'000'000 + 90 * 60 * 1000);
+    c.observe(kServer, t0, t0);
+    EXPECT_EQ(c.at(t0 + 90min), kServer + 90 * 60 * 1000);
 }
 
 // Round trips of different lengths around the same reading give the same estimate: what is
@@ -33,30 +34,57 @@ TEST(ServerClock, RunsOnFromTheReadingWithTheSteadyClock) {
 TEST(ServerClock, RoundTripsOfDifferentLengthsAroundOneReadingAgree) {
     ServerClock a;
     ServerClock b;
-    a.observe(1'800'000'000'000, t0, t0 + 10ms);
-    b.observe(1'800'000'000'000, t0 + 1ms, t0 + 9ms);
+    a.observe(kServer, t0, t0 + 10ms);
+    b.observe(kServer, t0 + 1ms, t0 + 9ms);
     EXPECT_EQ(a.at(t0 + 1s), b.at(t0 + 1s));
 }
 
-TEST(ServerClock, AServerThatDoesNotSayForgetsTheEstimate) {
+TEST(ServerClock, AnAnswerWithoutTheClockChangesNothing) {
     ServerClock c;
-    c.observe(1'800'000'000'000, t0, t0);
-    c.observe(0, t0 + 1s, t0 + 2s);
-    EXPECT_FALSE(c.at(t0 + 3s).has_value());
+    c.observe(kServer, t0, t0);
+    c.observe(0, t0 + 1s, t0 + 1s);
+    EXPECT_EQ(c.at(t0 + 2s), kServer + 2000);
 }
 
-TEST(ServerClock, ALaterObservationReplacesAnEarlierOne) {
+TEST(ServerClock, ForgetDropsTheEstimate) {
     ServerClock c;
-    c.observe(1'800'000'000'000, t0, t0);
-    c.observe(1'900'000'000'000, t0 + 1s, t0 + 1s);
-    EXPECT_EQ(c.at(t0 + 2s), 1'900'000'001'000);
+    c.observe(kServer, t0, t0);
+    c.forget();
+    EXPECT_FALSE(c.at(t0 + 1s).has_value());
 }
 
-TEST(ServerClock, ReadingsNoClockCouldGiveAreRefused) {
+TEST(ServerClock, ReadingsNoClockCouldGiveAreIgnored) {
     ServerClock c;
-    c.observe(1'800'000'000'000, t0, t0);
     c.observe(~std::uint64_t{0}, t0, t0);
     EXPECT_FALSE(c.at(t0).has_value());
+    c.observe(kServer, t0, t0);
+    c.observe(~std::uint64_t{0}, t0 + 1s, t0 + 1s);
+    EXPECT_EQ(c.at(t0 + 1s), kServer + 1000);
+}
+
+// A later answer replaces the estimate when it is the more certain one: a round trip no longer
+// than the first, or any round trip once the held estimate has aged enough (100 ppm of its age)
+// to be less certain than half of it.
+TEST(ServerClock, AFresherReadingReplacesAnAgedOne) {
+    ServerClock c;
+    c.observe(kServer, t0, t0 + 20ms);                    // +/- 10 ms
+    c.observe(kServer + 5'000, t0 + 5s, t0 + 5s + 20ms);  // as fast, and the held one has aged: taken
+    EXPECT_EQ(c.at(t0 + 5s + 20ms), kServer + 5'010);
+}
+
+TEST(ServerClock, ASlowRoundTripDoesNotReplaceAFastRecentOne) {
+    // A reconnect or a long commit wait inside the round trip: half of it is a poor bound.
+    ServerClock c;
+    c.observe(kServer, t0, t0 + 20ms);                // +/- 10 ms
+    c.observe(kServer + 60'000, t0 + 59s, t0 + 61s);  // +/- 1 s: not taken
+    EXPECT_EQ(c.at(t0 + 61s), kServer + 10 + 61'000 - 20);
+}
+
+TEST(ServerClock, AnOldEstimateGivesWayToASlowerButFreshReading) {
+    ServerClock c;
+    c.observe(kServer, t0, t0 + 20ms);  // +/- 10 ms, +100 ppm of its age: 110 ms after 1,000 s
+    c.observe(kServer + 1'000'000 + 7, t0 + 1000s, t0 + 1000s + 100ms);  // +/- 50 ms: taken
+    EXPECT_EQ(c.at(t0 + 1000s + 100ms), kServer + 1'000'000 + 7 + 50);
 }
 
 }  // namespace
