@@ -9,6 +9,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
+#include <optional>
 #include <thread>
 
 #include "net/ws_client.hpp"
@@ -38,6 +39,19 @@ bool peer_closed_within(int fd, std::chrono::milliseconds timeout) {
 asio::ip::tcp::endpoint loopback(std::uint16_t port) {
     return {asio::ip::make_address("127.0.0.1"), port};
 }
+
+// A server that answers nothing, and one client it has seen open.
+struct QuietServerAndClient {
+    explicit QuietServerAndClient(const ServerOptions& o) : ts(o) {
+        ts.handler.echo = false;
+        auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
+        if (c.ok()) client.emplace(std::move(*c));
+        open = client.has_value() && ts.handler.wait_opened(1);
+    }
+    test::TestServer ts;
+    std::optional<WsClient> client;
+    bool open = false;
+};
 
 TEST(Limits, OversizeFrameClosesWith1009) {
     ServerOptions o;
@@ -154,18 +168,15 @@ TEST(Limits, ClientThatOnlySendsStaysOpen) {
     // but keeps sending more often than half the idle timeout is never even pinged, and stays.
     ServerOptions o;
     o.idle_timeout = 400ms;
-    test::TestServer ts(o);
-    ts.handler.echo = false;
-    auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
-    ASSERT_TRUE(c.ok());
-    ASSERT_TRUE(ts.handler.wait_opened(1));
+    QuietServerAndClient t(o);
+    ASSERT_TRUE(t.open);
     for (int i = 0; i < 12; ++i) {
-        ASSERT_TRUE(c->send(Bytes{1, 2, 3}).ok());
+        ASSERT_TRUE(t.client->send(Bytes{1, 2, 3}).ok());
         std::this_thread::sleep_for(100ms);
     }
-    EXPECT_EQ(ts.handler.closed(), 0u);
+    EXPECT_EQ(t.ts.handler.closed(), 0u);
     // Once it stops, it is dropped like any silent peer.
-    EXPECT_TRUE(ts.handler.wait_closed(1, 3s));
+    EXPECT_TRUE(t.ts.handler.wait_closed(1, 3s));
 }
 
 TEST(Limits, CloseStuckBehindAReaderThatReadsNothingIsCutOff) {
@@ -178,18 +189,15 @@ TEST(Limits, CloseStuckBehindAReaderThatReadsNothingIsCutOff) {
     o.idle_timeout = 60s;
     o.handshake_timeout = 400ms;
     o.max_send_queue_bytes = 64 << 20;
-    test::TestServer ts(o);
-    ts.handler.echo = false;
-    auto c = WsClient::connect("127.0.0.1", ts.port(), ts.pin());
-    ASSERT_TRUE(c.ok());
-    ASSERT_TRUE(ts.handler.wait_opened(1));
-    auto conn = ts.handler.any_open();
+    QuietServerAndClient t(o);
+    ASSERT_TRUE(t.open);
+    auto conn = t.ts.handler.any_open();
     // 32 MiB: more than loopback's socket buffers take, less than the queue bound.
     for (int i = 0; i < 2048; ++i) conn->send(Bytes(16 * 1024, 7));
     std::this_thread::sleep_for(200ms);  // the writer has filled the buffers by now
-    ASSERT_TRUE(c->send_text("not protobuf").ok());
+    ASSERT_TRUE(t.client->send_text("not protobuf").ok());
     const auto asked = Clock::now();
-    EXPECT_TRUE(ts.handler.wait_closed(1, 5s));
+    EXPECT_TRUE(t.ts.handler.wait_closed(1, 5s));
     EXPECT_GE(Clock::now() - asked, 300ms);
 }
 

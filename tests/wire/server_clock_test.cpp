@@ -67,8 +67,9 @@ TEST(ServerClock, ReadingsNoClockCouldGiveAreIgnored) {
 // to be less certain than half of it.
 TEST(ServerClock, AFresherReadingReplacesAnAgedOne) {
     ServerClock c;
-    c.observe(kServer, t0, t0 + 20ms);                    // +/- 10 ms
-    c.observe(kServer + 5'000, t0 + 5s, t0 + 5s + 20ms);  // as fast, and the held one has aged: taken
+    c.observe(kServer, t0, t0 + 20ms);  // +/- 10 ms
+    // As fast, and the held one has aged: taken.
+    c.observe(kServer + 5'000, t0 + 5s, t0 + 5s + 20ms);
     EXPECT_EQ(c.at(t0 + 5s + 20ms), kServer + 5'010);
 }
 
