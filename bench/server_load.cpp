@@ -404,7 +404,7 @@ struct Client {
     std::vector<std::string> acks;
     std::unordered_map<std::uint64_t, std::int64_t> send_times;
     std::unordered_set<std::string> seen;
-    pp::wire::ServerClock server_clock;  // from the authentication, as the client library keeps it
+    pp::wire::ServerClock server_clock;  // from the server's answers, as the client keeps it
 
     std::uint64_t make_id(std::uint64_t kind, std::uint64_t count = 0) {
         return (kind << 56) | ((count & 0xFFFF) << 32) | next_seq++;

@@ -127,7 +127,7 @@ Result<std::optional<v1::SendRequest>> Client::Impl::outbox_request(const Messag
             // The id the server sees is made now, at the first attempt, not when the send was
             // queued: its clock then tells the server about when it arrives, not when a
             // message was written offline or a conversation read. It is the server's clock as
-            // estimated at authentication (wire/server_clock.hpp), never the device's, whose
+            // estimated from its answers (wire/server_clock.hpp), never the device's, whose
             // offset would tell devices apart. Stored before it goes out, in this
             // transaction, so every retry repeats it.
             send.set_message_id(

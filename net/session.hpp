@@ -40,7 +40,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     void close_with(websocket::close_code code);  // thread-safe; never throws
     void abort();                                 // thread-safe: drop the TCP socket now
     // Keep-alive, from the server's idle sweep on any thread (session_keepalive.cpp): a
-    // WebSocket silent for half the idle timeout is pinged, one silent for all of it dropped.
+    // WebSocket silent for half the idle timeout is pinged, one silent for all of it dropped,
+    // and a close not finished within the handshake timeout from when it began is cut off.
     void check_idle(std::chrono::steady_clock::time_point now);
 
   private:

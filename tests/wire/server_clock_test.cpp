@@ -62,9 +62,8 @@ TEST(ServerClock, ReadingsNoClockCouldGiveAreIgnored) {
     EXPECT_EQ(c.at(t0 + 1s), kServer + 1000);
 }
 
-// A later answer replaces the estimate when it is the more certain one: a round trip no longer
-// than the first, or any round trip once the held estimate has aged enough (100 ppm of its age)
-// to be less certain than half of it.
+// A later answer replaces the estimate when it is the more certain one: when half its round
+// trip is less than half the held one's plus 100 ppm of the held one's age.
 TEST(ServerClock, AFresherReadingReplacesAnAgedOne) {
     ServerClock c;
     c.observe(kServer, t0, t0 + 20ms);  // +/- 10 ms
