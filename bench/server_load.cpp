@@ -727,9 +727,9 @@ void send_one(Client& c) {
     const std::uint64_t id = c.make_id(kKindSend);
     req->set_id(id);
     auto* s = req->mutable_send();
-    // Laid out as the client library lays it out (the server's clock first, as estimated at
-    // authentication: wire/message_id.hpp, wire/server_clock.hpp), with a tail that is unique
-    // by construction: client index, per-client counter, run tag.
+    // Laid out as the client library lays it out (the server's clock first, as estimated from
+    // its answers: wire/message_id.hpp, wire/server_clock.hpp), with a tail that is unique by
+    // construction: client index, per-client counter, run tag.
     std::array<std::uint8_t, pp::wire::kMessageIdTailBytes> tail{};
     const auto idx = static_cast<std::uint32_t>(c.index);
     std::memcpy(tail.data(), &idx, 4);

@@ -102,8 +102,8 @@ struct Client::Impl {
     std::chrono::steady_clock::time_point next_attempt{};
     std::chrono::milliseconds backoff{0};
     std::string last_error;
-    // The server's clock, from its answer to the last authentication: the clock of the ids
-    // the server sees (docs/protocol.md, "Message ids").
+    // The server's clock, estimated from its answers (authentication, sends): the clock of the
+    // ids the server sees (docs/protocol.md, "Message ids").
     wire::ServerClock server_clock;
 
     // Ways to the server (ways.cpp).
