@@ -29,18 +29,13 @@
 #include <unordered_map>
 
 #include "base/bytes.hpp"
+#include "base/unix_time.hpp"
 #include "crypto/random.hpp"
 #include "net/server.hpp"
 #include "net/tls.hpp"
 #include "wire/frame_codec.hpp"
 
 namespace {
-
-std::uint64_t unix_ms() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
 
 namespace v1 = pp::wire::v1;
 using pp::Bytes;
@@ -74,12 +69,14 @@ class ForwardingHandler final : public pp::net::Handler {
                 by_account_[req.authenticate().account_id()] = conn;
                 account_of_[conn->id()] = req.authenticate().account_id();
                 // As the server answers: the generator stamps its ids with this clock.
-                resp->mutable_authenticate()->set_server_time_ms(unix_ms());
+                resp->mutable_authenticate()->set_server_time_ms(
+                    static_cast<std::uint64_t>(pp::unix_ms_now()));
                 break;
             }
             case v1::Request::kSend:
                 forward(*conn, req.send());
-                resp->mutable_send()->set_server_time_ms(unix_ms());  // as the server's OK
+                resp->mutable_send()->set_server_time_ms(
+                    static_cast<std::uint64_t>(pp::unix_ms_now()));  // as the server's OK
                 break;
             default:  // acks and everything else: answered OK, nothing to do
                 break;

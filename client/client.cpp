@@ -13,16 +13,10 @@
 
 namespace pp::client {
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 MessageId new_message_id() {
     std::array<std::uint8_t, wire::kMessageIdTailBytes> tail{};
     crypto::random_bytes(tail);
-    return wire::message_id_at(now_ms(), tail);
+    return wire::message_id_at(unix_ms_now(), tail);
 }
 
 MessageId new_server_message_id(const wire::ServerClock& server,
@@ -102,7 +96,7 @@ Result<std::unique_ptr<Client>> Client::create(const ProfileOptions& options) {
     const auto identity = protocol::IdentityKeyPair::generate();
     const auto registration_id = protocol::generate_registration_id();
     const auto signed_prekey =
-        protocol::generate_signed_prekey(identity, 1, static_cast<std::uint64_t>(now_ms()));
+        protocol::generate_signed_prekey(identity, 1, static_cast<std::uint64_t>(unix_ms_now()));
     const auto prekeys = protocol::generate_prekeys(1, kPrekeyBatch);
     auto* s = store.get();
     PP_TRY_VOID(s->transaction([&]() -> Result<void> {
@@ -111,7 +105,7 @@ Result<std::unique_ptr<Client>> Client::create(const ProfileOptions& options) {
         PP_TRY_VOID(s->put_prekeys(prekeys));
         PP_TRY_VOID(s->set_counter("next_prekey_id", kPrekeyBatch + 1));
         PP_TRY_VOID(s->set_counter("next_signed_prekey_id", 2));
-        return s->set_counter("signed_prekey_ms", now_ms());
+        return s->set_counter("signed_prekey_ms", unix_ms_now());
     }));
     PP_TRY(im, load(std::move(store)));
     return std::unique_ptr<Client>(new Client(std::move(im)));
@@ -168,7 +162,7 @@ Result<Contact> Client::add_contact(std::string_view link, std::string name) {
         c.account = parsed.account;
         c.identity_key = parsed.identity_key;
         c.name = name;
-        c.added_ms = now_ms();
+        c.added_ms = unix_ms_now();
     }
     PP_TRY_VOID(impl_->store->put_contact(c));
     return c;
@@ -292,7 +286,7 @@ Result<Contact> Client::Impl::contact_for_sender(const AccountId& sender,
     Contact c;
     c.account = sender;
     c.identity_key = identity_key;
-    c.added_ms = now_ms();
+    c.added_ms = unix_ms_now();
     // A free name: the server picks account ids, so prefixes can be made to collide.
     const std::string base = "user-" + short_hex(sender);
     c.name = base;

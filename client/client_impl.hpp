@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/unix_time.hpp"
 #include "client/client.hpp"
 #include "client/connection.hpp"
 #include "client/content_codec.hpp"
@@ -29,8 +30,6 @@ inline constexpr std::size_t kMaxLocalPrekeys = 1000;
 inline constexpr std::int64_t kSignedPrekeyRotationMs = 7LL * 24 * 3600 * 1000;
 inline constexpr std::size_t kMaxTextBytes = 16 * 1024;
 inline constexpr std::size_t kMaxAcksPerRequest = 64;
-
-std::int64_t now_ms();
 
 // Events, built field by field (designated initializers would leave the rest unnamed).
 inline Event make_event(Event::Kind kind, const ConversationId& c = {}, std::string detail = {}) {

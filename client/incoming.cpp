@@ -93,7 +93,7 @@ Result<void> Client::Impl::apply_content(const content::Content& c, const Accoun
             m.sender = sender;
             m.text = d.text();
             m.sent_ms = static_cast<std::int64_t>(d.sent_ms());
-            m.received_ms = now_ms();
+            m.received_ms = unix_ms_now();
             MessageId reply{};
             if (copy_id(d.reply_to(), reply)) m.reply_to = reply;
             m.status = MessageStatus::kReceived;

@@ -189,7 +189,7 @@ Result<void> Client::Impl::maintain_prekeys(milliseconds timeout) {
     // the server has it, so a failed upload is retried with the same key next time.
     PP_TRY(published_ms, store->counter("signed_prekey_ms", 0));
     std::optional<protocol::SignedPreKeyRecord> rotated;
-    if (now_ms() - published_ms > kSignedPrekeyRotationMs) {
+    if (unix_ms_now() - published_ms > kSignedPrekeyRotationMs) {
         PP_TRY(existing, store->signed_prekeys());
         if (!existing.empty() &&
             static_cast<std::int64_t>(existing.front().timestamp_ms) > published_ms) {
@@ -198,7 +198,7 @@ Result<void> Client::Impl::maintain_prekeys(milliseconds timeout) {
             PP_TRY(next_spk, store->counter("next_signed_prekey_id", 1));
             rotated =
                 protocol::generate_signed_prekey(identity, static_cast<std::uint32_t>(next_spk),
-                                                 static_cast<std::uint64_t>(now_ms()));
+                                                 static_cast<std::uint64_t>(unix_ms_now()));
             PP_TRY_VOID(store->transaction([&]() -> Result<void> {
                 PP_TRY_VOID(store->put_signed_prekey(*rotated));
                 return store->set_counter("next_signed_prekey_id", next_spk + 1);
@@ -230,7 +230,7 @@ Result<void> Client::Impl::maintain_prekeys(milliseconds timeout) {
         PP_TRY_VOID(store->transaction([&]() -> Result<void> {
             for (std::size_t i = 2; i < all.size(); ++i)
                 PP_TRY_VOID(store->remove_signed_prekey(all[i].id));
-            return store->set_counter("signed_prekey_ms", now_ms());
+            return store->set_counter("signed_prekey_ms", unix_ms_now());
         }));
     }
     return {};

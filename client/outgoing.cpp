@@ -216,7 +216,7 @@ Result<Message> Client::send_text(const ConversationId& to, std::string text,
     m.direction = Direction::kOutgoing;
     m.sender = im.account->account;
     m.text = std::move(text);
-    m.sent_ms = now_ms();
+    m.sent_ms = unix_ms_now();
     m.received_ms = m.sent_ms;
     m.status = MessageStatus::kPending;
     content::Content c;

@@ -153,7 +153,7 @@ Result<EndpointListInfo> Client::Impl::accept_endpoint_list(ByteView signed_list
 
 Result<void> Client::Impl::refresh_endpoints(milliseconds timeout, bool force) {
     PP_TRY(fetched_ms, store->counter("endpoints_fetched_ms", 0));
-    if (!force && now_ms() - fetched_ms < kEndpointListMaxAgeMs) return {};
+    if (!force && unix_ms_now() - fetched_ms < kEndpointListMaxAgeMs) return {};
     if (!conn || !authenticated) return make_error(ErrorCode::kNoSession, "not connected");
     v1::Request req;
     req.mutable_get_endpoints();
@@ -161,7 +161,7 @@ Result<void> Client::Impl::refresh_endpoints(milliseconds timeout, bool force) {
     // nor reconnect (rpc() would do both).
     PP_TRY(resp, conn->call(req, timeout));
     // Answered: not asked again for an hour, whatever the answer.
-    PP_TRY_VOID(store->set_counter("endpoints_fetched_ms", now_ms()));
+    PP_TRY_VOID(store->set_counter("endpoints_fetched_ms", unix_ms_now()));
     if (resp.status() == v1::NOT_FOUND) return {};  // this server publishes no list
     if (resp.status() != v1::OK) return status_error(resp);
     const auto& body = resp.get_endpoints();

@@ -11,6 +11,7 @@
 
 #include <array>
 
+#include "base/unix_time.hpp"
 #include "crypto/random.hpp"
 #include "net/client_common.hpp"
 
@@ -26,12 +27,6 @@ namespace {
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 // ALPN as a browser would offer it to an HTTPS site.
 constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-
-std::uint64_t unix_now() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
 
 // Closes the socket when the deadline passes, which aborts whatever step is waiting on it.
 struct Deadline {
@@ -116,8 +111,9 @@ asio::awaitable<Result<RelayTunnel>> relay_handshake(tcp::socket socket, const R
     rw::Nonce nonce;
     crypto::random_bytes(nonce);
     const Bytes padding = random_padding();
-    auto auth = rw::encode_authenticator(
-        key, *binding, unix_seconds != 0 ? unix_seconds : unix_now(), nonce, target, padding);
+    auto auth = rw::encode_authenticator(key, *binding,
+                                         unix_seconds != 0 ? unix_seconds : unix_seconds_now(),
+                                         nonce, target, padding);
     if (!auth) co_return auth.error();
     // One write of the whole authenticator: one TLS record, which the relay reads in one go.
     auto [wec, wn] = co_await outer->async_write_some(asio::buffer(*auth), kTok);

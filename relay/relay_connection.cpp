@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 
+#include "base/unix_time.hpp"
 #include "net/relay_client.hpp"
 #include "net/tls_impl.hpp"
 #include "relay/connection.hpp"
@@ -20,12 +21,6 @@ namespace pp::relay::detail {
 namespace {
 
 namespace rw = wire::relay;
-
-std::uint64_t unix_now() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
 
 bool allowed(const RelayContext& ctx, const std::string& target) {
     const auto& list = ctx.config.relay.upstreams;
@@ -79,7 +74,7 @@ asio::awaitable<void> serve_tls(RelayContext& ctx, Connection& c) {
     const ByteView record(first.data(), n);
 
     // Same work for every record: one HMAC inside verify, one cache lookup only when it passed.
-    const std::uint64_t now = unix_now();
+    const std::uint64_t now = unix_seconds_now();
     const auto window = static_cast<std::uint64_t>(ctx.config.relay.clock_window.count());
     // The MAC covers this session's exporter value: a record made for another session fails.
     // Should the exporter fail (it cannot after a finished handshake) nothing verifies.

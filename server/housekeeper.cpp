@@ -2,15 +2,11 @@
 
 #include <utility>
 
+#include "base/unix_time.hpp"
+
 namespace pp::server {
 
-namespace {
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-}  // namespace
+namespace {}  // namespace
 
 Housekeeper::Housekeeper(store::Store& store, Metrics& metrics, StoreGauges& gauges,
                          Options options, Sweep sweep)
@@ -52,7 +48,7 @@ void Housekeeper::refresh_gauges() {
 bool Housekeeper::expire(std::chrono::steady_clock::time_point yield_at) {
     bool yielded = false;
     bool first = true;
-    auto gone = store_.expire(now_ms(), [&] {
+    auto gone = store_.expire(unix_ms_now(), [&] {
         if (stopping_.load()) return false;
         // Every call sweeps at least one chunk: a tick slower than its interval leaves yield_at
         // already past, and the sweep must still advance between ticks.

@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/unix_time.hpp"
 #include "crypto/compare.hpp"
 #include "crypto/random.hpp"
 #include "crypto/xeddsa.hpp"
@@ -83,12 +84,6 @@ constexpr std::size_t kDeviceListEntries = 1 << 16;
 }  // namespace
 
 namespace {
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 v1::Frame error(std::uint64_t id, v1::Status status, std::string_view detail) {
     return wire::make_response(id, status, detail);
@@ -548,7 +543,7 @@ v1::Frame Service::on_register(const SessionPtr& s, const v1::Request& req) {
         a.prekeys.push_back({pk.id(), to_bytes(pk.public_key())});
     }
     if (config_.registration == RegistrationPolicy::kInvite) a.invite_code = r.invite_code();
-    a.now_ms = now_ms();
+    a.now_ms = unix_ms_now();
     auto created = store_.create_account(a);
     if (!created) {
         if (created.error().code == ErrorCode::kLimitExceeded)
@@ -631,7 +626,7 @@ std::optional<v1::Frame> Service::on_authenticate(const SessionPtr& s, const v1:
     auto ok = wire::make_response(req.id(), v1::OK);
     // The client stamps its message ids with this clock rather than its own (docs/protocol.md).
     ok.mutable_response()->mutable_authenticate()->set_server_time_ms(
-        static_cast<std::uint64_t>(now_ms()));
+        static_cast<std::uint64_t>(unix_ms_now()));
     Bytes identity_key = account->identity_key;
     {
         std::lock_guard lock(mutex_);
@@ -750,7 +745,7 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
     store::Send send;
     send.id = *id;
     send.sender = *s->device;
-    send.now_ms = now_ms();
+    send.now_ms = unix_ms_now();
     send.expires_ms =
         send.now_ms +
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.message_ttl).count();
@@ -819,7 +814,7 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
                 auto* body = f.mutable_response()->mutable_send();
                 body->set_duplicate(duplicate);
                 // Refreshes the sender's estimate of this clock, which stamps its ids.
-                body->set_server_time_ms(static_cast<std::uint64_t>(now_ms()));
+                body->set_server_time_ms(static_cast<std::uint64_t>(unix_ms_now()));
                 respond(s, f);
                 break;
             }
@@ -978,7 +973,8 @@ void Service::drain(const SessionPtr& s) {
         const std::size_t room = config_.push_window - s->in_flight_count;
         // The window's bytes too: on a network thread, read no more than can be pushed.
         const std::size_t room_bytes = config_.push_window_bytes - s->in_flight_bytes;
-        auto batch = store_.pending(*s->device, s->last_pushed_seq, room, room_bytes, now_ms());
+        auto batch =
+            store_.pending(*s->device, s->last_pushed_seq, room, room_bytes, unix_ms_now());
         if (!batch) {
             // A transient store error. An ack or a wake would try again, but a device with
             // nothing in flight and no new mail gets neither: it would sit with its queue

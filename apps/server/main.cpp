@@ -12,6 +12,7 @@
 
 #include "apps/server/config_file.hpp"
 #include "base/hex.hpp"
+#include "base/unix_time.hpp"
 #include "crypto/random.hpp"
 #include "net/durable_file.hpp"
 #include "net/server.hpp"
@@ -41,22 +42,10 @@ Result<std::unique_ptr<store::SqliteStore>> open_store(const apps::Settings& s,
     return store::SqliteStore::open(fs::path(s.data_dir) / "paperplane.db", limits, readers);
 }
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::uint64_t now_unix_seconds() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
-
 // What the operator configured, stamped now. Every entry was checked when it was read.
 wire::EndpointList configured_endpoints(const apps::Settings& s) {
     wire::EndpointList list;
-    list.issued_at = now_unix_seconds();
+    list.issued_at = unix_seconds_now();
     list.endpoints = s.endpoint_addresses;
     list.relays = s.vouched_relays;
     return list;
@@ -117,7 +106,7 @@ int run_admin_invite(const apps::Settings& s, int count) {
         std::array<std::uint8_t, 12> raw{};
         crypto::random_bytes(raw);
         std::string code = to_hex(raw);
-        if (!(*store)->add_invite(code, now_ms())) {
+        if (!(*store)->add_invite(code, unix_ms_now())) {
             std::fprintf(stderr, "error: could not store the invite\n");
             return 1;
         }

@@ -1,18 +1,9 @@
 // Ways to the server: the routes the user added and small sealed settings (the server's
 // endpoint-list key, the cached signed list, the route that won last).
-#include <chrono>
-
+#include "base/unix_time.hpp"
 #include "client/profile/store.hpp"
 
 namespace pp::client::profile {
-
-namespace {
-std::int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-}  // namespace
 
 Result<std::optional<Bytes>> SqliteProfileStore::setting(std::string_view name) {
     PP_TRY(s, db_->prepare("SELECT sealed FROM settings WHERE name = ?1"));
@@ -36,7 +27,7 @@ Result<std::int64_t> SqliteProfileStore::add_route(std::string_view link) {
         PP_TRY_VOID(set_counter("next_route_id", id + 1));
         Bytes sealed = seal_value(as_bytes(link), Ad("routes").num(static_cast<std::uint64_t>(id)));
         PP_TRY(s, db_->prepare("INSERT INTO routes (id, added_ms, sealed) VALUES (?1, ?2, ?3)"));
-        PP_TRY_VOID(s.bind(1, id).bind(2, unix_ms()).bind_blob(3, sealed).run());
+        PP_TRY_VOID(s.bind(1, id).bind(2, unix_ms_now()).bind_blob(3, sealed).run());
         return id;
     });
 }

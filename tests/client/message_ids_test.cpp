@@ -13,9 +13,9 @@ namespace pp::client {
 namespace {
 
 TEST(ClientMessageIds, CarryTheClockOfWhenTheyWereMade) {
-    const std::int64_t before = now_ms();
+    const std::int64_t before = unix_ms_now();
     const MessageId id = new_message_id();
-    const std::int64_t after = now_ms();
+    const std::int64_t after = unix_ms_now();
     EXPECT_GE(wire::message_id_clock_ms(id), before);
     EXPECT_LE(wire::message_id_clock_ms(id), after);
 }
@@ -29,7 +29,7 @@ TEST(ClientServerMessageIds, CarryTheServersClockNotTheDevices) {
     // A server an hour ahead of this device, as it answered an authentication 30 ms long.
     const auto sent = std::chrono::steady_clock::now();
     const auto received = sent + std::chrono::milliseconds(30);
-    const std::int64_t server_then = now_ms() + 3'600'000;
+    const std::int64_t server_then = unix_ms_now() + 3'600'000;
     wire::ServerClock server;
     server.observe(static_cast<std::uint64_t>(server_then), sent, received);
     const MessageId id = new_server_message_id(server, received + std::chrono::milliseconds(1000));
@@ -39,7 +39,7 @@ TEST(ClientServerMessageIds, CarryTheServersClockNotTheDevices) {
 TEST(ClientServerMessageIds, DifferWithinOneMillisecond) {
     wire::ServerClock server;
     const auto t = std::chrono::steady_clock::now();
-    server.observe(static_cast<std::uint64_t>(now_ms()), t, t);
+    server.observe(static_cast<std::uint64_t>(unix_ms_now()), t, t);
     std::set<MessageId> seen;
     for (int i = 0; i < 1000; ++i)
         EXPECT_TRUE(seen.insert(new_server_message_id(server, t)).second);

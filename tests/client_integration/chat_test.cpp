@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "base/unix_time.hpp"
 #include "client/profile_store.hpp"
 #include "tests/client_integration/client_fixture.hpp"
 #include "tests/support/server_client.hpp"
@@ -15,12 +16,6 @@ namespace pp::test {
 namespace {
 
 using client::MessageStatus;
-
-std::int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // The clocks of the message ids the server keeps for de-duplication, read from its database.
 std::vector<std::int64_t> sent_id_clocks(const fs::path& db) {
@@ -176,13 +171,13 @@ TEST_F(ClientTest, QueuedWhileServerIsDownGoesOutLater) {
     // that attempt is what stamps the id). The session exists, so the message is encrypted
     // and kept in the outbox.
     alice.client->disconnect();
-    const std::int64_t queued_ms = unix_ms();
+    const std::int64_t queued_ms = unix_ms_now();
     auto m = alice.client->send_text(to(alice, "bob"), "while down", std::nullopt, 2s);
     ASSERT_TRUE(m) << m.error().detail;
     EXPECT_EQ(m->status, MessageStatus::kPending);
     EXPECT_EQ(alice.client->status().outbox, 1u);
     std::this_thread::sleep_for(20ms);  // queued and first attempt a clear distance apart
-    const std::int64_t restarted_ms = unix_ms();
+    const std::int64_t restarted_ms = unix_ms_now();
     ASSERT_TRUE(server.start());
     sync(alice);
     EXPECT_EQ(alice.client->status().outbox, 0u);

@@ -3,6 +3,7 @@
 #include <set>
 #include <thread>
 
+#include "base/unix_time.hpp"
 #include "tests/integration/fixture.hpp"
 
 namespace pp::test {
@@ -30,14 +31,9 @@ TEST_F(AccountsTest, RegisterThenAuthenticate) {
     ASSERT_TRUE(again.ok());
     EXPECT_NE(again.account_id, reg.account_id);
 
-    const auto unix_ms = [] {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    };
-    const auto before = unix_ms();
+    const auto before = unix_ms_now();
     auto auth = must(c.authenticate(reg.account_id, reg.keys.identity()), "authenticate");
-    const auto after = unix_ms();
+    const auto after = unix_ms_now();
     EXPECT_EQ(auth.status(), v1::OK) << auth.detail();
     // The server's clock, for the client's message ids (docs/protocol.md); it shares this
     // machine's clock.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <set>
 
+#include "base/unix_time.hpp"
 #include "tests/integration/fixture.hpp"
 
 namespace pp::test {
@@ -267,12 +268,7 @@ TEST_F(DeliveryTest, DuplicateMessageIdIsStoredOnce) {
     ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
     auto a = login(server, alice);
     const std::string id = random_id();
-    const auto unix_ms = [] {
-        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              std::chrono::system_clock::now().time_since_epoch())
-                                              .count());
-    };
-    const auto before = unix_ms();
+    const auto before = static_cast<std::uint64_t>(unix_ms_now());
     auto first = must_ok(a.send(id, bob.account, {{1, 3, "once"}}), "send");
     EXPECT_FALSE(first.send().duplicate());
     auto retry = must_ok(a.send(id, bob.account, {{1, 3, "once"}}), "retry");
@@ -281,7 +277,7 @@ TEST_F(DeliveryTest, DuplicateMessageIdIsStoredOnce) {
     // "Message ids"); the server shares this machine's clock.
     for (const auto* r : {&first, &retry}) {
         EXPECT_GE(r->send().server_time_ms(), before);
-        EXPECT_LE(r->send().server_time_ms(), unix_ms());
+        EXPECT_LE(r->send().server_time_ms(), static_cast<std::uint64_t>(unix_ms_now()));
     }
 
     auto p = must(b.next_push(5s), "push");

@@ -7,6 +7,7 @@
 #include <regex>
 #include <sstream>
 
+#include "base/unix_time.hpp"
 #include "tests/integration/fixture.hpp"
 #include "wire/endpoint_list.hpp"
 #include "wire/share_links.hpp"
@@ -69,12 +70,6 @@ std::string read_file(const fs::path& p) {
     return s.str();
 }
 
-std::uint64_t now_seconds() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
-
 TEST(Endpoints, RegistrationPinsTheKeyAndOnlyDevicesGetRelays) {
     ServerProcess server(configured());
     must(server.start(), "start server");
@@ -105,8 +100,8 @@ TEST(Endpoints, RegistrationPinsTheKeyAndOnlyDevicesGetRelays) {
         must(wire::verify_endpoint_list(as_bytes(got.get_endpoints().signed_list()), key), "full");
     EXPECT_EQ(full.endpoints, kAddresses);
     EXPECT_EQ(full.relays, (std::vector<std::string>{kRelayA, kRelayB}));
-    EXPECT_LE(full.issued_at, now_seconds());
-    EXPECT_GT(full.issued_at, now_seconds() - 600);
+    EXPECT_LE(full.issued_at, unix_seconds_now());
+    EXPECT_GT(full.issued_at, unix_seconds_now() - 600);
 
     // Anyone can fetch the public one: the same addresses, no relay secrets.
     auto pub = public_list(server, key);

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/unix_time.hpp"
 #include "crypto/random.hpp"
 #include "net/relay_client.hpp"
 #include "net/tls.hpp"
@@ -43,12 +44,6 @@ using asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 namespace rw = wire::relay;
-
-std::uint64_t unix_now() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
 
 std::string make_temp_dir() {
     char tmpl[] = "/tmp/pp-relaymode-XXXXXX";
@@ -331,8 +326,8 @@ class RelayModeTest : public ::testing::TestWithParam<bool> {
             auto binding = net::relay_session_binding(ssl);
             EXPECT_TRUE(binding);
             if (!binding) return std::string();
-            auto a =
-                rw::encode_authenticator(key, *binding, t != 0 ? t : unix_now(), nonce, target);
+            auto a = rw::encode_authenticator(key, *binding, t != 0 ? t : unix_seconds_now(), nonce,
+                                              target);
             EXPECT_TRUE(a);
             return a ? to_string(*a) : std::string();
         };
@@ -513,7 +508,8 @@ TEST_P(RelayModeTest, FirstRecordReplayedInAnotherSessionGetsTheDecoy) {
 
 TEST_P(RelayModeTest, ClockOutsideWindowGetsTheDecoy) {
     std::string sent;
-    const std::string answer = tls_probe(authenticator(echo_target_, unix_now() - 1000), 0, &sent);
+    const std::string answer =
+        tls_probe(authenticator(echo_target_, unix_seconds_now() - 1000), 0, &sent);
     expect_decoy(answer, sent, true);
     EXPECT_EQ(metrics_.relay_authenticated.load(), 0u);
 }
