@@ -736,8 +736,14 @@ void send_one(Client& c) {
     const std::uint32_t n = c.sends_made++;
     std::memcpy(tail.data() + 4, &n, 4);
     std::memcpy(tail.data() + 8, g->run_tag.data(), 2);
-    // Both our peers give their clock; were one not to, the ids would still be unique.
-    const auto mid = pp::wire::message_id_at(c.server_clock.at(Clock::now()).value_or(0), tail);
+    // Without an estimate (none given, or too old) the clock bytes are random, as the client's.
+    pp::wire::MessageIdBytes mid{};
+    if (const auto clock = c.server_clock.at(Clock::now())) {
+        mid = pp::wire::message_id_at(*clock, tail);
+    } else {
+        pp::crypto::random_bytes(mid);
+        std::copy(tail.begin(), tail.end(), mid.end() - static_cast<long>(tail.size()));
+    }
     s->set_message_id(std::string(mid.begin(), mid.end()));
     s->set_recipient(peer->id);
     auto* m = s->add_messages();

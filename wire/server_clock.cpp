@@ -20,14 +20,15 @@ void ServerClock::observe(std::uint64_t server_ms, Steady sent, Steady received)
     constexpr auto kMax = std::uint64_t{1} << 62;
     if (server_ms == 0 || server_ms > kMax || received < sent) return;
     const auto half = (received - sent) / 2;
-    if (server_ms_ && uncertainty(received) <= half) return;  // the held one is still better
+    // The held one is kept while it is still given and still the better.
+    if (server_ms_ && received - received_ <= kMaxAge && uncertainty(received) <= half) return;
     server_ms_ = static_cast<std::int64_t>(server_ms) + to_ms(half);
     received_ = received;
     half_round_trip_ = half;
 }
 
 std::optional<std::int64_t> ServerClock::at(Steady now) const {
-    if (!server_ms_) return std::nullopt;
+    if (!server_ms_ || now - received_ > kMaxAge) return std::nullopt;
     return *server_ms_ + to_ms(now - received_);
 }
 

@@ -9,7 +9,9 @@
 // error of the estimate: half the round trip it came from, plus what the device's steady clock
 // has drifted since (its rate error times the estimate's age). Every answer that carries the
 // clock refreshes the estimate when it is the better one, so while a device sends, the age
-// stays short.
+// stays short. After a long quiet it is not: an estimate older than kMaxAge is no longer given,
+// and the client makes the id wholly random instead, so the drift never grows large enough to
+// carry the rate error of the device's clock.
 //
 // Time on the device is read from the steady clock only, so neither the device's wall clock
 // nor a change to it reaches an id.
@@ -26,6 +28,10 @@ class ServerClock {
     // The rate error assumed of the device's steady clock when an aged estimate is weighed
     // against a new one: 100 ppm, more than a quartz oscillator's usual tens.
     static constexpr std::int64_t kDriftPartsPerMillion = 100;
+    // How long an estimate is given after its reading: 100 ppm of five minutes is 30 ms, about
+    // what a mobile network's round trip varies by anyway (a quartz clock's usual tens of ppm
+    // drift 3 to 10 ms in that time). A device that sends more often keeps it fresh.
+    static constexpr std::chrono::minutes kMaxAge{5};
 
     // The server answered a request sent at `sent` and answered by `received` with its clock
     // `server_ms` (milliseconds since 1970), read somewhere in between: taken as read halfway,
@@ -37,7 +43,8 @@ class ServerClock {
     // Drops the estimate: a new connection, perhaps to a server that gives no clock.
     void forget() { server_ms_.reset(); }
 
-    // The server's clock at `now`, by the estimate held; nothing without one.
+    // The server's clock at `now`, by the estimate held; nothing without one, or when its
+    // reading is older than kMaxAge.
     std::optional<std::int64_t> at(Steady now) const;
 
   private:

@@ -59,6 +59,22 @@ TEST(ClientServerMessageIds, AreWhollyRandomWithoutTheServersClock) {
     EXPECT_TRUE(differ);
 }
 
+TEST(ClientServerMessageIds, AreWhollyRandomOnceTheServersClockIsOld) {
+    // The first send after a long quiet: the estimate's drift could by now carry the rate
+    // error of this device's clock, so the id carries no clock (docs/protocol.md).
+    wire::ServerClock server;
+    const auto t = std::chrono::steady_clock::now();
+    server.observe(static_cast<std::uint64_t>(unix_ms_now()), t, t);
+    const auto later = t + wire::ServerClock::kMaxAge + std::chrono::seconds(1);
+    const MessageId first = new_server_message_id(server, later);
+    bool differ = false;
+    for (int i = 0; i < 7; ++i) {
+        const MessageId next = new_server_message_id(server, later);
+        differ = differ || next[0] != first[0] || next[1] != first[1];
+    }
+    EXPECT_TRUE(differ);
+}
+
 TEST(ClientGroupIds, AreNotClockFirst) {
     // A group id says nothing about when the group was made. Clock-first ids made back to
     // back would all share their first bytes; eight random ones do so with odds of 2^-112.

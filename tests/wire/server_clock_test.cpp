@@ -26,7 +26,19 @@ TEST(ServerClock, TakesTheServersReadingAsMadeHalfwayThroughTheRoundTrip) {
 TEST(ServerClock, RunsOnFromTheReadingWithTheSteadyClock) {
     ServerClock c;
     c.observe(kServer, t0, t0);
-    EXPECT_EQ(c.at(t0 + 90min), kServer + 90 * 60 * 1000);
+    EXPECT_EQ(c.at(t0 + 4min + 59s), kServer + (4 * 60 + 59) * 1000);
+}
+
+// Past five minutes the drift could grow past what a round trip varies by (30 ms at 100 ppm):
+// no estimate, so the client makes wholly random ids until an answer gives the clock again.
+TEST(ServerClock, IsNotGivenOnceItsReadingIsOlderThanFiveMinutes) {
+    ServerClock c;
+    c.observe(kServer, t0, t0 + 20ms);
+    EXPECT_TRUE(c.at(t0 + 20ms + ServerClock::kMaxAge).has_value());
+    EXPECT_FALSE(c.at(t0 + 20ms + ServerClock::kMaxAge + 1ms).has_value());
+    // Any later answer gives it again, however slow its round trip: the old one is past use.
+    c.observe(kServer + 600'000, t0 + 599s, t0 + 601s);
+    EXPECT_EQ(c.at(t0 + 601s), kServer + 600'000 + 1'000);
 }
 
 // Round trips of different lengths around the same reading give the same estimate: what is
@@ -82,9 +94,9 @@ TEST(ServerClock, ASlowRoundTripDoesNotReplaceAFastRecentOne) {
 
 TEST(ServerClock, AnOldEstimateGivesWayToASlowerButFreshReading) {
     ServerClock c;
-    c.observe(kServer, t0, t0 + 20ms);  // +/- 10 ms, +100 ppm of its age: 110 ms after 1,000 s
-    c.observe(kServer + 1'000'000 + 7, t0 + 1000s, t0 + 1000s + 100ms);  // +/- 50 ms: taken
-    EXPECT_EQ(c.at(t0 + 1000s + 100ms), kServer + 1'000'000 + 7 + 50);
+    c.observe(kServer, t0, t0 + 20ms);  // +/- 10 ms, +100 ppm of its age: 40 ms after 300 s
+    c.observe(kServer + 300'000 + 7, t0 + 300s, t0 + 300s + 60ms);  // +/- 30 ms: taken
+    EXPECT_EQ(c.at(t0 + 300s + 60ms), kServer + 300'000 + 7 + 30);
 }
 
 }  // namespace
