@@ -40,6 +40,16 @@ struct ServerCore {
     void add(std::uint64_t id, const std::shared_ptr<Session>& s);
     void remove(std::uint64_t id);
     std::vector<std::shared_ptr<Session>> snapshot();
+    // Calls fn(Session&) for each live session with the lock held, copying nothing: for the
+    // keep-alive sweep, which would otherwise copy every session's pointer each tick. fn must
+    // be quick and must not call add(), remove() or snapshot().
+    template <class Fn>
+    void for_each_live(Fn&& fn) {
+        std::lock_guard lock(mu_);
+        for (auto& [id, weak] : live_) {
+            if (auto s = weak.lock()) fn(*s);
+        }
+    }
     // Waits until no session is live or `timeout` passes; true if none is left.
     bool wait_all_closed(std::chrono::milliseconds timeout);
 

@@ -78,7 +78,6 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     void on_idle(std::chrono::steady_clock::time_point now);  // on the strand
     bool idle_limited() const;
     bool close_overdue(std::chrono::steady_clock::time_point now) const;  // any thread
-    const ServerOptions& opts() const { return core_->opts; }
     // A frame (data or control) came from the peer: the keep-alive's sign of life.
     void heard() noexcept {
         last_heard_.store(std::chrono::steady_clock::now().time_since_epoch().count(),

@@ -18,19 +18,20 @@ Clock::duration since(Clock::time_point now, Clock::rep ticks) {
 }  // namespace
 
 bool Session::idle_limited() const {
-    return opts().idle_timeout.count() > 0;  // 0: no idle timeout, no pings
+    return core_->opts.idle_timeout.count() > 0;  // 0: no idle timeout, no pings
 }
 
 bool Session::close_overdue(Clock::time_point now) const {
     const auto closing = closing_since_.load(std::memory_order_relaxed);
-    return closing != 0 && opts().handshake_timeout.count() > 0 &&
-           since(now, closing) >= opts().handshake_timeout;
+    return closing != 0 && core_->opts.handshake_timeout.count() > 0 &&
+           since(now, closing) >= core_->opts.handshake_timeout;
 }
 
 void Session::check_idle(Clock::time_point now) {
     const auto heard = last_heard_.load(std::memory_order_relaxed);
     if (heard == 0) return;  // not a WebSocket (yet): the handshake deadline applies
-    if (!close_overdue(now) && !(idle_limited() && since(now, heard) >= opts().idle_timeout / 2))
+    if (!close_overdue(now) &&
+        !(idle_limited() && since(now, heard) >= core_->opts.idle_timeout / 2))
         return;
     try {
         asio::post(ws_.get_executor(), [self = shared_from_this(), now] { self->on_idle(now); });
@@ -43,7 +44,7 @@ void Session::on_idle(Clock::time_point now) {
     if (phase_ != Phase::kOpen) return;  // the session is over: its socket is closed already
     const auto heard = last_heard_.load(std::memory_order_relaxed);
     const auto silence = since(now, heard);
-    if ((idle_limited() && silence >= opts().idle_timeout) || close_overdue(now)) {
+    if ((idle_limited() && silence >= core_->opts.idle_timeout) || close_overdue(now)) {
         // The peer is gone (not even a pong), or a close did not finish in time (the peer
         // reads nothing, so our close frame cannot go out, or it never answers ours). The
         // pending read fails and run() ends the session.
@@ -52,8 +53,8 @@ void Session::on_idle(Clock::time_point now) {
     }
     const bool closing = closing_since_.load(std::memory_order_relaxed) != 0;
     // Closing: no ping; the close handshake's own deadline above applies.
-    if (closing || !idle_limited() || silence < opts().idle_timeout / 2 || pinged_for_ == heard ||
-        ping_in_flight_) {
+    if (closing || !idle_limited() || silence < core_->opts.idle_timeout / 2 ||
+        pinged_for_ == heard || ping_in_flight_) {
         return;
     }
     try {
