@@ -65,8 +65,9 @@ inline Event group_event(const Group& g) {
 // ciphertext, which only the recipients read.
 MessageId new_message_id();
 // The id of a send as the server sees it: the server's clock as `server` estimates it at `now`,
-// then 80 random bits. With no estimate (a server that does not give its clock), all 16 bytes
-// are random: slower for the server's index, but the device's clock never shows.
+// then 80 random bits. With no estimate (a server that does not give its clock, or a last
+// reading older than ServerClock::kMaxAge), all 16 bytes are random: slower for the server's
+// index, but the device's clock never shows.
 MessageId new_server_message_id(const wire::ServerClock& server,
                                 std::chrono::steady_clock::time_point now);
 GroupId random_group_id();

@@ -6,8 +6,6 @@
 
 namespace pp::server {
 
-namespace {}  // namespace
-
 Housekeeper::Housekeeper(store::Store& store, Metrics& metrics, StoreGauges& gauges,
                          Options options, Sweep sweep)
     : store_(store),

@@ -20,8 +20,10 @@ void ServerClock::observe(std::uint64_t server_ms, Steady sent, Steady received)
     constexpr auto kMax = std::uint64_t{1} << 62;
     if (server_ms == 0 || server_ms > kMax || received < sent) return;
     const auto half = (received - sent) / 2;
-    // The held one is kept while it is still given and still the better.
-    if (server_ms_ && received - received_ <= kMaxAge && uncertainty(received) <= half) return;
+    // The held one is kept while it is the more certain, and only in the first half of its
+    // life: past that any reading takes over, so a device that keeps sending keeps an estimate
+    // even where round trips vary more than the drift allowance.
+    if (server_ms_ && received - received_ <= kMaxAge / 2 && uncertainty(received) <= half) return;
     server_ms_ = static_cast<std::int64_t>(server_ms) + to_ms(half);
     received_ = received;
     half_round_trip_ = half;

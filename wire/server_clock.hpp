@@ -8,10 +8,10 @@
 // server's clock the gap carries the network delay, which the server sees anyway, and the
 // error of the estimate: half the round trip it came from, plus what the device's steady clock
 // has drifted since (its rate error times the estimate's age). Every answer that carries the
-// clock refreshes the estimate when it is the better one, so while a device sends, the age
-// stays short. After a long quiet it is not: an estimate older than kMaxAge is no longer given,
-// and the client makes the id wholly random instead, so the drift never grows large enough to
-// carry the rate error of the device's clock.
+// clock refreshes the estimate when it is the better one, or when the held one is past half its
+// life, so while a device sends, the age stays short. After a long quiet it is not: an estimate
+// older than kMaxAge is no longer given, and the client makes the id wholly random instead, so
+// the drift never grows large enough to carry the rate error of the device's clock.
 //
 // Time on the device is read from the steady clock only, so neither the device's wall clock
 // nor a change to it reaches an id.
@@ -30,14 +30,15 @@ class ServerClock {
     static constexpr std::int64_t kDriftPartsPerMillion = 100;
     // How long an estimate is given after its reading: 100 ppm of five minutes is 30 ms, about
     // what a mobile network's round trip varies by anyway (a quartz clock's usual tens of ppm
-    // drift 3 to 10 ms in that time). A device that sends more often keeps it fresh.
-    static constexpr std::chrono::minutes kMaxAge{5};
+    // drift 3 to 10 ms in that time). Past half of it, any answer with the clock replaces the
+    // estimate, so a device that sends more often than this keeps one.
+    static constexpr std::chrono::seconds kMaxAge{300};
 
     // The server answered a request sent at `sent` and answered by `received` with its clock
     // `server_ms` (milliseconds since 1970), read somewhere in between: taken as read halfway,
     // give or take half the round trip. Kept if it is more certain than the estimate held, aged
-    // to `received`. 0 (an answer without the clock) and readings no clock could give change
-    // nothing.
+    // to `received`, or if the held one is older than half of kMaxAge. 0 (an answer without the
+    // clock) and readings no clock could give change nothing.
     void observe(std::uint64_t server_ms, Steady sent, Steady received);
 
     // Drops the estimate: a new connection, perhaps to a server that gives no clock.

@@ -80,8 +80,8 @@ TEST(ServerClock, AFresherReadingReplacesAnAgedOne) {
     ServerClock c;
     c.observe(kServer, t0, t0 + 20ms);  // +/- 10 ms
     // As fast, and the held one has aged: taken.
-    c.observe(kServer + 5'000, t0 + 5s, t0 + 5s + 20ms);
-    EXPECT_EQ(c.at(t0 + 5s + 20ms), kServer + 5'010);
+    c.observe(kServer + 5'003, t0 + 5s, t0 + 5s + 20ms);
+    EXPECT_EQ(c.at(t0 + 5s + 20ms), kServer + 5'013);  // kept, it would give kServer + 5,010
 }
 
 TEST(ServerClock, ASlowRoundTripDoesNotReplaceAFastRecentOne) {
@@ -92,11 +92,23 @@ TEST(ServerClock, ASlowRoundTripDoesNotReplaceAFastRecentOne) {
     EXPECT_EQ(c.at(t0 + 61s), kServer + 10 + 61'000 - 20);
 }
 
-TEST(ServerClock, AnOldEstimateGivesWayToASlowerButFreshReading) {
+TEST(ServerClock, AnAgedEstimateGivesWayToASlowerButFreshReading) {
     ServerClock c;
-    c.observe(kServer, t0, t0 + 20ms);  // +/- 10 ms, +100 ppm of its age: 40 ms after 300 s
-    c.observe(kServer + 300'000 + 7, t0 + 300s, t0 + 300s + 60ms);  // +/- 30 ms: taken
-    EXPECT_EQ(c.at(t0 + 300s + 60ms), kServer + 300'000 + 7 + 30);
+    c.observe(kServer, t0, t0 + 20ms);  // +/- 10 ms, +100 ppm of its age: 22 ms after 120 s
+    c.observe(kServer + 120'000 + 7, t0 + 120s, t0 + 120s + 40ms);  // +/- 20 ms: taken
+    // Kept, it would give kServer + 10 + 120,020.
+    EXPECT_EQ(c.at(t0 + 120s + 40ms), kServer + 120'000 + 7 + 20);
+}
+
+// Past half its life (150 s) the estimate gives way to any reading, however slow: a device
+// whose round trips vary more than the drift allowance still keeps an estimate while it sends.
+TEST(ServerClock, PastHalfItsLifeAnyReadingReplacesTheEstimate) {
+    ServerClock c;
+    c.observe(kServer, t0, t0 + 20ms);                   // +/- 10 ms
+    c.observe(kServer + 149'000, t0 + 148s, t0 + 150s);  // +/- 1 s at 150 s: not taken
+    EXPECT_EQ(c.at(t0 + 150s), kServer + 10 + 150'000 - 20);
+    c.observe(kServer + 152'000, t0 + 151s, t0 + 153s);  // +/- 1 s at 153 s: taken
+    EXPECT_EQ(c.at(t0 + 153s), kServer + 152'000 + 1'000);
 }
 
 }  // namespace
