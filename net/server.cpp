@@ -113,15 +113,24 @@ asio::awaitable<void> Server::Impl::accept_loop() {
         // (up to 40 ms on Linux), which set the tail of push latency.
         boost::system::error_code no_delay_ec;
         socket.set_option(tcp::no_delay(true), no_delay_ec);
+        const auto id = next_id.fetch_add(1);
+        bool counted = false;
         try {
-            const auto id = next_id.fetch_add(1);
             auto session = std::make_shared<detail::Session>(core, std::move(socket), id);
             counters.connections_open.fetch_add(1);
+            counted = true;
             counters.connections_total.fetch_add(1);
             core->add(id, session);
             detail::Session::launch(session);
         } catch (...) {
-            // Allocation failure for one connection must not end the accept loop.
+            // Allocation failure for one connection must not end the accept loop. A session
+            // whose coroutine never started cannot end itself: left counted and listed, it
+            // would hold a place under max_connections for good and make shutdown wait out
+            // its whole timeout.
+            if (counted) {
+                counters.connections_open.fetch_sub(1);
+                core->remove(id);
+            }
         }
     }
 }
@@ -141,13 +150,24 @@ asio::awaitable<void> Server::Impl::idle_sweep() {
     // Not below 50 ms: each tick walks every session (20,000 of them, say).
     tick = std::max<decltype(tick)>(tick, 50ms);
     asio::steady_timer timer(co_await asio::this_coro::executor);
+    std::vector<std::shared_ptr<detail::Session>> due;
     for (;;) {
         timer.expires_after(tick);
         auto [ec] = co_await timer.async_wait(kTok);
         if (ec) co_return;
         const auto now = std::chrono::steady_clock::now();
-        // check_idle() only reads two atomics, and posts to a session that is due.
-        core->for_each_live([now](detail::Session& s) { s.check_idle(now); });
+        // The sessions due are collected under the live map's lock and posted to after it is
+        // released, so accepting and ending sessions never wait behind the posts. `due` keeps
+        // its capacity from tick to tick.
+        try {
+            core->for_each_live([&](detail::Session& s) {
+                if (s.idle_check_due(now)) due.push_back(s.shared_from_this());
+            });
+        } catch (...) {
+            // Out of memory growing `due`: those collected are still checked; the rest next tick.
+        }
+        for (auto& s : due) s->check_idle(now);
+        due.clear();
     }
 }
 

@@ -42,7 +42,7 @@ struct ServerCore {
     std::vector<std::shared_ptr<Session>> snapshot();
     // Calls fn(Session&) for each live session with the lock held, copying nothing: for the
     // keep-alive sweep, which would otherwise copy every session's pointer each tick. fn must
-    // be quick and must not call add(), remove() or snapshot().
+    // be quick (no posting) and must not call add(), remove() or snapshot().
     template <class Fn>
     void for_each_live(Fn&& fn) {
         std::lock_guard lock(mu_);

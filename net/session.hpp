@@ -42,7 +42,10 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     // Keep-alive, from the server's idle sweep on any thread (session_keepalive.cpp): a
     // WebSocket silent for half the idle timeout is pinged, one silent for all of it dropped,
     // and a close not finished within the handshake timeout from when it began is cut off.
-    void check_idle(std::chrono::steady_clock::time_point now);
+    // idle_check_due() only reads atomics, so the sweep can ask it of every session under the
+    // live map's lock; check_idle() then posts on_idle() to the session's strand.
+    bool idle_check_due(std::chrono::steady_clock::time_point now) const noexcept;
+    void check_idle(std::chrono::steady_clock::time_point now) noexcept;
 
   private:
     // TlsStream, not beast::ssl_stream: see net/tls_stream.hpp (no per-connection TLS buffers).
@@ -76,8 +79,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     void arm_deadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d);
     void disarm_deadline() { ++deadline_gen_; }
     void on_idle(std::chrono::steady_clock::time_point now);  // on the strand
-    bool idle_limited() const;
-    bool close_overdue(std::chrono::steady_clock::time_point now) const;  // any thread
+    bool idle_limited() const noexcept;
+    bool close_overdue(std::chrono::steady_clock::time_point now) const noexcept;  // any thread
     // A frame (data or control) came from the peer: the keep-alive's sign of life.
     void heard() noexcept {
         last_heard_.store(std::chrono::steady_clock::now().time_since_epoch().count(),

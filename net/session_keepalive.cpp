@@ -17,22 +17,24 @@ Clock::duration since(Clock::time_point now, Clock::rep ticks) {
 }
 }  // namespace
 
-bool Session::idle_limited() const {
+bool Session::idle_limited() const noexcept {
     return core_->opts.idle_timeout.count() > 0;  // 0: no idle timeout, no pings
 }
 
-bool Session::close_overdue(Clock::time_point now) const {
+bool Session::close_overdue(Clock::time_point now) const noexcept {
     const auto closing = closing_since_.load(std::memory_order_relaxed);
     return closing != 0 && core_->opts.handshake_timeout.count() > 0 &&
            since(now, closing) >= core_->opts.handshake_timeout;
 }
 
-void Session::check_idle(Clock::time_point now) {
+bool Session::idle_check_due(Clock::time_point now) const noexcept {
     const auto heard = last_heard_.load(std::memory_order_relaxed);
-    if (heard == 0) return;  // not a WebSocket (yet): the handshake deadline applies
-    if (!close_overdue(now) &&
-        !(idle_limited() && since(now, heard) >= core_->opts.idle_timeout / 2))
-        return;
+    if (heard == 0) return false;  // not a WebSocket (yet): the handshake deadline applies
+    return close_overdue(now) ||
+           (idle_limited() && since(now, heard) >= core_->opts.idle_timeout / 2);
+}
+
+void Session::check_idle(Clock::time_point now) noexcept {
     try {
         asio::post(ws_.get_executor(), [self = shared_from_this(), now] { self->on_idle(now); });
     } catch (...) {
