@@ -39,6 +39,31 @@ void answer(Callback& callback, Arg&& arg) noexcept {
     }
 }
 
+// Answers once: the callback is taken out of its slot first, so what is still in a slot after
+// an exception inside a batch is exactly what has not been answered.
+template <typename Callback, typename Arg>
+void answer_once(Callback& slot, Arg&& arg) noexcept {
+    Callback callback = std::move(slot);
+    slot = nullptr;
+    answer(callback, std::forward<Arg>(arg));
+}
+
+// Every send and ack of a batch not answered when it failed part way (out of memory, in the
+// store or here): "not confirmed", so the client sends it again. A send that was committed
+// after all is recognised by its id then (duplicate), and deleting acked rows twice deletes
+// nothing more. Each answer on its own: one that cannot be made does not stop the others,
+// and its client times out and retries.
+template <typename Batch>
+void answer_unconfirmed(Batch& batch) noexcept {
+    for (auto& p : batch) {
+        if (!p.done) continue;
+        try {
+            answer_once(p.done, make_error(ErrorCode::kInternal, "not confirmed; send it again"));
+        } catch (...) {
+        }
+    }
+}
+
 }  // namespace
 
 void GroupCommitter::submit(store::Send send, Done done) {
@@ -100,6 +125,10 @@ void GroupCommitter::stop() {
 void GroupCommitter::run() {
     std::vector<Pending> sends;
     std::vector<PendingAcks> acks;
+    // Taking a batch off the queues then never allocates (under the lock, where a failure
+    // could not be answered).
+    sends.reserve(bounds_.max_batch);
+    acks.reserve(bounds_.max_batch);
     for (;;) {
         {
             std::unique_lock lock(mutex_);
@@ -114,7 +143,13 @@ void GroupCommitter::run() {
                 acks_.pop_front();
             }
         }
-        commit(sends, acks);
+        try {
+            commit(sends, acks);
+        } catch (...) {
+            // Out of memory part way through: the thread carries on with the next batch.
+            answer_unconfirmed(sends);
+            answer_unconfirmed(acks);
+        }
         {
             // Released once answered: until then the batch's contents are still in memory.
             std::size_t done_bytes = 0;
@@ -153,7 +188,7 @@ void GroupCommitter::commit(std::vector<Pending>& batch, std::vector<PendingAcks
     std::vector<CommittedDelivery> stored;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (!results) {
-            answer(batch[i].done, results.error());
+            answer_once(batch[i].done, results.error());
             continue;
         }
         const store::SendResult& r = (*results)[i];
@@ -165,9 +200,9 @@ void GroupCommitter::commit(std::vector<Pending>& batch, std::vector<PendingAcks
             metrics_.messages_stored.fetch_add(send->deliveries.size(), std::memory_order_relaxed);
         }
         metrics_.commit_latency.observe(now - batch[i].received);
-        answer(batch[i].done, r.outcome);
+        answer_once(batch[i].done, r.outcome);
     }
-    for (auto& p : ack_batch) answer(p.done, acked);
+    for (auto& p : ack_batch) answer_once(p.done, acked);
     if (!stored.empty() && on_committed_) answer(on_committed_, std::move(stored));
 }
 

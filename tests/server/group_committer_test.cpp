@@ -5,6 +5,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <new>
+#include <vector>
 
 #include "server/group_committer.hpp"
 #include "tests/server/unused_store.hpp"
@@ -203,6 +205,70 @@ TEST(GroupCommitter, RefusesPastTheByteBoundButAlwaysTakesOneSend) {
     }
     EXPECT_EQ(stored, 4u);
     EXPECT_EQ(busy, 1u);
+}
+
+// A store whose first commit runs out of memory (the exception SQLite's wrapper or a vector
+// of results would throw); later commits store everything.
+class OutOfMemoryOnceStore final : public test_doubles::UnusedStore {
+  public:
+    Result<std::vector<store::SendResult>> commit(const std::vector<store::Send>& sends,
+                                                  const std::vector<DeviceAcks>&) override {
+        if (!thrown_.exchange(true)) throw std::bad_alloc();
+        std::vector<store::SendResult> out;
+        for (const auto& s : sends)
+            out.push_back(
+                {store::SendOutcome::kStored, std::vector<std::uint64_t>(s.deliveries.size(), 1)});
+        return out;
+    }
+
+  private:
+    std::atomic<bool> thrown_{false};
+};
+
+// Out of memory inside a batch answers what it had not answered as not confirmed (the
+// clients send again), and the committer goes on with the next batch. It used to end the
+// committer's thread, and with it the process.
+TEST(GroupCommitter, OutOfMemoryInABatchAnswersItAndCarriesOn) {
+    OutOfMemoryOnceStore store;
+    Metrics metrics;
+    std::mutex mu;
+    std::condition_variable answered;
+    std::vector<Result<store::SendOutcome>> sends;
+    std::vector<Result<void>> acks;
+    auto on_send = [&](Result<store::SendOutcome> r) {
+        std::lock_guard lock(mu);
+        sends.push_back(std::move(r));
+        answered.notify_all();
+    };
+    auto on_ack = [&](Result<void> r) {
+        std::lock_guard lock(mu);
+        acks.push_back(std::move(r));
+        answered.notify_all();
+    };
+    auto wait_for = [&](std::size_t n_sends, std::size_t n_acks) {
+        std::unique_lock lock(mu);
+        return answered.wait_for(lock, std::chrono::seconds(10),
+                                 [&] { return sends.size() >= n_sends && acks.size() >= n_acks; });
+    };
+    GroupCommitter committer(store, metrics, bounds(/*max_batch=*/8, 8, 8), {});
+    committer.submit(a_send(0), on_send);
+    committer.submit_acks(store::DeviceAddress{}, {7}, on_ack);
+    // The first batch holds the send, and the ack too unless it came late for it: either way
+    // each is answered once.
+    ASSERT_TRUE(wait_for(1, 1));
+    {
+        std::lock_guard lock(mu);
+        ASSERT_FALSE(sends[0]);
+        EXPECT_EQ(sends[0].error().code, ErrorCode::kInternal);
+    }
+    committer.submit(a_send(1), on_send);
+    ASSERT_TRUE(wait_for(2, 1));
+    committer.stop();
+    std::lock_guard lock(mu);
+    ASSERT_EQ(sends.size(), 2u);
+    ASSERT_TRUE(sends[1]);
+    EXPECT_EQ(*sends[1], store::SendOutcome::kStored);
+    EXPECT_EQ(acks.size(), 1u);
 }
 
 }  // namespace
