@@ -54,6 +54,9 @@ struct Service::Session {
         std::size_t bytes = 0;
     };
     std::map<store::MessageId, std::deque<Pushed>> in_flight;
+    // Rows claimed by an ack still being committed, counted by id: another ack of the same
+    // envelope must not be answered OK before that commit is settled.
+    std::map<store::MessageId, std::size_t> claiming;
     // The push window: pushed rows not yet durably acknowledged (including those claimed by
     // an ack still being committed) and their bytes.
     std::size_t in_flight_count = 0;
@@ -841,6 +844,23 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         if (!id) return error(req.id(), v1::BAD_REQUEST, "message ids are 16 bytes");
         ids.push_back(*id);
     }
+    // An ack of envelopes whose rows here are all claimed by an earlier ack still being
+    // committed: answering it OK now (there is nothing left to delete) would confirm a delete
+    // that may yet fail. Refused like a busy server, with nothing claimed, so the client sends
+    // it again once that commit is settled.
+    if (!s->claiming.empty()) {
+        std::map<store::MessageId, std::size_t> named;  // how many rows of each id this ack takes
+        for (const auto& id : ids) ++named[id];
+        for (const auto& [id, n] : named) {
+            if (!s->claiming.contains(id)) continue;
+            const auto it = s->in_flight.find(id);
+            if (n > (it == s->in_flight.end() ? 0 : it->second.size())) {
+                return error(req.id(), v1::RATE_LIMITED,
+                             "an earlier ack of these messages is still being stored; send it "
+                             "again");
+            }
+        }
+    }
     // Each id acknowledges one row pushed on this connection with that id, the oldest still
     // unacknowledged: a client acks every envelope it got, so two envelopes with one id (from
     // two senders) take two entries. Ids not pushed here (unknown, already acknowledged, or
@@ -858,7 +878,12 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
     }
     std::vector<std::uint64_t> seqs;
     seqs.reserve(claimed.size());
-    for (const auto& c : claimed) seqs.push_back(c.second.seq);
+    std::vector<store::MessageId> claimed_ids;
+    claimed_ids.reserve(claimed.size());
+    for (const auto& c : claimed) {
+        seqs.push_back(c.second.seq);
+        claimed_ids.push_back(c.first);
+    }
     // Through the group committer: one transaction (one fsync) carries the acks of every
     // connection, and this strand is free meanwhile. The answer comes once it is durable.
     const std::uint64_t rid = req.id();
@@ -883,6 +908,10 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         const bool ok = r.ok();
         // On the strand: settle the window with the claimed rows.
         auto settle = [this, s, ok, claimed = std::move(claimed)] {
+            for (const auto& c : claimed) {
+                auto it = s->claiming.find(c.first);
+                if (it != s->claiming.end() && --it->second == 0) s->claiming.erase(it);
+            }
             if (ok) {
                 for (const auto& c : claimed) {
                     s->in_flight_count -= 1;
@@ -913,6 +942,7 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         }
     };
     try {
+        for (const auto& id : claimed_ids) ++s->claiming[id];
         committer_->submit_acks(*s->device, std::move(seqs), std::move(done));
     } catch (const std::exception&) {
         // Not queued (out of memory): the claimed rows left in_flight but still fill the

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -65,7 +66,34 @@ class FlakyStore final : public store::Store {
     }
     Result<std::vector<store::SendResult>> commit(const std::vector<store::Send>& sends,
                                                   const std::vector<DeviceAcks>& acks) override {
+        if (!acks.empty()) {
+            std::unique_lock lock(gate_mutex_);
+            ++ack_commits_started_;
+            gate_changed_.notify_all();
+            gate_changed_.wait(lock, [&] { return !hold_acks_; });
+            if (fail_acks > 0) {
+                --fail_acks;
+                return make_error(ErrorCode::kInternal, "sqlite: disk I/O error");
+            }
+        }
         return real_->commit(sends, acks);
+    }
+    // Commits that carry acks wait while held; the next `fail_acks` of them then fail whole.
+    int fail_acks = 0;  // under gate_mutex_ once a commit may run
+    void hold_acks() {
+        std::lock_guard lock(gate_mutex_);
+        hold_acks_ = true;
+    }
+    void release_acks(int then_fail) {
+        std::lock_guard lock(gate_mutex_);
+        fail_acks = then_fail;
+        hold_acks_ = false;
+        gate_changed_.notify_all();
+    }
+    bool wait_for_ack_commit() {
+        std::unique_lock lock(gate_mutex_);
+        return gate_changed_.wait_for(lock, std::chrono::seconds(10),
+                                      [&] { return ack_commits_started_ > 0; });
     }
     Result<std::vector<store::QueuedMessage>> pending(const store::DeviceAddress& d,
                                                       std::uint64_t after_seq, std::size_t limit,
@@ -95,6 +123,10 @@ class FlakyStore final : public store::Store {
 
   private:
     std::unique_ptr<store::SqliteStore> real_;
+    std::mutex gate_mutex_;
+    std::condition_variable gate_changed_;
+    bool hold_acks_ = false;
+    int ack_commits_started_ = 0;
 };
 
 // A connection that keeps the frames sent to it and runs posted work when the test pumps it,
@@ -213,6 +245,8 @@ class ServiceStoreErrors : public ::testing::Test {
         service_ = std::make_unique<Service>(*store_, Config{}, metrics_, 1);
     }
     void TearDown() override {
+        // A test that failed while acks were held must not leave the committer waiting.
+        if (store_) store_->release_acks(0);
         if (service_) service_->shutdown();
         service_.reset();
         store_.reset();
@@ -386,6 +420,53 @@ TEST_F(ServiceStoreErrors, AFullDiskIsAStoreErrorNotBusy) {
     EXPECT_NE(r->detail().find("retry with the same message id"), std::string::npos);
     EXPECT_GT(metrics_.store_errors.load(), errors_before);
     EXPECT_EQ(metrics_.rate_limited.load(), 0u);
+    service_->on_close(conn);
+}
+
+// An ack repeated while the first ack of the same envelope is still being committed is not
+// answered OK: there is nothing left for it to claim, but the first one's delete may yet fail.
+// It is refused like a busy server; after the first fails, the retry claims the row again and
+// deletes it.
+TEST_F(ServiceStoreErrors, ARepeatedAckWaitsForTheFirstOnesCommit) {
+    make_recipient_with_mail();
+    auto conn = std::make_shared<RecordingConnection>(1);
+    sign_in(conn);
+    ASSERT_TRUE(conn->pump_until([&] { return conn->count(is_queue_empty) == 1; }));
+    std::string id;
+    for (const auto& f : conn->frames())
+        if (is_envelope(f)) id = f.push().envelope().message_id();
+    ASSERT_EQ(id.size(), 16u);
+    auto ack = [&](std::uint64_t rid) {
+        v1::Frame f;
+        f.set_version(wire::kProtocolVersion);
+        f.mutable_request()->set_id(rid);
+        f.mutable_request()->mutable_ack()->add_message_ids(id);
+        service_->on_frame(conn, wire::encode_frame(f));
+    };
+
+    store_->hold_acks();
+    ack(10);
+    ASSERT_TRUE(store_->wait_for_ack_commit());
+    ack(11);  // the same envelope, its first ack still in the store's hands
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 11).has_value(); }));
+    EXPECT_EQ(response_to(conn->frames(), 11)->status(), v1::RATE_LIMITED);
+    EXPECT_FALSE(response_to(conn->frames(), 10).has_value());
+
+    store_->release_acks(/*then_fail=*/1);
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 10).has_value(); }));
+    EXPECT_EQ(response_to(conn->frames(), 10)->status(), v1::INTERNAL);
+    conn->settle();  // the failed ack gives its row back
+    auto depth = store_->queue_depth({account_, store::kPrimaryDevice});
+    ASSERT_TRUE(depth.ok());
+    EXPECT_EQ(*depth, 1u);
+
+    ack(12);
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 12).has_value(); }));
+    EXPECT_EQ(response_to(conn->frames(), 12)->status(), v1::OK);
+    depth = store_->queue_depth({account_, store::kPrimaryDevice});
+    ASSERT_TRUE(depth.ok());
+    EXPECT_EQ(*depth, 0u);
+    EXPECT_FALSE(conn->closed());
     service_->on_close(conn);
 }
 
