@@ -263,6 +263,38 @@ TEST_F(DeliveryTest, StaleDeviceListGetsCurrentDevices) {
     EXPECT_EQ(got[0].content(), "real");
 }
 
+// A retry sent before the first attempt was answered (pipelined on one connection, and on a
+// second connection of the same device): the copies meet in the committer, in one batch or
+// in consecutive ones, and exactly one is stored; the others are answered as duplicates.
+TEST_F(DeliveryTest, RetriesInFlightTogetherAreStoredOnce) {
+    auto b = login(server, bob);
+    ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
+    auto a = login(server, alice);
+    auto a2 = login(server, alice);
+    const std::string id = random_id();
+    std::vector<std::uint64_t> on_a;
+    for (int i = 0; i < 3; ++i)
+        on_a.push_back(must(a.submit(ServerClient::make_send(id, bob.account, {{1, 3, "one"}})),
+                            "pipelined send"));
+    const auto on_a2 =
+        must(a2.submit(ServerClient::make_send(id, bob.account, {{1, 3, "one"}})), "send");
+    int stored = 0, duplicates = 0;
+    auto count = [&](const v1::Response& r) {
+        ASSERT_EQ(r.status(), v1::OK) << r.detail();
+        ++(r.send().duplicate() ? duplicates : stored);
+    };
+    for (const auto rid : on_a) count(must(a.await(rid), "answer"));
+    count(must(a2.await(on_a2), "answer"));
+    EXPECT_EQ(stored, 1);
+    EXPECT_EQ(duplicates, 3);
+
+    auto p = must(b.next_push(5s), "push");
+    ASSERT_TRUE(p.has_envelope());
+    EXPECT_EQ(p.envelope().message_id(), id);
+    must_ok(b.drain(), "drain");
+    EXPECT_TRUE(must(b.next_push(5s), "after drain").has_queue_empty()) << "a second copy";
+}
+
 TEST_F(DeliveryTest, DuplicateMessageIdIsStoredOnce) {
     auto b = login(server, bob);
     ASSERT_TRUE(must(b.next_push(5s), "backlog").has_queue_empty());
