@@ -463,6 +463,9 @@ TEST_F(ServiceStoreErrors, ARepeatedAckWaitsForTheFirstOnesCommit) {
     ack(12);
     ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 12).has_value(); }));
     EXPECT_EQ(response_to(conn->frames(), 12)->status(), v1::OK);
+    // Runs the settling job posted after the answer: left queued, it would hold the session,
+    // and the session this connection.
+    conn->settle();
     depth = store_->queue_depth({account_, store::kPrimaryDevice});
     ASSERT_TRUE(depth.ok());
     EXPECT_EQ(*depth, 0u);
