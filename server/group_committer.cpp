@@ -18,6 +18,8 @@ GroupCommitter::GroupCommitter(store::Store& store, Metrics& metrics, Bounds bou
     bounds_.max_batch = std::max<std::size_t>(bounds_.max_batch, 1);
     bounds_.max_pending_sends = std::max<std::size_t>(bounds_.max_pending_sends, 1);
     bounds_.max_pending_acks = std::max<std::size_t>(bounds_.max_pending_acks, 1);
+    batch_.reserve(bounds_.max_batch);
+    ack_batch_.reserve(bounds_.max_batch);
     thread_ = std::thread([this] { run(); });
 }
 
@@ -51,16 +53,12 @@ void answer_once(Callback& slot, Arg&& arg) noexcept {
 // Every send and ack of a batch not answered when it failed part way (out of memory, in the
 // store or here): "not confirmed", so the client sends it again. A send that was committed
 // after all is recognised by its id then (duplicate), and deleting acked rows twice deletes
-// nothing more. Each answer on its own: one that cannot be made does not stop the others,
-// and its client times out and retries.
+// nothing more. (An error allocates nothing: its detail is a static string.)
 template <typename Batch>
 void answer_unconfirmed(Batch& batch) noexcept {
     for (auto& p : batch) {
-        if (!p.done) continue;
-        try {
+        if (p.done)
             answer_once(p.done, make_error(ErrorCode::kInternal, "not confirmed; send it again"));
-        } catch (...) {
-        }
     }
 }
 
@@ -123,12 +121,8 @@ void GroupCommitter::stop() {
 }
 
 void GroupCommitter::run() {
-    std::vector<Pending> sends;
-    std::vector<PendingAcks> acks;
-    // Taking a batch off the queues then never allocates (under the lock, where a failure
-    // could not be answered).
-    sends.reserve(bounds_.max_batch);
-    acks.reserve(bounds_.max_batch);
+    auto& sends = batch_;
+    auto& acks = ack_batch_;
     for (;;) {
         {
             std::unique_lock lock(mutex_);

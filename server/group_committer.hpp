@@ -72,6 +72,11 @@ class GroupCommitter {
     void run();
     void commit(std::vector<Pending>& sends, std::vector<PendingAcks>& acks);
 
+    // The batch being committed, reserved to max_batch up front (so taking a batch off the
+    // queues, under the lock, never allocates); only the committer's thread touches them.
+    std::vector<Pending> batch_;
+    std::vector<PendingAcks> ack_batch_;
+
     store::Store& store_;
     Metrics& metrics_;
     Bounds bounds_;
