@@ -45,18 +45,24 @@ TEST(ClientServerMessageIds, DifferWithinOneMillisecond) {
         EXPECT_TRUE(seen.insert(new_server_message_id(server, t)).second);
 }
 
-TEST(ClientServerMessageIds, AreWhollyRandomWithoutTheServersClock) {
-    // No estimate: no clock at all, rather than the device's. Clock-first ids made back to back
-    // would share their first bytes; eight random ones do so with odds of 2^-112.
-    const wire::ServerClock unknown;
-    const auto t = std::chrono::steady_clock::now();
-    const MessageId first = new_server_message_id(unknown, t);
+// Whether ids from `make` start with no clock: clock-first ids made back to back would all share
+// their first two bytes; eight random ones do so with odds of 2^-112.
+template <typename Make>
+bool first_bytes_vary(Make make) {
+    const auto first = make();
     bool differ = false;
     for (int i = 0; i < 7; ++i) {
-        const MessageId next = new_server_message_id(unknown, t);
+        const auto next = make();
         differ = differ || next[0] != first[0] || next[1] != first[1];
     }
-    EXPECT_TRUE(differ);
+    return differ;
+}
+
+TEST(ClientServerMessageIds, AreWhollyRandomWithoutTheServersClock) {
+    // No estimate: no clock at all, rather than the device's.
+    const wire::ServerClock unknown;
+    const auto t = std::chrono::steady_clock::now();
+    EXPECT_TRUE(first_bytes_vary([&] { return new_server_message_id(unknown, t); }));
 }
 
 TEST(ClientServerMessageIds, AreWhollyRandomOnceTheServersClockIsOld) {
@@ -66,25 +72,12 @@ TEST(ClientServerMessageIds, AreWhollyRandomOnceTheServersClockIsOld) {
     const auto t = std::chrono::steady_clock::now();
     server.observe(static_cast<std::uint64_t>(unix_ms_now()), t, t);
     const auto later = t + wire::ServerClock::kMaxAge + std::chrono::seconds(1);
-    const MessageId first = new_server_message_id(server, later);
-    bool differ = false;
-    for (int i = 0; i < 7; ++i) {
-        const MessageId next = new_server_message_id(server, later);
-        differ = differ || next[0] != first[0] || next[1] != first[1];
-    }
-    EXPECT_TRUE(differ);
+    EXPECT_TRUE(first_bytes_vary([&] { return new_server_message_id(server, later); }));
 }
 
 TEST(ClientGroupIds, AreNotClockFirst) {
-    // A group id says nothing about when the group was made. Clock-first ids made back to
-    // back would all share their first bytes; eight random ones do so with odds of 2^-112.
-    const GroupId first = random_group_id();
-    bool differ = false;
-    for (int i = 0; i < 7; ++i) {
-        const GroupId next = random_group_id();
-        differ = differ || next[0] != first[0] || next[1] != first[1];
-    }
-    EXPECT_TRUE(differ);
+    // A group id says nothing about when the group was made.
+    EXPECT_TRUE(first_bytes_vary([] { return random_group_id(); }));
 }
 
 }  // namespace
