@@ -849,10 +849,11 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
     // that may yet fail. Refused like a busy server, with nothing claimed, so the client sends
     // it again once that commit is settled.
     if (!s->claiming.empty()) {
-        std::map<store::MessageId, std::size_t> named;  // how many rows of each id this ack takes
-        for (const auto& id : ids) ++named[id];
-        for (const auto& [id, n] : named) {
+        for (const auto& id : ids) {
             if (!s->claiming.contains(id)) continue;
+            // How many rows of this id the ack takes, against how many are left to claim (an
+            // ack of an id being committed is rare: counted only then).
+            const auto n = static_cast<std::size_t>(std::count(ids.begin(), ids.end(), id));
             const auto it = s->in_flight.find(id);
             if (n > (it == s->in_flight.end() ? 0 : it->second.size())) {
                 return error(req.id(), v1::RATE_LIMITED,
