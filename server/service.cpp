@@ -879,11 +879,13 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
     }
     std::vector<std::uint64_t> seqs;
     seqs.reserve(claimed.size());
-    std::vector<store::MessageId> claimed_ids;
-    claimed_ids.reserve(claimed.size());
-    for (const auto& c : claimed) {
-        seqs.push_back(c.second.seq);
-        claimed_ids.push_back(c.first);
+    for (const auto& c : claimed) seqs.push_back(c.second.seq);
+    try {
+        // Counted until `settle` below, which uncounts them on every outcome.
+        for (const auto& c : claimed) ++s->claiming[c.first];
+    } catch (const std::exception&) {
+        close_quietly(s);  // out of memory: as for a failed submit below
+        throw;
     }
     // Through the group committer: one transaction (one fsync) carries the acks of every
     // connection, and this strand is free meanwhile. The answer comes once it is durable.
@@ -943,7 +945,6 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
         }
     };
     try {
-        for (const auto& id : claimed_ids) ++s->claiming[id];
         committer_->submit_acks(*s->device, std::move(seqs), std::move(done));
     } catch (const std::exception&) {
         // Not queued (out of memory): the claimed rows left in_flight but still fill the
