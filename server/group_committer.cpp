@@ -13,8 +13,12 @@ Error busy() {
 }  // namespace
 
 GroupCommitter::GroupCommitter(store::Store& store, Metrics& metrics, Bounds bounds,
-                               Committed on_committed)
-    : store_(store), metrics_(metrics), bounds_(bounds), on_committed_(std::move(on_committed)) {
+                               Committed on_committed, WakeLost on_wake_lost)
+    : store_(store),
+      metrics_(metrics),
+      bounds_(bounds),
+      on_committed_(std::move(on_committed)),
+      on_wake_lost_(std::move(on_wake_lost)) {
     bounds_.max_batch = std::max<std::size_t>(bounds_.max_batch, 1);
     bounds_.max_pending_sends = std::max<std::size_t>(bounds_.max_pending_sends, 1);
     bounds_.max_pending_acks = std::max<std::size_t>(bounds_.max_pending_acks, 1);
@@ -31,8 +35,8 @@ namespace {
 
 // The callbacks run on the committer's thread (or the submitter's, for a refusal). One that
 // throws (out of memory) must neither end the committer's thread nor skip the answers after
-// it: a lost answer is retried by its client, and a lost wake-up is caught up by the
-// recipient's next drain. (The callbacks handle what they can themselves; see Service.)
+// it: a lost answer is retried by its client. (The callbacks handle what they can themselves;
+// see Service. A wake-up that fails is reported to on_wake_lost instead: see commit().)
 template <typename Callback, typename Arg>
 void answer(Callback& callback, Arg&& arg) noexcept {
     try {
@@ -143,6 +147,8 @@ void GroupCommitter::run() {
             // Out of memory part way through: the thread carries on with the next batch.
             answer_unconfirmed(sends);
             answer_unconfirmed(acks);
+            // The transaction may have been durable before the failure.
+            wake_lost();
         }
         {
             // Released once answered: until then the batch's contents are still in memory.
@@ -197,7 +203,17 @@ void GroupCommitter::commit(std::vector<Pending>& batch, std::vector<PendingAcks
         answer_once(batch[i].done, r.outcome);
     }
     for (auto& p : ack_batch) answer_once(p.done, acked);
-    if (!stored.empty() && on_committed_) answer(on_committed_, std::move(stored));
+    if (!stored.empty() && on_committed_) {
+        try {
+            on_committed_(std::move(stored));
+        } catch (const std::exception&) {
+            wake_lost();
+        }
+    }
+}
+
+void GroupCommitter::wake_lost() noexcept {
+    if (on_wake_lost_) on_wake_lost_();
 }
 
 }  // namespace pp::server

@@ -40,6 +40,10 @@ class GroupCommitter {
     // After each send transaction, on the committer's thread: every delivery it stored, in
     // commit order (so in seq order per device).
     using Committed = std::function<void(std::vector<CommittedDelivery>)>;
+    // When a batch failed part way (out of memory), or on_committed threw: rows it stored may
+    // not have reached on_committed, so their connected recipients were never told. Which
+    // ones is not known then. Must not throw.
+    using WakeLost = std::function<void()>;
 
     struct Bounds {
         std::size_t max_batch = 512;  // sends (and ack requests) per transaction
@@ -47,7 +51,8 @@ class GroupCommitter {
         std::size_t max_pending_send_bytes = 128 << 20;
         std::size_t max_pending_acks = 20'000;
     };
-    GroupCommitter(store::Store& store, Metrics& metrics, Bounds bounds, Committed on_committed);
+    GroupCommitter(store::Store& store, Metrics& metrics, Bounds bounds, Committed on_committed,
+                   WakeLost on_wake_lost = nullptr);
     ~GroupCommitter();
     GroupCommitter(const GroupCommitter&) = delete;
     GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -71,6 +76,7 @@ class GroupCommitter {
     };
     void run();
     void commit(std::vector<Pending>& sends, std::vector<PendingAcks>& acks);
+    void wake_lost() noexcept;
 
     // The batch being committed, reserved to max_batch up front (so taking a batch off the
     // queues, under the lock, never allocates); only the committer's thread touches them.
@@ -81,6 +87,7 @@ class GroupCommitter {
     Metrics& metrics_;
     Bounds bounds_;
     Committed on_committed_;
+    WakeLost on_wake_lost_;
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Pending> queue_;

@@ -167,7 +167,8 @@ Service::Service(store::Store& store, Config config, Metrics& metrics, unsigned 
     bounds.max_pending_acks = config_.max_pending_acks;
     committer_ = std::make_unique<GroupCommitter>(
         store_, metrics_, bounds,
-        [this](std::vector<CommittedDelivery> stored) { wake(std::move(stored)); });
+        [this](std::vector<CommittedDelivery> stored) { wake(std::move(stored)); },
+        [this] { drain_everyone_owed_.store(true, std::memory_order_relaxed); });
 }
 
 Service::~Service() {
@@ -207,6 +208,7 @@ void Service::retry_later(const SessionPtr& s) noexcept {
 
 void Service::retry_stalled_drains() {
     if (stopped_) return;
+    if (drain_everyone_owed_.exchange(false, std::memory_order_relaxed)) drain_everyone();
     std::vector<std::weak_ptr<Session>> stalled;
     {
         std::lock_guard lock(mutex_);
@@ -218,6 +220,28 @@ void Service::retry_stalled_drains() {
         try {
             s->conn->post([this, s] {
                 s->retry_owed = false;
+                drain_or_defer(s);
+            });
+        } catch (const std::exception&) {
+            close_quietly(s);  // out of memory: a reconnect drains the queue instead
+        }
+    }
+}
+
+void Service::drain_everyone() {
+    std::vector<SessionPtr> all;
+    try {
+        std::lock_guard lock(mutex_);
+        all.reserve(sessions_.size());
+        for (const auto& [id, s] : sessions_) all.push_back(s);
+    } catch (const std::exception&) {
+        drain_everyone_owed_.store(true, std::memory_order_relaxed);  // the next tick, then
+        return;
+    }
+    for (const auto& s : all) {
+        try {
+            s->conn->post([this, s] {
+                s->backlog = true;  // the store may hold rows no wake-up announced
                 drain_or_defer(s);
             });
         } catch (const std::exception&) {

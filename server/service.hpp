@@ -52,7 +52,8 @@ class Service : public net::Handler {
     void sweep_rate_limiters();
     // Runs again the drains that could not finish (a store error, out of memory; the
     // housekeeper calls this with sweep_rate_limiters), so a device that is owed its queue gets
-    // it without waiting for an ack, a new message or a reconnect.
+    // it without waiting for an ack, a new message or a reconnect. After a lost wake-up it
+    // drains every session once (see drain_everyone).
     void retry_stalled_drains();
 
   private:
@@ -104,6 +105,10 @@ class Service : public net::Handler {
     void drain(const SessionPtr& s);
     // After a commit: hands each connected recipient the messages just stored for it.
     void wake(std::vector<CommittedDelivery> stored);
+    // After a commit whose wake-ups were lost (out of memory): the recipients are unknown, so
+    // every session drains from the store once, at the next housekeeping tick. A drain of a
+    // queue with nothing new reads one index page and pushes nothing.
+    void drain_everyone();
     // On the connection's strand: pushes just-committed messages from memory when they are the
     // next in the device's queue and the window has room; otherwise drains from the store.
     void push_committed(const SessionPtr& s, const std::vector<CommittedDelivery>& stored);
@@ -137,7 +142,8 @@ class Service : public net::Handler {
     // Verified against when an account or device is unknown, so that answer takes as long as
     // a bad signature does and timing does not tell them apart.
     crypto::PublicKey decoy_identity_;
-    std::atomic<bool> stopped_{false};  // after shutdown(): no more work is posted
+    std::atomic<bool> stopped_{false};              // after shutdown(): no more work is posted
+    std::atomic<bool> drain_everyone_owed_{false};  // set by the committer's on_wake_lost
 };
 
 }  // namespace pp::server

@@ -211,6 +211,8 @@ TEST(GroupCommitter, RefusesPastTheByteBoundButAlwaysTakesOneSend) {
 // of results would throw); later commits store everything.
 class OutOfMemoryOnceStore final : public test_doubles::UnusedStore {
   public:
+    OutOfMemoryOnceStore() = default;
+    explicit OutOfMemoryOnceStore(bool never) : thrown_(never) {}
     Result<std::vector<store::SendResult>> commit(const std::vector<store::Send>& sends,
                                                   const std::vector<DeviceAcks>&) override {
         if (!thrown_.exchange(true)) throw std::bad_alloc();
@@ -250,7 +252,9 @@ TEST(GroupCommitter, OutOfMemoryInABatchAnswersItAndCarriesOn) {
         return answered.wait_for(lock, std::chrono::seconds(10),
                                  [&] { return sends.size() >= n_sends && acks.size() >= n_acks; });
     };
-    GroupCommitter committer(store, metrics, bounds(/*max_batch=*/8, 8, 8), {});
+    std::atomic<int> wakes_lost{0};
+    GroupCommitter committer(store, metrics, bounds(/*max_batch=*/8, 8, 8), {},
+                             [&] { wakes_lost.fetch_add(1); });
     committer.submit(a_send(0), on_send);
     committer.submit_acks(store::DeviceAddress{}, {7}, on_ack);
     // The first batch holds the send, and the ack too unless it came late for it: either way
@@ -269,6 +273,27 @@ TEST(GroupCommitter, OutOfMemoryInABatchAnswersItAndCarriesOn) {
     ASSERT_TRUE(sends[1]);
     EXPECT_EQ(*sends[1], store::SendOutcome::kStored);
     EXPECT_EQ(acks.size(), 1u);
+    // The failed batch may have been durable: its wake-ups are reported lost, once.
+    EXPECT_EQ(wakes_lost.load(), 1);
+}
+
+// A wake-up callback that throws (out of memory while posting the pushes) is reported lost
+// too, and the sends are still answered stored.
+TEST(GroupCommitter, AWakeUpThatThrowsIsReportedLost) {
+    OutOfMemoryOnceStore store(/*never=*/true);
+    Metrics metrics;
+    std::atomic<int> wakes_lost{0};
+    std::atomic<int> stored{0};
+    GroupCommitter committer(
+        store, metrics, bounds(/*max_batch=*/8, 8, 8),
+        [](std::vector<CommittedDelivery>) { throw std::bad_alloc(); },
+        [&] { wakes_lost.fetch_add(1); });
+    committer.submit(a_send(0), [&](Result<store::SendOutcome> r) {
+        if (r && *r == store::SendOutcome::kStored) stored.fetch_add(1);
+    });
+    committer.stop();
+    EXPECT_EQ(stored.load(), 1);
+    EXPECT_EQ(wakes_lost.load(), 1);
 }
 
 }  // namespace

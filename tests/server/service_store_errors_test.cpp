@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -76,8 +77,15 @@ class FlakyStore final : public store::Store {
                 return make_error(ErrorCode::kInternal, "sqlite: disk I/O error");
             }
         }
-        return real_->commit(sends, acks);
+        auto r = real_->commit(sends, acks);
+        if (!sends.empty() && throw_after_send_commits.load() > 0) {
+            throw_after_send_commits.fetch_sub(1);
+            throw std::bad_alloc();  // out of memory once the transaction was durable
+        }
+        return r;
     }
+    // The next commits with sends are made durable, then throw.
+    std::atomic<int> throw_after_send_commits{0};
     // Commits that carry acks wait while held; the next `fail_acks` of them then fail whole.
     int fail_acks = 0;  // under gate_mutex_ once a commit may run
     void hold_acks() {
@@ -314,6 +322,22 @@ class ServiceStoreErrors : public ::testing::Test {
         ASSERT_EQ(response_to(conn->frames(), 2)->status(), v1::OK);
     }
 
+    // A send with message id 0x42... from the account to its own device.
+    void send_to_self(const std::shared_ptr<RecordingConnection>& conn, std::uint64_t request_id,
+                      const std::string& content) {
+        v1::Frame f;
+        f.set_version(wire::kProtocolVersion);
+        f.mutable_request()->set_id(request_id);
+        auto* send = f.mutable_request()->mutable_send();
+        send->set_message_id(std::string(16, '\x42'));
+        send->set_recipient(as_string(ByteView(account_.data(), account_.size())));
+        auto* m = send->add_messages();
+        m->set_device_id(store::kPrimaryDevice);
+        m->set_type(2);
+        m->set_content(content);
+        service_->on_frame(conn, wire::encode_frame(f));
+    }
+
     std::filesystem::path dir_;
     Metrics metrics_;
     std::unique_ptr<FlakyStore> store_;
@@ -403,17 +427,7 @@ TEST_F(ServiceStoreErrors, AFullDiskIsAStoreErrorNotBusy) {
     conn->settle();
     const auto errors_before = metrics_.store_errors.load();
 
-    v1::Frame f;
-    f.set_version(wire::kProtocolVersion);
-    f.mutable_request()->set_id(3);
-    auto* send = f.mutable_request()->mutable_send();
-    send->set_message_id(std::string(16, '\x42'));
-    send->set_recipient(as_string(ByteView(account_.data(), account_.size())));
-    auto* m = send->add_messages();
-    m->set_device_id(store::kPrimaryDevice);
-    m->set_type(2);
-    m->set_content(std::string(16 * 1024, 'x'));
-    service_->on_frame(conn, wire::encode_frame(f));
+    send_to_self(conn, 3, std::string(16 * 1024, 'x'));
     ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 3).has_value(); }));
     const auto r = response_to(conn->frames(), 3);
     EXPECT_EQ(r->status(), v1::INTERNAL) << r->detail();
@@ -469,6 +483,43 @@ TEST_F(ServiceStoreErrors, ARepeatedAckWaitsForTheFirstOnesCommit) {
     depth = store_->queue_depth({account_, store::kPrimaryDevice});
     ASSERT_TRUE(depth.ok());
     EXPECT_EQ(*depth, 0u);
+    EXPECT_FALSE(conn->closed());
+    service_->on_close(conn);
+}
+
+// Out of memory after a send's transaction was durable: the sender is told "not confirmed",
+// and the connected recipient never got the wake-up for the row. Which recipients missed one
+// is not known then, so the next housekeeping tick drains every session, and the row is
+// pushed without waiting for a reconnect. The sender's retry is a duplicate, pushed no more.
+TEST_F(ServiceStoreErrors, AWakeUpLostAfterACommitIsMadeUpAtTheNextTick) {
+    make_account();
+    auto conn = std::make_shared<RecordingConnection>(1);
+    sign_in(conn);
+    ASSERT_TRUE(conn->pump_until([&] { return conn->count(is_queue_empty) == 1; }));
+
+    store_->throw_after_send_commits = 1;
+    send_to_self(conn, 3, "hello");
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 3).has_value(); }));
+    EXPECT_EQ(response_to(conn->frames(), 3)->status(), v1::INTERNAL);
+    conn->settle();
+    EXPECT_EQ(conn->count(is_envelope), 0u);  // stored, announced to no one
+
+    service_->retry_stalled_drains();
+    ASSERT_TRUE(conn->pump_until([&] { return conn->count(is_envelope) == 1; }));
+    std::string pushed;
+    for (const auto& f : conn->frames())
+        if (is_envelope(f)) pushed = f.push().envelope().content();
+    EXPECT_EQ(pushed, "hello");
+
+    send_to_self(conn, 4, "hello");  // the client's retry, with the same id
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 4).has_value(); }));
+    const auto retry = response_to(conn->frames(), 4);
+    EXPECT_EQ(retry->status(), v1::OK);
+    EXPECT_TRUE(retry->send().duplicate());
+    // Once: a second tick drains nothing again, and the duplicate is pushed to no one.
+    service_->retry_stalled_drains();
+    conn->settle();
+    EXPECT_EQ(conn->count(is_envelope), 1u);
     EXPECT_FALSE(conn->closed());
     service_->on_close(conn);
 }
