@@ -765,6 +765,16 @@ v1::Frame Service::on_prekey_count(const SessionPtr& s, const v1::Request& req) 
     return f;
 }
 
+v1::Frame Service::send_answer(std::uint64_t request_id, bool duplicate) {
+    (duplicate ? metrics_.sends_duplicate : metrics_.sends).fetch_add(1, std::memory_order_relaxed);
+    auto f = wire::make_response(request_id, v1::OK);
+    auto* body = f.mutable_response()->mutable_send();
+    body->set_duplicate(duplicate);
+    // Refreshes the sender's estimate of this clock, which stamps its ids.
+    body->set_server_time_ms(static_cast<std::uint64_t>(unix_ms_now()));
+    return f;
+}
+
 std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request& req) {
     const auto& r = req.send();
     auto id = message_id(r.message_id());
@@ -808,6 +818,14 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         }
         if (!current) return error(req.id(), v1::NOT_FOUND, "no such account");
         if (named != *current) {
+            // A retry of a send stored before the list changed is a duplicate, as the commit
+            // would have found it. The store is asked only on this rare path.
+            auto sent = store_.was_sent(send.sender, send.id);
+            if (!sent) {
+                store_failed("was_sent", sent.error());
+                return error(req.id(), v1::INTERNAL, "try again");
+            }
+            if (*sent) return send_answer(req.id(), /*duplicate=*/true);
             auto f = error(req.id(), v1::STALE_DEVICES, "the recipient's device list changed");
             for (auto d : *current)
                 f.mutable_response()->mutable_stale_devices()->add_current_devices(d);
@@ -833,18 +851,9 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         }
         switch (*outcome) {
             case store::SendOutcome::kStored:
-            case store::SendOutcome::kDuplicate: {
-                const bool duplicate = *outcome == store::SendOutcome::kDuplicate;
-                (duplicate ? metrics_.sends_duplicate : metrics_.sends)
-                    .fetch_add(1, std::memory_order_relaxed);
-                auto f = wire::make_response(rid, v1::OK);
-                auto* body = f.mutable_response()->mutable_send();
-                body->set_duplicate(duplicate);
-                // Refreshes the sender's estimate of this clock, which stamps its ids.
-                body->set_server_time_ms(static_cast<std::uint64_t>(unix_ms_now()));
-                respond(s, f);
+            case store::SendOutcome::kDuplicate:
+                respond(s, send_answer(rid, *outcome == store::SendOutcome::kDuplicate));
                 break;
-            }
             case store::SendOutcome::kQueueFull:
                 respond(s, error(rid, v1::QUEUE_FULL, "a recipient's queue is full"));
                 break;

@@ -96,6 +96,8 @@ class Service : public net::Handler {
     wire::v1::Frame on_fetch_bundles(const SessionPtr& s, const wire::v1::Request& req);
     wire::v1::Frame on_prekey_count(const SessionPtr& s, const wire::v1::Request& req);
     std::optional<wire::v1::Frame> on_send(const SessionPtr& s, const wire::v1::Request& req);
+    // OK to a send, stored now or before (duplicate), counted as such.
+    wire::v1::Frame send_answer(std::uint64_t request_id, bool duplicate);
     std::optional<wire::v1::Frame> on_ack(const SessionPtr& s, const wire::v1::Request& req);
     wire::v1::Frame on_lookup_username(const SessionPtr& s, const wire::v1::Request& req);
     wire::v1::Frame on_get_endpoints(const wire::v1::Request& req) const;

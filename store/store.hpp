@@ -201,6 +201,11 @@ class Store {
     virtual Result<void> acknowledge(const DeviceAddress& d,
                                      const std::vector<std::uint64_t>& seqs) = 0;
     virtual Result<std::size_t> queue_depth(const DeviceAddress& d) = 0;
+    // Whether commit() would find this send a duplicate: the sender's id is recorded (a send
+    // of it was stored, and its idempotency record has not expired). Asked before answering
+    // a stale device list, so that a retry of a send stored before the list changed is a
+    // duplicate there too.
+    virtual Result<bool> was_sent(const DeviceAddress& sender, const MessageId& id) = 0;
     // Drops expired messages, unreferenced contents and expired message ids (the idempotency
     // records); returns how many messages went. May work in several transactions (so sends are
     // not held up by one large sweep): on an error, what was swept stays swept and the rest

@@ -65,10 +65,10 @@ class BatchDevices {
     std::map<std::pair<AccountId, DeviceId>, std::optional<State>> cache_;
 };
 
-Result<bool> already_sent(Connection& c, const Send& s) {
+Result<bool> already_sent(Connection& c, const DeviceAddress& sender, const MessageId& id) {
     PP_TRY(q, c.prepare("SELECT 1 FROM sent WHERE sender_account = ?1 AND sender_device = ?2 "
                         "AND msg_id = ?3"));
-    q.bind_blob(1, view(s.sender.account)).bind(2, s.sender.device).bind_blob(3, view(s.id));
+    q.bind_blob(1, view(sender.account)).bind(2, sender.device).bind_blob(3, view(id));
     return q.step();
 }
 
@@ -97,7 +97,7 @@ Result<SendResult> commit_one(Connection& c, BatchDevices& devices, const Send& 
     }
     if (unknown || full) {
         // A retry of a send stored earlier is a duplicate even if its queue filled up since.
-        PP_TRY(dup, already_sent(c, s));
+        PP_TRY(dup, already_sent(c, s.sender, s.id));
         if (dup) return SendResult{SendOutcome::kDuplicate, {}};
         return SendResult{unknown ? SendOutcome::kUnknownDevice : SendOutcome::kQueueFull, {}};
     }
@@ -275,6 +275,11 @@ Result<std::vector<SendResult>> SqliteStore::commit(const std::vector<Send>& sen
     if (!wrote) return out;    // duplicates and stale acks only: the transaction rolls back
     PP_TRY_VOID(tx.commit());  // synchronous=FULL: durable when this returns
     return out;
+}
+
+Result<bool> SqliteStore::was_sent(const DeviceAddress& sender, const MessageId& id) {
+    auto reader = readers_->acquire();
+    return already_sent(*reader, sender, id);
 }
 
 Result<std::size_t> SqliteStore::queue_depth(const DeviceAddress& d) {

@@ -51,6 +51,7 @@ class SqliteStore final : public Store {
     Result<void> acknowledge(const DeviceAddress& d,
                              const std::vector<std::uint64_t>& seqs) override;
     Result<std::size_t> queue_depth(const DeviceAddress& d) override;
+    Result<bool> was_sent(const DeviceAddress& sender, const MessageId& id) override;
     Result<std::size_t> expire(std::int64_t now_ms, const KeepGoing& keep_going) override;
 
     Result<void> add_invite(const std::string& code, std::int64_t now_ms) override;

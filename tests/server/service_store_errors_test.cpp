@@ -45,8 +45,12 @@ class FlakyStore final : public store::Store {
         return real_->create_account(a);
     }
     Result<store::Account> account(const store::AccountId& id) override {
-        return real_->account(id);
+        auto a = real_->account(id);
+        if (a && second_device.load()) a->devices.push_back({store::kPrimaryDevice + 1, 8});
+        return a;
     }
+    // Accounts read as having a second device (the store itself holds one per account).
+    std::atomic<bool> second_device{false};
     Result<store::AccountId> account_by_username(const std::string& name) override {
         return real_->account_by_username(name);
     }
@@ -120,6 +124,9 @@ class FlakyStore final : public store::Store {
     }
     Result<std::size_t> queue_depth(const store::DeviceAddress& d) override {
         return real_->queue_depth(d);
+    }
+    Result<bool> was_sent(const store::DeviceAddress& sender, const store::MessageId& id) override {
+        return real_->was_sent(sender, id);
     }
     Result<std::size_t> expire(std::int64_t now_ms, const KeepGoing& keep_going) override {
         return real_->expire(now_ms, keep_going);
@@ -322,19 +329,23 @@ class ServiceStoreErrors : public ::testing::Test {
         ASSERT_EQ(response_to(conn->frames(), 2)->status(), v1::OK);
     }
 
-    // A send with message id 0x42... from the account to its own device.
+    // A send from the account to its own devices 1..`devices`, with the message id `id_byte`
+    // x 16.
     void send_to_self(const std::shared_ptr<RecordingConnection>& conn, std::uint64_t request_id,
-                      const std::string& content) {
+                      const std::string& content, char id_byte = '\x42',
+                      store::DeviceId devices = 1) {
         v1::Frame f;
         f.set_version(wire::kProtocolVersion);
         f.mutable_request()->set_id(request_id);
         auto* send = f.mutable_request()->mutable_send();
-        send->set_message_id(std::string(16, '\x42'));
+        send->set_message_id(std::string(16, id_byte));
         send->set_recipient(as_string(ByteView(account_.data(), account_.size())));
-        auto* m = send->add_messages();
-        m->set_device_id(store::kPrimaryDevice);
-        m->set_type(2);
-        m->set_content(content);
+        for (store::DeviceId d = store::kPrimaryDevice; d < store::kPrimaryDevice + devices; ++d) {
+            auto* m = send->add_messages();
+            m->set_device_id(d);
+            m->set_type(2);
+            m->set_content(content);
+        }
         service_->on_frame(conn, wire::encode_frame(f));
     }
 
@@ -521,6 +532,43 @@ TEST_F(ServiceStoreErrors, AWakeUpLostAfterACommitIsMadeUpAtTheNextTick) {
     conn->settle();
     EXPECT_EQ(conn->count(is_envelope), 1u);
     EXPECT_FALSE(conn->closed());
+    service_->on_close(conn);
+}
+
+// A retry of a send stored before the recipient's device list changed is a duplicate, as the
+// commit would have found it, not STALE_DEVICES: the message is already queued for the devices
+// it named, and the client must not encrypt it again for the new list as if it were lost. A
+// send with a new id to the old list is still refused.
+TEST_F(ServiceStoreErrors, ARetryAfterTheDeviceListChangedIsADuplicate) {
+    make_account();
+    auto conn = std::make_shared<RecordingConnection>(1);
+    sign_in(conn);
+    send_to_self(conn, 3, "hello");
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 3).has_value(); }));
+    ASSERT_EQ(response_to(conn->frames(), 3)->status(), v1::OK);
+    conn->settle();
+
+    // A second device appears. A send naming both makes the server read the new list (the
+    // store itself, holding one device, then refuses it).
+    store_->second_device = true;
+    send_to_self(conn, 4, "to both", '\x44', /*devices=*/2);
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 4).has_value(); }));
+    ASSERT_EQ(response_to(conn->frames(), 4)->status(), v1::STALE_DEVICES);
+
+    send_to_self(conn, 5, "hello");  // the first send's retry: the same id and device list
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 5).has_value(); }));
+    const auto retry = response_to(conn->frames(), 5);
+    EXPECT_EQ(retry->status(), v1::OK) << retry->detail();
+    EXPECT_TRUE(retry->send().duplicate());
+    EXPECT_EQ(metrics_.sends_duplicate.load(), 1u);
+
+    send_to_self(conn, 6, "another", '\x43');
+    ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 6).has_value(); }));
+    const auto fresh = response_to(conn->frames(), 6);
+    EXPECT_EQ(fresh->status(), v1::STALE_DEVICES);
+    EXPECT_EQ(fresh->stale_devices().current_devices_size(), 2);
+    conn->settle();
+    EXPECT_EQ(conn->count(is_envelope), 1u);
     service_->on_close(conn);
 }
 

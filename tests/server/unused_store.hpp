@@ -36,6 +36,9 @@ class UnusedStore : public store::Store {
         return unused();
     }
     Result<std::size_t> queue_depth(const store::DeviceAddress&) override { return unused(); }
+    Result<bool> was_sent(const store::DeviceAddress&, const store::MessageId&) override {
+        return unused();
+    }
     Result<std::size_t> expire(std::int64_t, const KeepGoing&) override { return unused(); }
     Result<void> add_invite(const std::string&, std::int64_t) override { return unused(); }
     Result<store::Stats> stats() override { return unused(); }

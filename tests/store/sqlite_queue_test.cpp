@@ -126,6 +126,11 @@ TEST_F(SqliteQueue, DuplicateIdStoresNothing) {
     auto st = store->stats();
     EXPECT_EQ(st->queued_messages, 0u);
     EXPECT_EQ(st->stored_contents, 0u);
+    // was_sent() answers as the commit does: per sender, and after the ack too.
+    EXPECT_TRUE(*store->was_sent(primary(1), message_id(1)));
+    EXPECT_TRUE(*store->was_sent(primary(3), message_id(1)));
+    EXPECT_FALSE(*store->was_sent(primary(2), message_id(1)));
+    EXPECT_FALSE(*store->was_sent(primary(1), message_id(2)));
 }
 
 TEST_F(SqliteQueue, QueueCapRefusesOnlyTheSendThatDoesNotFit) {
