@@ -3,6 +3,7 @@
 #include "crypto/compare.hpp"
 #include "crypto/kdf.hpp"
 #include "protocol/proto_codec.hpp"
+#include "protocol/proto_fields.hpp"
 
 namespace pp::protocol {
 namespace {
@@ -37,40 +38,14 @@ crypto::Mac32 signal_mac(ByteView mac_key, const crypto::PublicKey& sender,
 Result<SignalMessage> SignalMessage::parse(ByteView bytes) {
     PP_TRY_VOID(check_version(bytes, 1 + kMacLength));
     SignalMessage m;
-    bool has_key = false, has_counter = false, has_ciphertext = false;
-    proto::Reader r(bytes.subspan(1, bytes.size() - 1 - kMacLength));
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        switch (f.number) {
-            case 1: {
-                PP_TRY(k, proto::public_key(f));
-                m.ratchet_key = k;
-                has_key = true;
-                break;
-            }
-            case 2: {
-                PP_TRY(v, proto::as_uint32(f));
-                m.counter = v;
-                has_counter = true;
-                break;
-            }
-            case 3: {
-                PP_TRY(v, proto::as_uint32(f));
-                m.previous_counter = v;
-                break;
-            }
-            case 4: {
-                PP_TRY(b, proto::as_bytes(f));
-                m.ciphertext.assign(b.begin(), b.end());
-                has_ciphertext = true;
-                break;
-            }
-            default:
-                break;
-        }
-    }
-    if (!has_key || !has_counter || !has_ciphertext)
-        return make_error(ErrorCode::kMalformed, "SignalMessage lacks a required field");
+    using proto::Presence;
+    PP_TRY_VOID(
+        proto::read_fields(bytes.subspan(1, bytes.size() - 1 - kMacLength), proto::kWireMessage,
+                           {"SignalMessage lacks a required field", ""},
+                           proto::rule(1, Presence::kRequired, proto::into(m.ratchet_key)),
+                           proto::rule(2, Presence::kRequired, proto::into(m.counter)),
+                           proto::rule(3, Presence::kOptional, proto::into(m.previous_counter)),
+                           proto::rule(4, Presence::kRequired, proto::into(m.ciphertext))));
     m.serialized.assign(bytes.begin(), bytes.end());
     return m;
 }
@@ -107,52 +82,21 @@ bool SignalMessage::verify_mac(ByteView mac_key, const crypto::PublicKey& sender
 Result<PreKeySignalMessage> PreKeySignalMessage::parse(ByteView bytes) {
     PP_TRY_VOID(check_version(bytes, 1));
     PreKeySignalMessage m;
-    bool has_spk = false, has_base = false, has_identity = false, has_message = false;
-    proto::Reader r(bytes.subspan(1));
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        switch (f.number) {
-            case 5: {
-                PP_TRY(v, proto::as_uint32(f));
-                m.registration_id = v;
-                break;
-            }
-            case 1: {
-                PP_TRY(v, proto::as_uint32(f));
-                m.prekey_id = v;
-                break;
-            }
-            case 6: {
-                PP_TRY(v, proto::as_uint32(f));
-                m.signed_prekey_id = v;
-                has_spk = true;
-                break;
-            }
-            case 2: {
-                PP_TRY(k, proto::public_key(f));
-                m.base_key = k;
-                has_base = true;
-                break;
-            }
-            case 3: {
-                PP_TRY(k, proto::public_key(f));
-                m.identity_key = k;
-                has_identity = true;
-                break;
-            }
-            case 4: {
-                PP_TRY(b, proto::as_bytes(f));
-                PP_TRY(inner, SignalMessage::parse(b));
-                m.message = std::move(inner);
-                has_message = true;
-                break;
-            }
-            default:
-                break;
-        }
-    }
-    if (!has_spk || !has_base || !has_identity || !has_message)
-        return make_error(ErrorCode::kMalformed, "PreKeySignalMessage lacks a required field");
+    using proto::Presence;
+    auto inner_message = [&m](const proto::Field& f) -> Result<void> {
+        PP_TRY(b, proto::as_bytes(f));
+        PP_TRY(inner, SignalMessage::parse(b));
+        m.message = std::move(inner);
+        return {};
+    };
+    PP_TRY_VOID(proto::read_fields(
+        bytes.subspan(1), proto::kWireMessage, {"PreKeySignalMessage lacks a required field", ""},
+        proto::rule(5, Presence::kOptional, proto::into(m.registration_id)),
+        proto::rule(1, Presence::kOptional, proto::into(m.prekey_id)),
+        proto::rule(6, Presence::kRequired, proto::into(m.signed_prekey_id)),
+        proto::rule(2, Presence::kRequired, proto::into(m.base_key)),
+        proto::rule(3, Presence::kRequired, proto::into(m.identity_key)),
+        proto::rule(4, Presence::kRequired, inner_message)));
     m.serialized.assign(bytes.begin(), bytes.end());
     return m;
 }
@@ -184,35 +128,13 @@ PreKeySignalMessage PreKeySignalMessage::build(std::uint32_t registration_id,
 Result<SenderKeyMessage> SenderKeyMessage::parse(ByteView bytes) {
     PP_TRY_VOID(check_version(bytes, 1 + kSignatureLength));
     SenderKeyMessage m;
-    bool has_id = false, has_iteration = false, has_ciphertext = false;
-    proto::Reader r(bytes.subspan(1, bytes.size() - 1 - kSignatureLength));
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        switch (f.number) {
-            case 1: {
-                PP_TRY(v, proto::as_uint32(f));
-                m.key_id = v;
-                has_id = true;
-                break;
-            }
-            case 2: {
-                PP_TRY(v, proto::as_uint32(f));
-                m.iteration = v;
-                has_iteration = true;
-                break;
-            }
-            case 3: {
-                PP_TRY(b, proto::as_bytes(f));
-                m.ciphertext.assign(b.begin(), b.end());
-                has_ciphertext = true;
-                break;
-            }
-            default:
-                break;
-        }
-    }
-    if (!has_id || !has_iteration || !has_ciphertext)
-        return make_error(ErrorCode::kMalformed, "SenderKeyMessage lacks a required field");
+    using proto::Presence;
+    PP_TRY_VOID(proto::read_fields(bytes.subspan(1, bytes.size() - 1 - kSignatureLength),
+                                   proto::kWireMessage,
+                                   {"SenderKeyMessage lacks a required field", ""},
+                                   proto::rule(1, Presence::kRequired, proto::into(m.key_id)),
+                                   proto::rule(2, Presence::kRequired, proto::into(m.iteration)),
+                                   proto::rule(3, Presence::kRequired, proto::into(m.ciphertext))));
     m.serialized.assign(bytes.begin(), bytes.end());
     return m;
 }
@@ -243,44 +165,14 @@ bool SenderKeyMessage::verify_signature(const crypto::PublicKey& signing_key) co
 Result<SenderKeyDistributionMessage> SenderKeyDistributionMessage::parse(ByteView bytes) {
     PP_TRY_VOID(check_version(bytes, 1));
     SenderKeyDistributionMessage m;
-    bool has_id = false, has_iteration = false, has_chain = false, has_signing = false;
-    proto::Reader r(bytes.subspan(1));
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        switch (f.number) {
-            case 1: {
-                PP_TRY(v, proto::as_uint32(f));
-                m.key_id = v;
-                has_id = true;
-                break;
-            }
-            case 2: {
-                PP_TRY(v, proto::as_uint32(f));
-                m.iteration = v;
-                has_iteration = true;
-                break;
-            }
-            case 3: {
-                PP_TRY(b, proto::as_bytes(f));
-                if (b.size() != 32)
-                    return make_error(ErrorCode::kMalformed, "chain key is not 32 bytes");
-                m.chain_key = SecretArray<32>(b);
-                has_chain = true;
-                break;
-            }
-            case 4: {
-                PP_TRY(k, proto::public_key(f));
-                m.signing_key = k;
-                has_signing = true;
-                break;
-            }
-            default:
-                break;
-        }
-    }
-    if (!has_id || !has_iteration || !has_chain || !has_signing)
-        return make_error(ErrorCode::kMalformed,
-                          "SenderKeyDistributionMessage lacks a required field");
+    using proto::Presence;
+    PP_TRY_VOID(
+        proto::read_fields(bytes.subspan(1), proto::kWireMessage,
+                           {"SenderKeyDistributionMessage lacks a required field", ""},
+                           proto::rule(1, Presence::kRequired, proto::into(m.key_id)),
+                           proto::rule(2, Presence::kRequired, proto::into(m.iteration)),
+                           proto::rule(3, Presence::kRequired, proto::into(m.chain_key)),
+                           proto::rule(4, Presence::kRequired, proto::into(m.signing_key))));
     // `serialized` stays empty: it would be an unwiped copy of the chain key, and nothing
     // needs the received bytes (this message carries no MAC or signature).
     return m;

@@ -8,6 +8,7 @@
 // Parsing is strict: every field at most once (except the repeated ones), no unknown fields,
 // exact sizes, the bounds enforced, and the invariants the code relies on checked.
 #include "protocol/proto_codec.hpp"
+#include "protocol/proto_fields.hpp"
 #include "protocol/sender_keys.hpp"
 
 namespace pp::protocol {
@@ -55,37 +56,14 @@ void write_state(proto::Writer& out, const SenderKeyState& s) {
     out.bytes_field(kRecordState, w.bytes());
 }
 
-// Singular fields may appear once; a repeat would make "which one wins" a parser detail.
-Result<void> once(bool& seen) {
-    if (seen) return malformed("repeated singular field");
-    seen = true;
-    return {};
-}
-
 Result<SkippedSenderKey> parse_skipped(ByteView in) {
     SkippedSenderKey k;
-    bool has_iteration = false, has_seed = false;
-    proto::Reader r(in);
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        switch (f.number) {
-            case kSkippedIteration: {
-                PP_TRY_VOID(once(has_iteration));
-                PP_TRY(v, proto::as_uint32(f));
-                k.iteration = v;
-                break;
-            }
-            case kSkippedSeed: {
-                PP_TRY_VOID(once(has_seed));
-                PP_TRY(b, exact_bytes(f, 32));
-                k.seed = SecretArray<32>(b);
-                break;
-            }
-            default:
-                return malformed("unknown field in skipped key");
-        }
-    }
-    if (!has_iteration || !has_seed) return malformed("skipped key lacks a field");
+    using proto::Presence;
+    PP_TRY_VOID(proto::read_fields(
+        in, proto::kRecord,
+        {"skipped key lacks a field", "unknown or repeated field in skipped key"},
+        proto::rule(kSkippedIteration, Presence::kRequired, proto::into(k.iteration)),
+        proto::rule(kSkippedSeed, Presence::kRequired, proto::into(k.seed))));
     return k;
 }
 
@@ -100,58 +78,30 @@ struct ParsedState {
 
 Result<ParsedState> parse_state_fields(ByteView in) {
     ParsedState p;
-    bool has_id = false, has_iteration = false, has_chain = false, has_public = false,
-         has_private = false;
-    proto::Reader r(in);
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        switch (f.number) {
-            case kStateKeyId: {
-                PP_TRY_VOID(once(has_id));
-                PP_TRY(v, proto::as_uint32(f));
-                p.key_id = v;
-                break;
-            }
-            case kStateIteration: {
-                PP_TRY_VOID(once(has_iteration));
-                PP_TRY(v, proto::as_uint32(f));
-                p.iteration = v;
-                break;
-            }
-            case kStateChainKey: {
-                PP_TRY_VOID(once(has_chain));
-                PP_TRY(b, exact_bytes(f, 32));
-                p.chain_key = SecretArray<32>(b);
-                break;
-            }
-            case kStateSigningPublic: {
-                PP_TRY_VOID(once(has_public));
-                PP_TRY(key, proto::public_key(f));
-                p.signing_public = key;
-                break;
-            }
-            case kStateSigningPrivate: {
-                PP_TRY_VOID(once(has_private));
-                PP_TRY(b, exact_bytes(f, crypto::kKeySize));
-                auto key = crypto::PrivateKey::from_raw(b);
-                if (!key) return malformed("bad signing private key");
-                p.signing_private = std::move(*key);
-                break;
-            }
-            case kStateSkipped: {
-                if (p.skipped.size() == kMaxSenderMessageKeys)
-                    return malformed("too many skipped keys");
-                PP_TRY(b, proto::as_bytes(f));
-                PP_TRY(k, parse_skipped(b));
-                p.skipped.push_back(std::move(k));
-                break;
-            }
-            default:
-                return malformed("unknown field in sender key state");
-        }
-    }
-    if (!has_id || !has_iteration || !has_chain || !has_public)
-        return malformed("sender key state lacks a field");
+    using proto::Presence;
+    auto signing_private = [&p](const proto::Field& f) -> Result<void> {
+        PP_TRY(b, exact_bytes(f, crypto::kKeySize));
+        auto key = crypto::PrivateKey::from_raw(b);
+        if (!key) return malformed("bad signing private key");
+        p.signing_private = std::move(*key);
+        return {};
+    };
+    auto skipped = [&p](const proto::Field& f) -> Result<void> {
+        if (p.skipped.size() == kMaxSenderMessageKeys) return malformed("too many skipped keys");
+        PP_TRY(b, proto::as_bytes(f));
+        PP_TRY(k, parse_skipped(b));
+        p.skipped.push_back(std::move(k));
+        return {};
+    };
+    PP_TRY_VOID(proto::read_fields(
+        in, proto::kRecord,
+        {"sender key state lacks a field", "unknown or repeated field in sender key state"},
+        proto::rule(kStateKeyId, Presence::kRequired, proto::into(p.key_id)),
+        proto::rule(kStateIteration, Presence::kRequired, proto::into(p.iteration)),
+        proto::rule(kStateChainKey, Presence::kRequired, proto::into(p.chain_key)),
+        proto::rule(kStateSigningPublic, Presence::kRequired, proto::into(p.signing_public)),
+        proto::rule(kStateSigningPrivate, Presence::kOptional, signing_private),
+        proto::rule(kStateSkipped, Presence::kRepeated, skipped)));
     return p;
 }
 

@@ -9,9 +9,8 @@
 // that would cost a scalar multiplication per record load on the hot path (clients load a
 // record per message), and records live inside authenticated encryption at rest, which is
 // what detects corruption.
-#include <bitset>
-
 #include "protocol/proto_codec.hpp"
+#include "protocol/proto_fields.hpp"
 #include "protocol/session_state.hpp"
 
 namespace pp::protocol {
@@ -36,21 +35,6 @@ enum StateField : std::uint32_t {
     kSenderChainIndex,
     kReceiverChain,
     kPendingPreKey,
-};
-
-// Records which singular fields were seen, refusing a second occurrence.
-class SeenFields {
-  public:
-    Result<void> mark(std::uint32_t field) {
-        if (field >= seen_.size()) return malformed("unknown field");
-        if (seen_[field]) return malformed("repeated field");
-        seen_.set(field);
-        return {};
-    }
-    bool has(std::uint32_t field) const { return field < seen_.size() && seen_[field]; }
-
-  private:
-    std::bitset<16> seen_;
 };
 
 std::size_t estimate_size(const SessionState& s) {
@@ -105,38 +89,14 @@ void write_state(proto::Writer& w, std::uint32_t field, const SessionState& s) {
 
 Result<MessageKeys> read_message_keys(ByteView bytes) {
     MessageKeys k;
-    SeenFields seen;
-    proto::Reader r(bytes);
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        PP_TRY_VOID(seen.mark(f.number));
-        switch (f.number) {
-            case 1: {
-                PP_TRY(v, proto::as_uint32(f));
-                k.counter = v;
-                break;
-            }
-            case 2: {
-                PP_TRY(b, proto::exact_bytes(f, 32));
-                k.cipher_key = SecretArray<32>(b);
-                break;
-            }
-            case 3: {
-                PP_TRY(b, proto::exact_bytes(f, 32));
-                k.mac_key = SecretArray<32>(b);
-                break;
-            }
-            case 4: {
-                PP_TRY(b, proto::exact_bytes(f, 16));
-                k.iv = SecretArray<16>(b);
-                break;
-            }
-            default:
-                return malformed("unknown field in message keys");
-        }
-    }
-    for (std::uint32_t required : {1u, 2u, 3u, 4u})
-        if (!seen.has(required)) return malformed("message keys lack a field");
+    using proto::Presence;
+    PP_TRY_VOID(proto::read_fields(
+        bytes, proto::kRecord,
+        {"message keys lack a field", "unknown or repeated field in message keys"},
+        proto::rule(1, Presence::kRequired, proto::into(k.counter)),
+        proto::rule(2, Presence::kRequired, proto::into(k.cipher_key)),
+        proto::rule(3, Presence::kRequired, proto::into(k.mac_key)),
+        proto::rule(4, Presence::kRequired, proto::into(k.iv))));
     return k;
 }
 
@@ -144,43 +104,24 @@ Result<ReceiverChain> read_chain(ByteView bytes) {
     ReceiverChain c;
     ByteView key;
     std::uint32_t index = 0;
-    SeenFields seen;
-    proto::Reader r(bytes);
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        if (f.number == 4) {  // repeated: stored keys of skipped messages, oldest first
-            if (c.skipped.size() >= kMaxSkippedMessageKeys)
-                return malformed("too many skipped keys");
-            PP_TRY(b, proto::as_bytes(f));
-            PP_TRY(k, read_message_keys(b));
-            if (!c.skipped.empty() && k.counter <= c.skipped.back().counter)
-                return malformed("skipped keys out of order or repeated");
-            c.skipped.push_back(std::move(k));
-            continue;
-        }
-        PP_TRY_VOID(seen.mark(f.number));
-        switch (f.number) {
-            case 1: {
-                PP_TRY(k, proto::public_key(f));
-                c.sender_ratchet_key = k;
-                break;
-            }
-            case 2: {
-                PP_TRY(b, proto::exact_bytes(f, 32));
-                key = b;
-                break;
-            }
-            case 3: {
-                PP_TRY(v, proto::as_uint32(f));
-                index = v;
-                break;
-            }
-            default:
-                return malformed("unknown field in receiver chain");
-        }
-    }
-    if (!seen.has(1) || !seen.has(2) || !seen.has(3))
-        return malformed("receiver chain lacks a field");
+    using proto::Presence;
+    // Stored keys of skipped messages, oldest first.
+    auto skipped = [&c](const proto::Field& f) -> Result<void> {
+        if (c.skipped.size() >= kMaxSkippedMessageKeys) return malformed("too many skipped keys");
+        PP_TRY(b, proto::as_bytes(f));
+        PP_TRY(k, read_message_keys(b));
+        if (!c.skipped.empty() && k.counter <= c.skipped.back().counter)
+            return malformed("skipped keys out of order or repeated");
+        c.skipped.push_back(std::move(k));
+        return {};
+    };
+    PP_TRY_VOID(proto::read_fields(
+        bytes, proto::kRecord,
+        {"receiver chain lacks a field", "unknown or repeated field in receiver chain"},
+        proto::rule(1, Presence::kRequired, proto::into(c.sender_ratchet_key)),
+        proto::rule(2, Presence::kRequired, proto::view_into(key, 32)),
+        proto::rule(3, Presence::kRequired, proto::into(index)),
+        proto::rule(4, Presence::kRepeated, skipped)));
     if (!c.skipped.empty() && c.skipped.back().counter >= index)
         return malformed("skipped key not behind its chain");
     c.chain_key = ChainKey(key, index);
@@ -189,130 +130,61 @@ Result<ReceiverChain> read_chain(ByteView bytes) {
 
 Result<PendingPreKey> read_pending(ByteView bytes) {
     PendingPreKey p;
-    SeenFields seen;
-    proto::Reader r(bytes);
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        PP_TRY_VOID(seen.mark(f.number));
-        switch (f.number) {
-            case 1: {
-                PP_TRY(v, proto::as_uint32(f));
-                p.prekey_id = v;
-                break;
-            }
-            case 2: {
-                PP_TRY(v, proto::as_uint32(f));
-                p.signed_prekey_id = v;
-                break;
-            }
-            case 3: {
-                PP_TRY(k, proto::public_key(f));
-                p.base_key = k;
-                break;
-            }
-            default:
-                return malformed("unknown field in pending prekey");
-        }
-    }
-    if (!seen.has(2) || !seen.has(3)) return malformed("pending prekey lacks a field");
+    using proto::Presence;
+    PP_TRY_VOID(proto::read_fields(
+        bytes, proto::kRecord,
+        {"pending prekey lacks a field", "unknown or repeated field in pending prekey"},
+        proto::rule(1, Presence::kOptional, proto::into(p.prekey_id)),
+        proto::rule(2, Presence::kRequired, proto::into(p.signed_prekey_id)),
+        proto::rule(3, Presence::kRequired, proto::into(p.base_key))));
     return p;
 }
 
 Result<SessionState> read_state(ByteView bytes) {
     SessionState s;
-    SeenFields seen;
     ByteView ratchet_private, sender_chain_key;
     std::uint32_t sender_chain_index = 0;
-    proto::Reader r(bytes);
-    while (!r.done()) {
-        PP_TRY(f, r.next());
-        if (f.number == kReceiverChain) {  // repeated, newest first
-            if (s.receiver_chains.size() >= kMaxReceiverChains)
-                return malformed("too many receiver chains");
-            PP_TRY(b, proto::as_bytes(f));
-            PP_TRY(c, read_chain(b));
-            if (s.find_receiver_chain(c.sender_ratchet_key))
-                return malformed("two receiver chains for one ratchet key");
-            s.receiver_chains.push_back(std::move(c));
-            continue;
-        }
-        PP_TRY_VOID(seen.mark(f.number));
-        switch (f.number) {
-            case kVersion: {
-                PP_TRY(v, proto::as_uint32(f));
-                s.version = v;
-                break;
-            }
-            case kLocalIdentity: {
-                PP_TRY(k, proto::public_key(f));
-                s.local_identity = k;
-                break;
-            }
-            case kRemoteIdentity: {
-                PP_TRY(k, proto::public_key(f));
-                s.remote_identity = k;
-                break;
-            }
-            case kLocalRegistration: {
-                PP_TRY(v, proto::as_uint32(f));
-                s.local_registration_id = v;
-                break;
-            }
-            case kRemoteRegistration: {
-                PP_TRY(v, proto::as_uint32(f));
-                s.remote_registration_id = v;
-                break;
-            }
-            case kAliceBaseKey: {
-                PP_TRY(k, proto::public_key(f));
-                s.alice_base_key = k;
-                break;
-            }
-            case kRootKey: {
-                PP_TRY(b, proto::exact_bytes(f, 32));
-                s.root_key = RootKey(b);
-                break;
-            }
-            case kPreviousCounter: {
-                PP_TRY(v, proto::as_uint32(f));
-                s.previous_counter = v;
-                break;
-            }
-            case kSenderRatchetPrivate: {
-                PP_TRY(b, proto::exact_bytes(f, crypto::kKeySize));
-                ratchet_private = b;
-                break;
-            }
-            case kSenderRatchetPublic: {
-                PP_TRY(k, proto::public_key(f));
-                s.sender_ratchet.public_key = k;
-                break;
-            }
-            case kSenderChainKey: {
-                PP_TRY(b, proto::exact_bytes(f, 32));
-                sender_chain_key = b;
-                break;
-            }
-            case kSenderChainIndex: {
-                PP_TRY(v, proto::as_uint32(f));
-                sender_chain_index = v;
-                break;
-            }
-            case kPendingPreKey: {
-                PP_TRY(b, proto::as_bytes(f));
-                PP_TRY(p, read_pending(b));
-                s.pending_prekey = std::move(p);
-                break;
-            }
-            default:
-                return malformed("unknown field in session state");
-        }
-    }
-    for (std::uint32_t required :
-         {kVersion, kLocalIdentity, kRemoteIdentity, kLocalRegistration, kRemoteRegistration,
-          kAliceBaseKey, kRootKey, kPreviousCounter, kSenderRatchetPrivate, kSenderRatchetPublic,
-          kSenderChainKey, kSenderChainIndex})
-        if (!seen.has(required)) return malformed("session state lacks a required field");
+    using proto::Presence;
+    auto receiver_chain = [&s](const proto::Field& f) -> Result<void> {  // newest first
+        if (s.receiver_chains.size() >= kMaxReceiverChains)
+            return malformed("too many receiver chains");
+        PP_TRY(b, proto::as_bytes(f));
+        PP_TRY(c, read_chain(b));
+        if (s.find_receiver_chain(c.sender_ratchet_key))
+            return malformed("two receiver chains for one ratchet key");
+        s.receiver_chains.push_back(std::move(c));
+        return {};
+    };
+    auto root_key = [&s](const proto::Field& f) -> Result<void> {
+        PP_TRY(b, proto::exact_bytes(f, 32));
+        s.root_key = RootKey(b);
+        return {};
+    };
+    auto pending = [&s](const proto::Field& f) -> Result<void> {
+        PP_TRY(b, proto::as_bytes(f));
+        PP_TRY(p, read_pending(b));
+        s.pending_prekey = std::move(p);
+        return {};
+    };
+    constexpr auto kRequired = Presence::kRequired;
+    PP_TRY_VOID(proto::read_fields(
+        bytes, proto::kRecord,
+        {"session state lacks a required field", "unknown or repeated field in session state"},
+        proto::rule(kVersion, kRequired, proto::into(s.version)),
+        proto::rule(kLocalIdentity, kRequired, proto::into(s.local_identity)),
+        proto::rule(kRemoteIdentity, kRequired, proto::into(s.remote_identity)),
+        proto::rule(kLocalRegistration, kRequired, proto::into(s.local_registration_id)),
+        proto::rule(kRemoteRegistration, kRequired, proto::into(s.remote_registration_id)),
+        proto::rule(kAliceBaseKey, kRequired, proto::into(s.alice_base_key)),
+        proto::rule(kRootKey, kRequired, root_key),
+        proto::rule(kPreviousCounter, kRequired, proto::into(s.previous_counter)),
+        proto::rule(kSenderRatchetPrivate, kRequired,
+                    proto::view_into(ratchet_private, crypto::kKeySize)),
+        proto::rule(kSenderRatchetPublic, kRequired, proto::into(s.sender_ratchet.public_key)),
+        proto::rule(kSenderChainKey, kRequired, proto::view_into(sender_chain_key, 32)),
+        proto::rule(kSenderChainIndex, kRequired, proto::into(sender_chain_index)),
+        proto::rule(kReceiverChain, Presence::kRepeated, receiver_chain),
+        proto::rule(kPendingPreKey, Presence::kOptional, pending)));
     auto priv = crypto::PrivateKey::from_raw(ratchet_private);
     if (!priv) return malformed("bad ratchet private key");
     s.sender_ratchet.private_key = std::move(priv.value());
