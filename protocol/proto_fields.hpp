@@ -2,8 +2,11 @@
 // The field loop every message and record parser shares. A parser lists its fields (number,
 // presence, where the checked value goes) and read_fields() walks the body once, so the rules
 // about absent, unknown and repeated fields are written here once, not in each parser.
+#include <cassert>
 #include <cstdint>
+#include <optional>
 #include <string_view>
+#include <utility>
 
 #include "base/bytes.hpp"
 #include "protocol/proto_codec.hpp"
@@ -16,9 +19,10 @@ enum class Presence : std::uint8_t {
     kRepeated,  // any number of times; `read` sees each in order
 };
 
-// How a parser treats what its rules do not cover. Wire messages follow protobuf and libsignal:
-// unknown fields are skipped, and of a singular field given twice the last one counts. Our own
-// records are written by us alone, so anything unexpected there means a corrupt record.
+// How a parser treats what its rules do not cover. Wire messages read as protobuf reads them:
+// unknown fields are skipped, and of a singular field given twice the last one counts (each
+// one is still checked, so an invalid earlier one fails the parse). Our own records are
+// written by us alone, so anything unexpected there means a corrupt record.
 struct Strictness {
     bool reject_unknown = false;
     bool reject_repeated = false;
@@ -40,8 +44,10 @@ struct FieldRule {
     Read read;
 };
 
+// Field numbers below 64: read_fields() keeps the fields seen in one 64-bit word.
 template <typename Read>
 FieldRule<Read> rule(std::uint32_t number, Presence presence, Read read) {
+    assert(number < 64);
     return {number, presence, std::move(read)};
 }
 

@@ -58,6 +58,10 @@ void EventLog::busy(std::string_view what) {
     spdlog::warn("event=server_busy refused={} suppressed={}", what, suppressed);
 }
 
+void EventLog::pushes_lost() const {
+    spdlog::warn("event=pushes_lost detail=\"out of memory after a commit; every session drains\"");
+}
+
 void EventLog::store_error(std::string_view op, std::string_view detail) {
     std::uint64_t suppressed = 0;
     if (!allow(last_store_error_, dropped_store_errors_, suppressed)) return;

@@ -39,6 +39,9 @@ class EventLog {
     // `op`: what failed ("commit_sends", "pending", ...); `detail`: the store's error text,
     // which names no user data. Throttled.
     void store_error(std::string_view op, std::string_view detail);
+    // The pushes of a commit were lost to an out-of-memory error, so every connected device's
+    // queue is read once (at most once a housekeeping tick).
+    void pushes_lost() const;
 
   private:
     // True when a throttled line may be written now; `suppressed` gets how many were not.

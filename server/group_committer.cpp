@@ -62,7 +62,7 @@ template <typename Batch>
 void answer_unconfirmed(Batch& batch) noexcept {
     for (auto& p : batch) {
         if (p.done)
-            answer_once(p.done, make_error(ErrorCode::kInternal, "not confirmed; send it again"));
+            answer_once(p.done, make_error(ErrorCode::kInternal, GroupCommitter::kNotConfirmed));
     }
 }
 
@@ -144,11 +144,13 @@ void GroupCommitter::run() {
         try {
             commit(sends, acks);
         } catch (...) {
-            // Out of memory part way through: the thread carries on with the next batch.
+            // Out of memory part way through: the thread carries on with the next batch. The
+            // transaction may have been durable before the failure, so its wake-ups are reported
+            // lost first: by the time a sender hears "not confirmed", the recipients' drain is
+            // owed.
+            if (!sends.empty()) wake_lost();
             answer_unconfirmed(sends);
             answer_unconfirmed(acks);
-            // The transaction may have been durable before the failure.
-            wake_lost();
         }
         {
             // Released once answered: until then the batch's contents are still in memory.

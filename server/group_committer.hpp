@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -44,6 +45,9 @@ class GroupCommitter {
     // not have reached on_committed, so their connected recipients were never told. Which
     // ones is not known then. Must not throw.
     using WakeLost = std::function<void()>;
+    // The error of a send or ack in a batch that failed part way: it may or may not have been
+    // committed, and sending it again is safe either way.
+    static constexpr std::string_view kNotConfirmed = "not confirmed; send it again";
 
     struct Bounds {
         std::size_t max_batch = 512;  // sends (and ack requests) per transaction

@@ -229,6 +229,7 @@ void Service::retry_stalled_drains() {
 }
 
 void Service::drain_everyone() {
+    events_.pushes_lost();
     std::vector<SessionPtr> all;
     try {
         std::lock_guard lock(mutex_);
@@ -819,7 +820,8 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         if (!current) return error(req.id(), v1::NOT_FOUND, "no such account");
         if (named != *current) {
             // A retry of a send stored before the list changed is a duplicate, as the commit
-            // would have found it. The store is asked only on this rare path.
+            // would have found it. The store is asked only on this rare path. (A first attempt
+            // still waiting for its commit is not seen: its retry gets STALE_DEVICES.)
             auto sent = store_.was_sent(send.sender, send.id);
             if (!sent) {
                 store_failed("was_sent", sent.error());
@@ -846,7 +848,11 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
         }
         if (!outcome) {
             store_failed("commit_sends", outcome.error());
-            respond(s, error(rid, v1::INTERNAL, "not stored; retry with the same message id"));
+            // A batch that failed part way may have been committed after all.
+            respond(s,
+                    outcome.error().detail == GroupCommitter::kNotConfirmed
+                        ? error(rid, v1::INTERNAL, "not confirmed; retry with the same message id")
+                        : error(rid, v1::INTERNAL, "not stored; retry with the same message id"));
             return;
         }
         switch (*outcome) {

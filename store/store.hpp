@@ -202,9 +202,9 @@ class Store {
                                      const std::vector<std::uint64_t>& seqs) = 0;
     virtual Result<std::size_t> queue_depth(const DeviceAddress& d) = 0;
     // Whether commit() would find this send a duplicate: the sender's id is recorded (a send
-    // of it was stored, and its idempotency record has not expired). Asked before answering
-    // a stale device list, so that a retry of a send stored before the list changed is a
-    // duplicate there too.
+    // of it was committed, and expire() has not swept its idempotency record yet). Asked
+    // before answering a stale device list, so that a retry of a send stored before the list
+    // changed is a duplicate there too.
     virtual Result<bool> was_sent(const DeviceAddress& sender, const MessageId& id) = 0;
     // Drops expired messages, unreferenced contents and expired message ids (the idempotency
     // records); returns how many messages went. May work in several transactions (so sends are

@@ -512,8 +512,10 @@ TEST_F(ServiceStoreErrors, AWakeUpLostAfterACommitIsMadeUpAtTheNextTick) {
     send_to_self(conn, 3, "hello");
     ASSERT_TRUE(conn->pump_until([&] { return response_to(conn->frames(), 3).has_value(); }));
     EXPECT_EQ(response_to(conn->frames(), 3)->status(), v1::INTERNAL);
+    EXPECT_NE(response_to(conn->frames(), 3)->detail().find("not confirmed"), std::string::npos);
     conn->settle();
     EXPECT_EQ(conn->count(is_envelope), 0u);  // stored, announced to no one
+    const int reads_before = store_->pending_calls.load();
 
     service_->retry_stalled_drains();
     ASSERT_TRUE(conn->pump_until([&] { return conn->count(is_envelope) == 1; }));
@@ -527,9 +529,11 @@ TEST_F(ServiceStoreErrors, AWakeUpLostAfterACommitIsMadeUpAtTheNextTick) {
     const auto retry = response_to(conn->frames(), 4);
     EXPECT_EQ(retry->status(), v1::OK);
     EXPECT_TRUE(retry->send().duplicate());
-    // Once: a second tick drains nothing again, and the duplicate is pushed to no one.
+    // Once: a second tick reads no queue again, and the duplicate is pushed to no one.
+    EXPECT_EQ(store_->pending_calls.load(), reads_before + 1);
     service_->retry_stalled_drains();
     conn->settle();
+    EXPECT_EQ(store_->pending_calls.load(), reads_before + 1);
     EXPECT_EQ(conn->count(is_envelope), 1u);
     EXPECT_FALSE(conn->closed());
     service_->on_close(conn);
