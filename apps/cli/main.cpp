@@ -79,6 +79,14 @@ int main(int argc, char** argv) {
         "wrong passphrase or untrusted identity.\nPassphrases come from PAPERPLANE_PASSPHRASE "
         "or are asked on the terminal.");
     std::function<int()> run;
+    // What a subcommand does once the command line is parsed (CLI11 calls back while parsing).
+    const auto on_run = [&run](CLI::App* sub, std::function<int()> body) {
+        sub->callback([&run, body = std::move(body)] { run = body; });
+    };
+    // The same for a subcommand that works on the opened profile.
+    const auto on_run_with_client = [&](CLI::App* sub, std::function<int(client::Client&)> body) {
+        on_run(sub, [&g, body = std::move(body)] { return with_client(g, body); });
+    };
 
     // init
     auto* init = app.add_subcommand("init", "create a profile: this device's keys");
@@ -86,26 +94,24 @@ int main(int argc, char** argv) {
     init->add_flag("--passphrase", with_passphrase,
                    "encrypt the profile with a passphrase (asked, or PAPERPLANE_PASSPHRASE); "
                    "otherwise a random key in a 0600 file next to it");
-    init->callback([&] {
-        run = [&]() -> int {
-            std::optional<std::string> pass;
-            if (with_passphrase) {
-                auto p = new_passphrase();
-                if (!p) return fail(p.error());
-                pass = *p;
-            }
-            auto c = client::Client::create({g.dir(), pass});
-            if (!c) {
-                if (c.error().code == ErrorCode::kLimitExceeded)
-                    return fail(c.error(), "a profile exists there; pick another with --profile");
-                return fail(c.error());
-            }
-            std::printf(
-                "profile created in %s\nnext: paperplane %s register "
-                "'paperplane://server?...'\n",
-                g.dir().c_str(), g.flag().c_str());
-            return 0;
-        };
+    on_run(init, [&]() -> int {
+        std::optional<std::string> pass;
+        if (with_passphrase) {
+            auto p = new_passphrase();
+            if (!p) return fail(p.error());
+            pass = *p;
+        }
+        auto c = client::Client::create({g.dir(), pass});
+        if (!c) {
+            if (c.error().code == ErrorCode::kLimitExceeded)
+                return fail(c.error(), "a profile exists there; pick another with --profile");
+            return fail(c.error());
+        }
+        std::printf(
+            "profile created in %s\nnext: paperplane %s register "
+            "'paperplane://server?...'\n",
+            g.dir().c_str(), g.flag().c_str());
+        return 0;
     });
 
     // register
@@ -115,22 +121,20 @@ int main(int argc, char** argv) {
     reg->add_option("server-link", server_link, "the link the server printed")->required();
     reg->add_option("--username", reg_opts.username, "optional unique name on the server");
     reg->add_option("--invite", reg_opts.invite_code, "invite code, if the server needs one");
-    reg->callback([&] {
-        run = [&]() -> int {
-            auto server = client::parse_server_link(server_link);
-            if (!server) return fail(server.error(), "copy the paperplane://server?... link");
-            return with_client(g, [&](client::Client& c) {
-                reg_opts.timeout = g.timeout();
-                auto a = c.register_account(*server, reg_opts);
-                if (!a) return fail(a.error());
-                std::printf(
-                    "registered: account %s on %s:%u\nnext: paperplane %s invite   "
-                    "(share your link)\n",
-                    to_hex(a->account).c_str(), a->server.host.c_str(), a->server.port,
-                    g.flag().c_str());
-                return 0;
-            });
-        };
+    on_run(reg, [&]() -> int {
+        auto server = client::parse_server_link(server_link);
+        if (!server) return fail(server.error(), "copy the paperplane://server?... link");
+        return with_client(g, [&](client::Client& c) {
+            reg_opts.timeout = g.timeout();
+            auto a = c.register_account(*server, reg_opts);
+            if (!a) return fail(a.error());
+            std::printf(
+                "registered: account %s on %s:%u\nnext: paperplane %s invite   "
+                "(share your link)\n",
+                to_hex(a->account).c_str(), a->server.host.c_str(), a->server.port,
+                g.flag().c_str());
+            return 0;
+        });
     });
 
     // invite
@@ -138,20 +142,16 @@ int main(int argc, char** argv) {
     bool no_qr = false;
     invite->add_flag("--no-qr", no_qr, "print the link only");
     invite->add_flag("--json", g.json, "JSON output");
-    invite->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto link = c.contact_link();
-                if (!link) return fail(link.error());
-                if (g.json) {
-                    print_json({{"link", *link}});
-                    return 0;
-                }
-                std::printf("%s\n", link->c_str());
-                if (!no_qr) print_qr(*link);
-                return 0;
-            });
-        };
+    on_run_with_client(invite, [&](client::Client& c) {
+        auto link = c.contact_link();
+        if (!link) return fail(link.error());
+        if (g.json) {
+            print_json({{"link", *link}});
+            return 0;
+        }
+        std::printf("%s\n", link->c_str());
+        if (!no_qr) print_qr(*link);
+        return 0;
     });
 
     // add
@@ -159,40 +159,31 @@ int main(int argc, char** argv) {
     std::string contact_link, contact_name;
     add->add_option("link", contact_link, "their paperplane://contact?... link")->required();
     add->add_option("--name", contact_name, "what to call them (default: from the link)");
-    add->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto added = c.add_contact(contact_link, contact_name);
-                if (!added) return fail(added.error());
-                std::printf("added %s\n", added->name.c_str());
-                return 0;
-            });
-        };
+    on_run_with_client(add, [&](client::Client& c) {
+        auto added = c.add_contact(contact_link, contact_name);
+        if (!added) return fail(added.error());
+        std::printf("added %s\n", added->name.c_str());
+        return 0;
     });
 
     // contacts
     auto* contacts = app.add_subcommand("contacts", "list contacts");
     contacts->add_flag("--json", g.json, "JSON output");
-    contacts->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto list = c.contacts();
-                if (!list) return fail(list.error());
-                if (g.json) {
-                    auto arr = Json::array();
-                    for (const auto& ct : *list) arr.push_back(to_json(ct));
-                    print_json(arr);
-                    return 0;
-                }
-                for (const auto& ct : *list)
-                    std::printf("%-20s %s%s\n", printable(ct.name).c_str(),
-                                to_hex(ct.account).c_str(),
-                                ct.changed_identity_key ? "  SAFETY NUMBER CHANGED"
-                                : ct.verified           ? "  verified"
-                                                        : "");
-                return 0;
-            });
-        };
+    on_run_with_client(contacts, [&](client::Client& c) {
+        auto list = c.contacts();
+        if (!list) return fail(list.error());
+        if (g.json) {
+            auto arr = Json::array();
+            for (const auto& ct : *list) arr.push_back(to_json(ct));
+            print_json(arr);
+            return 0;
+        }
+        for (const auto& ct : *list)
+            std::printf("%-20s %s%s\n", printable(ct.name).c_str(), to_hex(ct.account).c_str(),
+                        ct.changed_identity_key ? "  SAFETY NUMBER CHANGED"
+                        : ct.verified           ? "  verified"
+                                                : "");
+        return 0;
     });
 
     // send
@@ -205,50 +196,44 @@ int main(int argc, char** argv) {
     send->add_option("--reply-to", reply_to,
                      "answer a message: its id as `history` shows it (#...), or the full id");
     send->add_flag("--json", g.json, "JSON output");
-    send->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto conv = resolve(c, to);
-                if (!conv) return fail(conv.error());
-                std::string text;
-                for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
-                std::optional<client::Message> answered;
-                if (!reply_to.empty()) {
-                    auto h = c.history(*conv, 1000);
-                    if (!h) return fail(h.error());
-                    // The short id `history` shows, or the full one from `history --json`.
-                    int matches = 0;
-                    for (const auto& m : *h) {
-                        if (short_message_id(m.id).starts_with(reply_to) ||
-                            to_hex(m.id) == reply_to) {
-                            answered = m;
-                            ++matches;
-                        }
-                    }
-                    if (matches == 0)
-                        return fail(make_error(ErrorCode::kNoSession,
-                                               "no message with that id in this conversation"),
-                                    "see the ids with: paperplane history " + to);
-                    if (matches > 1)
-                        return fail(make_error(ErrorCode::kMalformed,
-                                               "more than one message in this conversation has "
-                                               "an id starting like that"),
-                                    "give all 8 digits, or the full id from: paperplane history " +
-                                        to + " --json");
+    on_run_with_client(send, [&](client::Client& c) {
+        auto conv = resolve(c, to);
+        if (!conv) return fail(conv.error());
+        std::string text;
+        for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
+        std::optional<client::Message> answered;
+        if (!reply_to.empty()) {
+            auto h = c.history(*conv, 1000);
+            if (!h) return fail(h.error());
+            // The short id `history` shows, or the full one from `history --json`.
+            int matches = 0;
+            for (const auto& m : *h) {
+                if (short_message_id(m.id).starts_with(reply_to) || to_hex(m.id) == reply_to) {
+                    answered = m;
+                    ++matches;
                 }
-                int refused = 0;
-                report_events(c, &refused);
-                auto m = c.send_text(*conv, text, answered, g.timeout());
-                if (!m) return fail(m.error());
-                if (refused > 0 && m->status == client::MessageStatus::kPending)
-                    return kExitFailure;
-                if (g.json)
-                    print_json(to_json(c, *m));
-                else
-                    std::printf("%s %s\n", status_name(m->status).c_str(), to_hex(m->id).c_str());
-                return m->status == client::MessageStatus::kPending ? kExitTempFail : 0;
-            });
-        };
+            }
+            if (matches == 0)
+                return fail(make_error(ErrorCode::kNoSession,
+                                       "no message with that id in this conversation"),
+                            "see the ids with: paperplane history " + to);
+            if (matches > 1)
+                return fail(
+                    make_error(ErrorCode::kMalformed,
+                               "more than one message in this conversation has "
+                               "an id starting like that"),
+                    "give all 8 digits, or the full id from: paperplane history " + to + " --json");
+        }
+        int refused = 0;
+        report_events(c, &refused);
+        auto m = c.send_text(*conv, text, answered, g.timeout());
+        if (!m) return fail(m.error());
+        if (refused > 0 && m->status == client::MessageStatus::kPending) return kExitFailure;
+        if (g.json)
+            print_json(to_json(c, *m));
+        else
+            std::printf("%s %s\n", status_name(m->status).c_str(), to_hex(m->id).c_str());
+        return m->status == client::MessageStatus::kPending ? kExitTempFail : 0;
     });
 
     // inbox
@@ -256,35 +241,31 @@ int main(int argc, char** argv) {
     bool keep_unread = false;
     inbox->add_flag("--json", g.json, "JSON output");
     inbox->add_flag("--keep-unread", keep_unread, "do not mark them read");
-    inbox->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                report_events(c);
-                auto got = c.sync(g.timeout());
-                if (!got) {
-                    std::fprintf(stderr,
-                                 "warning: could not reach the server (%s); showing "
-                                 "what is stored\n",
-                                 std::string(got.error().detail).c_str());
-                }
-                auto unread = c.unread();
-                if (!unread) return fail(unread.error());
-                if (g.json) {
-                    auto arr = Json::array();
-                    for (const auto& m : *unread) arr.push_back(to_json(c, m));
-                    print_json(arr);
-                } else {
-                    for (const auto& m : *unread) std::printf("%s\n", message_line(c, m).c_str());
-                    if (unread->empty()) std::printf("no unread messages\n");
-                }
-                if (!keep_unread) {
-                    std::set<client::ConversationId> convs;
-                    for (const auto& m : *unread) convs.insert(m.conversation);
-                    for (const auto& conv : convs) (void)c.mark_read(conv);
-                }
-                return got ? 0 : kExitUnavailable;
-            });
-        };
+    on_run_with_client(inbox, [&](client::Client& c) {
+        report_events(c);
+        auto got = c.sync(g.timeout());
+        if (!got) {
+            std::fprintf(stderr,
+                         "warning: could not reach the server (%s); showing "
+                         "what is stored\n",
+                         std::string(got.error().detail).c_str());
+        }
+        auto unread = c.unread();
+        if (!unread) return fail(unread.error());
+        if (g.json) {
+            auto arr = Json::array();
+            for (const auto& m : *unread) arr.push_back(to_json(c, m));
+            print_json(arr);
+        } else {
+            for (const auto& m : *unread) std::printf("%s\n", message_line(c, m).c_str());
+            if (unread->empty()) std::printf("no unread messages\n");
+        }
+        if (!keep_unread) {
+            std::set<client::ConversationId> convs;
+            for (const auto& m : *unread) convs.insert(m.conversation);
+            for (const auto& conv : convs) (void)c.mark_read(conv);
+        }
+        return got ? 0 : kExitUnavailable;
     });
 
     // history
@@ -294,87 +275,69 @@ int main(int argc, char** argv) {
     history->add_option("with", history_of, "contact or group name")->required();
     history->add_option("--limit", limit, "how many (default 50)");
     history->add_flag("--json", g.json, "JSON output");
-    history->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto conv = resolve(c, history_of);
-                if (!conv) return fail(conv.error());
-                auto list = c.history(*conv, limit);
-                if (!list) return fail(list.error());
-                if (g.json) {
-                    auto arr = Json::array();
-                    for (const auto& m : *list) arr.push_back(to_json(c, m));
-                    print_json(arr);
-                    return 0;
-                }
-                for (const auto& m : *list)
-                    std::printf("#%s %s%s\n", short_message_id(m.id).c_str(),
-                                message_line(c, m).c_str(),
-                                m.direction == client::Direction::kOutgoing
-                                    ? ("  (" + status_name(m.status) + ")").c_str()
-                                    : "");
-                return 0;
-            });
-        };
+    on_run_with_client(history, [&](client::Client& c) {
+        auto conv = resolve(c, history_of);
+        if (!conv) return fail(conv.error());
+        auto list = c.history(*conv, limit);
+        if (!list) return fail(list.error());
+        if (g.json) {
+            auto arr = Json::array();
+            for (const auto& m : *list) arr.push_back(to_json(c, m));
+            print_json(arr);
+            return 0;
+        }
+        for (const auto& m : *list)
+            std::printf("#%s %s%s\n", short_message_id(m.id).c_str(), message_line(c, m).c_str(),
+                        m.direction == client::Direction::kOutgoing
+                            ? ("  (" + status_name(m.status) + ")").c_str()
+                            : "");
+        return 0;
     });
 
     // chat
     auto* chat = app.add_subcommand("chat", "interactive chat with a contact or group");
     std::string chat_with;
     chat->add_option("with", chat_with, "contact or group name")->required();
-    chat->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto conv = resolve(c, chat_with);
-                if (!conv) return fail(conv.error());
-                return run_chat(c, *conv, milliseconds(200));
-            });
-        };
+    on_run_with_client(chat, [&](client::Client& c) {
+        auto conv = resolve(c, chat_with);
+        if (!conv) return fail(conv.error());
+        return run_chat(c, *conv, milliseconds(200));
     });
 
     // sync
     auto* sync = app.add_subcommand("sync", "fetch queued messages and send pending ones");
-    sync->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                report_events(c);
-                auto got = c.sync(g.timeout());
-                if (!got) {
-                    fail(got.error());
-                    return kExitUnavailable;
-                }
-                std::printf("%zu new\n", *got);
-                return 0;
-            });
-        };
+    on_run_with_client(sync, [&](client::Client& c) {
+        report_events(c);
+        auto got = c.sync(g.timeout());
+        if (!got) {
+            fail(got.error());
+            return kExitUnavailable;
+        }
+        std::printf("%zu new\n", *got);
+        return 0;
     });
 
     // status
     auto* status = app.add_subcommand("status", "profile, connection and queue state");
     status->add_flag("--json", g.json, "JSON output");
-    status->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                (void)c.connect(g.timeout());  // one attempt, so "online" means something
-                const auto st = c.status();
-                Json j{{"registered", st.registered}, {"online", st.online},
-                       {"server", st.server},         {"route", st.route},
-                       {"outbox", st.outbox},         {"unread", st.unread},
-                       {"prekeys", st.prekeys},       {"last_error", st.last_error}};
-                if (auto a = c.account()) j["account"] = to_hex(a->account);
-                if (g.json) {
-                    print_json(j);
-                    return 0;
-                }
-                std::printf(
-                    "registered: %s\nserver:     %s (%s)\nroute:      %s\n"
-                    "outbox:     %zu waiting\nunread:     %zu\n",
-                    st.registered ? "yes" : "no", st.server.c_str(),
-                    st.online ? "online" : ("offline: " + st.last_error).c_str(),
-                    st.online ? st.route.c_str() : "-", st.outbox, st.unread);
-                return 0;
-            });
-        };
+    on_run_with_client(status, [&](client::Client& c) {
+        (void)c.connect(g.timeout());  // one attempt, so "online" means something
+        const auto st = c.status();
+        Json j{{"registered", st.registered}, {"online", st.online},        {"server", st.server},
+               {"route", st.route},           {"outbox", st.outbox},        {"unread", st.unread},
+               {"prekeys", st.prekeys},       {"last_error", st.last_error}};
+        if (auto a = c.account()) j["account"] = to_hex(a->account);
+        if (g.json) {
+            print_json(j);
+            return 0;
+        }
+        std::printf(
+            "registered: %s\nserver:     %s (%s)\nroute:      %s\n"
+            "outbox:     %zu waiting\nunread:     %zu\n",
+            st.registered ? "yes" : "no", st.server.c_str(),
+            st.online ? "online" : ("offline: " + st.last_error).c_str(),
+            st.online ? st.route.c_str() : "-", st.outbox, st.unread);
+        return 0;
     });
 
     // safety / verify
@@ -382,40 +345,36 @@ int main(int argc, char** argv) {
     std::string safety_with;
     safety->add_option("contact", safety_with, "contact name")->required();
     safety->add_flag("--json", g.json, "JSON output");
-    safety->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto id = contact_id(c, safety_with);
-                if (!id) return fail(id.error());
-                auto sn = c.safety_number(*id);
-                if (!sn) return fail(sn.error());
-                if (g.json) {
-                    Json j{{"contact", c.display_name(*id)},
-                           {"safety_number", sn->digits},
-                           {"verified", sn->verified},
-                           {"scannable", to_hex(sn->scannable)},
-                           {"identity_changed", sn->pending_change}};
-                    if (sn->pending_change) j["previous_safety_number"] = sn->previous_digits;
-                    print_json(j);
-                    return 0;
-                }
-                if (sn->pending_change)
-                    std::printf(
-                        "WARNING: %s's identity key CHANGED. Compare this NEW number with "
-                        "theirs; only if it matches run `paperplane verify %s "
-                        "--accept-new-identity` (or --reject-new-identity).\n"
-                        "previous number:\n%s\n",
-                        printable(c.display_name(*id)).c_str(), safety_with.c_str(),
-                        sn->previous_digits.c_str());
-                std::printf("safety number with %s%s:\n%s\n", c.display_name(*id).c_str(),
-                            sn->verified ? " (verified)" : "", sn->digits.c_str());
-                std::printf(
-                    "Compare it with theirs (in person or on a call), then run "
-                    "`paperplane verify %s`.\n",
-                    safety_with.c_str());
-                return 0;
-            });
-        };
+    on_run_with_client(safety, [&](client::Client& c) {
+        auto id = contact_id(c, safety_with);
+        if (!id) return fail(id.error());
+        auto sn = c.safety_number(*id);
+        if (!sn) return fail(sn.error());
+        if (g.json) {
+            Json j{{"contact", c.display_name(*id)},
+                   {"safety_number", sn->digits},
+                   {"verified", sn->verified},
+                   {"scannable", to_hex(sn->scannable)},
+                   {"identity_changed", sn->pending_change}};
+            if (sn->pending_change) j["previous_safety_number"] = sn->previous_digits;
+            print_json(j);
+            return 0;
+        }
+        if (sn->pending_change)
+            std::printf(
+                "WARNING: %s's identity key CHANGED. Compare this NEW number with "
+                "theirs; only if it matches run `paperplane verify %s "
+                "--accept-new-identity` (or --reject-new-identity).\n"
+                "previous number:\n%s\n",
+                printable(c.display_name(*id)).c_str(), safety_with.c_str(),
+                sn->previous_digits.c_str());
+        std::printf("safety number with %s%s:\n%s\n", c.display_name(*id).c_str(),
+                    sn->verified ? " (verified)" : "", sn->digits.c_str());
+        std::printf(
+            "Compare it with theirs (in person or on a call), then run "
+            "`paperplane verify %s`.\n",
+            safety_with.c_str());
+        return 0;
     });
     auto* verify = app.add_subcommand("verify", "mark a contact's safety number as verified");
     std::string verify_who;
@@ -428,27 +387,20 @@ int main(int argc, char** argv) {
         ->add_flag("--reject-new-identity", reject_new,
                    "keep the old key; drop what arrived under the new one")
         ->excludes(accept_flag);
-    verify->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto id = contact_id(c, verify_who);
-                if (!id) return fail(id.error());
-                report_events(c);
-                if (reject_new) {
-                    auto r = c.reject_identity_change(*id);
-                    if (!r) return fail(r.error());
-                    std::printf("kept the old key for %s\n",
-                                printable(c.display_name(*id)).c_str());
-                    return 0;
-                }
-                auto r = c.verify(*id, accept_new);
-                if (!r)
-                    return fail(r.error(),
-                                "compare numbers first: paperplane safety " + verify_who);
-                std::printf("%s is verified\n", printable(c.display_name(*id)).c_str());
-                return 0;
-            });
-        };
+    on_run_with_client(verify, [&](client::Client& c) {
+        auto id = contact_id(c, verify_who);
+        if (!id) return fail(id.error());
+        report_events(c);
+        if (reject_new) {
+            auto r = c.reject_identity_change(*id);
+            if (!r) return fail(r.error());
+            std::printf("kept the old key for %s\n", printable(c.display_name(*id)).c_str());
+            return 0;
+        }
+        auto r = c.verify(*id, accept_new);
+        if (!r) return fail(r.error(), "compare numbers first: paperplane safety " + verify_who);
+        std::printf("%s is verified\n", printable(c.display_name(*id)).c_str());
+        return 0;
     });
 
     // group ...
@@ -459,22 +411,18 @@ int main(int argc, char** argv) {
     std::vector<std::string> gmembers;
     gcreate->add_option("name", gname, "group name")->required();
     gcreate->add_option("members", gmembers, "contact names")->required();
-    gcreate->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                std::vector<client::AccountId> ids;
-                for (const auto& m : gmembers) {
-                    auto id = contact_id(c, m);
-                    if (!id) return fail(id.error());
-                    ids.push_back(*id);
-                }
-                auto created = c.create_group(gname, ids);
-                if (!created) return fail(created.error());
-                std::printf("created %s with %zu members\n", created->name.c_str(),
-                            created->members.size());
-                return 0;
-            });
-        };
+    on_run_with_client(gcreate, [&](client::Client& c) {
+        std::vector<client::AccountId> ids;
+        for (const auto& m : gmembers) {
+            auto id = contact_id(c, m);
+            if (!id) return fail(id.error());
+            ids.push_back(*id);
+        }
+        auto created = c.create_group(gname, ids);
+        if (!created) return fail(created.error());
+        std::printf("created %s with %zu members\n", created->name.c_str(),
+                    created->members.size());
+        return 0;
     });
     std::string gtarget, gwho;
     auto member_change = [&](const char* what, bool adding) {
@@ -482,19 +430,15 @@ int main(int argc, char** argv) {
             what, adding ? "add a contact to a group" : "remove a member (keys rotate)");
         sub->add_option("group", gtarget, "group name")->required();
         sub->add_option("contact", gwho, "contact name")->required();
-        sub->callback([&, adding] {
-            run = [&, adding]() -> int {
-                return with_client(g, [&](client::Client& c) {
-                    auto gid = group_id(c, gtarget);
-                    if (!gid) return fail(gid.error());
-                    auto who = contact_id(c, gwho);
-                    if (!who) return fail(who.error());
-                    auto r = adding ? c.add_member(*gid, *who) : c.remove_member(*gid, *who);
-                    if (!r) return fail(r.error());
-                    std::printf("%s now has %zu members\n", r->name.c_str(), r->members.size());
-                    return 0;
-                });
-            };
+        on_run_with_client(sub, [&, adding](client::Client& c) {
+            auto gid = group_id(c, gtarget);
+            if (!gid) return fail(gid.error());
+            auto who = contact_id(c, gwho);
+            if (!who) return fail(who.error());
+            auto r = adding ? c.add_member(*gid, *who) : c.remove_member(*gid, *who);
+            if (!r) return fail(r.error());
+            std::printf("%s now has %zu members\n", r->name.c_str(), r->members.size());
+            return 0;
         });
     };
     member_change("add", true);
@@ -503,41 +447,33 @@ int main(int argc, char** argv) {
     std::string gnew;
     grename->add_option("group", gtarget, "group name")->required();
     grename->add_option("new-name", gnew, "new name")->required();
-    grename->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto gid = group_id(c, gtarget);
-                if (!gid) return fail(gid.error());
-                auto r = c.rename_group(*gid, gnew);
-                if (!r) return fail(r.error());
-                std::printf("renamed to %s\n", r->name.c_str());
-                return 0;
-            });
-        };
+    on_run_with_client(grename, [&](client::Client& c) {
+        auto gid = group_id(c, gtarget);
+        if (!gid) return fail(gid.error());
+        auto r = c.rename_group(*gid, gnew);
+        if (!r) return fail(r.error());
+        std::printf("renamed to %s\n", r->name.c_str());
+        return 0;
     });
     auto* glist = group->add_subcommand("list", "list groups");
     glist->add_flag("--json", g.json, "JSON output");
-    glist->callback([&] {
-        run = [&]() -> int {
-            return with_client(g, [&](client::Client& c) {
-                auto list = c.groups();
-                if (!list) return fail(list.error());
-                if (g.json) {
-                    auto arr = Json::array();
-                    for (const auto& gr : *list) arr.push_back(to_json(c, gr));
-                    print_json(arr);
-                    return 0;
-                }
-                for (const auto& gr : *list) {
-                    std::string members;
-                    for (const auto& m : gr.members)
-                        members += (members.empty() ? "" : ", ") + c.display_name(m.account);
-                    std::printf("%-20s %s%s\n", printable(gr.name).c_str(),
-                                printable(members).c_str(), gr.left ? "  (you were removed)" : "");
-                }
-                return 0;
-            });
-        };
+    on_run_with_client(glist, [&](client::Client& c) {
+        auto list = c.groups();
+        if (!list) return fail(list.error());
+        if (g.json) {
+            auto arr = Json::array();
+            for (const auto& gr : *list) arr.push_back(to_json(c, gr));
+            print_json(arr);
+            return 0;
+        }
+        for (const auto& gr : *list) {
+            std::string members;
+            for (const auto& m : gr.members)
+                members += (members.empty() ? "" : ", ") + c.display_name(m.account);
+            std::printf("%-20s %s%s\n", printable(gr.name).c_str(), printable(members).c_str(),
+                        gr.left ? "  (you were removed)" : "");
+        }
+        return 0;
     });
 
     add_route_commands(app, g, run);
