@@ -59,7 +59,9 @@ void EventLog::busy(std::string_view what) {
 }
 
 void EventLog::pushes_lost() const {
-    spdlog::warn("event=pushes_lost detail=\"out of memory after a commit; every session drains\"");
+    spdlog::warn(
+        "event=pushes_lost detail=\"a commit batch failed part way (out of memory); every "
+        "session drains\"");
 }
 
 void EventLog::store_error(std::string_view op, std::string_view detail) {

@@ -39,8 +39,9 @@ class EventLog {
     // `op`: what failed ("commit_sends", "pending", ...); `detail`: the store's error text,
     // which names no user data. Throttled.
     void store_error(std::string_view op, std::string_view detail);
-    // The pushes of a commit were lost to an out-of-memory error, so every connected device's
-    // queue is read once (at most once a housekeeping tick).
+    // A commit batch failed part way (out of memory) or its pushes could not be handed out, so
+    // every connected device's queue is read once. One line per housekeeping tick that does
+    // it, however many batches failed since the last.
     void pushes_lost() const;
 
   private:

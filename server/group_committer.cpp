@@ -147,7 +147,8 @@ void GroupCommitter::run() {
             // Out of memory part way through: the thread carries on with the next batch. The
             // transaction may have been durable before the failure, so its wake-ups are reported
             // lost first: by the time a sender hears "not confirmed", the recipients' drain is
-            // owed.
+            // owed. (Sends answered stored before the failure heard it earlier; their
+            // recipients get the message at the next tick all the same.)
             if (!sends.empty()) wake_lost();
             answer_unconfirmed(sends);
             answer_unconfirmed(acks);

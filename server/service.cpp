@@ -846,13 +846,15 @@ std::optional<v1::Frame> Service::on_send(const SessionPtr& s, const v1::Request
             respond(s, error(rid, v1::RATE_LIMITED, "server busy; retry with the same message id"));
             return;
         }
+        if (!outcome && outcome.error().detail == GroupCommitter::kNotConfirmed) {
+            // A batch that failed part way (out of memory, not the store): it may have been
+            // committed after all. The housekeeping tick logs it (pushes_lost).
+            respond(s, error(rid, v1::INTERNAL, "not confirmed; retry with the same message id"));
+            return;
+        }
         if (!outcome) {
             store_failed("commit_sends", outcome.error());
-            // A batch that failed part way may have been committed after all.
-            respond(s,
-                    outcome.error().detail == GroupCommitter::kNotConfirmed
-                        ? error(rid, v1::INTERNAL, "not confirmed; retry with the same message id")
-                        : error(rid, v1::INTERNAL, "not stored; retry with the same message id"));
+            respond(s, error(rid, v1::INTERNAL, "not stored; retry with the same message id"));
             return;
         }
         switch (*outcome) {
@@ -939,6 +941,8 @@ std::optional<v1::Frame> Service::on_ack(const SessionPtr& s, const v1::Request&
             } else if (r.error().code == ErrorCode::kLimitExceeded) {
                 events_.busy("ack");
                 respond(s, error(rid, v1::RATE_LIMITED, "server busy; send the ack again"));
+            } else if (r.error().detail == GroupCommitter::kNotConfirmed) {
+                respond(s, error(rid, v1::INTERNAL, "ack not confirmed; send it again"));
             } else {
                 store_failed("acknowledge_batch", r.error());
                 respond(s, error(rid, v1::INTERNAL, "ack not stored; send it again"));

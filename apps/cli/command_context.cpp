@@ -1,6 +1,9 @@
 #include "apps/cli/command_context.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
+#include <utility>
 
 #include "apps/cli/output.hpp"
 #include "apps/cli/passphrase.hpp"
@@ -35,6 +38,14 @@ int with_client(const Globals& g, const std::function<int(client::Client&)>& bod
     auto c = open_profile(g);
     if (!c) return open_failed(g, c.error());
     return body(**c);
+}
+
+void Commands::on_run(CLI::App* sub, std::function<int()> body) {
+    sub->callback([&run = run_, body = std::move(body)] { run = body; });
+}
+
+void Commands::on_run_with_client(CLI::App* sub, std::function<int(client::Client&)> body) {
+    on_run(sub, [&g = g_, body = std::move(body)] { return with_client(g, body); });
 }
 
 }  // namespace pp::cli

@@ -12,6 +12,10 @@
 #include "base/result.hpp"
 #include "client/client.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace pp::cli {
 
 struct Globals {
@@ -40,5 +44,20 @@ Result<std::unique_ptr<client::Client>> open_profile(const Globals& g);
 int open_failed(const Globals& g, const Error& e);
 // Opens the profile and runs `body` with it; the shape of every command but init.
 int with_client(const Globals& g, const std::function<int(client::Client&)>& body);
+
+// Binds subcommands to what they run. CLI11 calls a subcommand back while it parses; the body
+// is kept in `run` for main() to call once the whole command line is read. The bodies may
+// capture main()'s locals by reference, nothing of the function that binds them.
+class Commands {
+  public:
+    Commands(Globals& g, std::function<int()>& run) : g_(g), run_(run) {}
+    void on_run(CLI::App* sub, std::function<int()> body);
+    // For a subcommand that works on the opened profile.
+    void on_run_with_client(CLI::App* sub, std::function<int(client::Client&)> body);
+
+  private:
+    Globals& g_;
+    std::function<int()>& run_;
+};
 
 }  // namespace pp::cli

@@ -79,14 +79,7 @@ int main(int argc, char** argv) {
         "wrong passphrase or untrusted identity.\nPassphrases come from PAPERPLANE_PASSPHRASE "
         "or are asked on the terminal.");
     std::function<int()> run;
-    // What a subcommand does once the command line is parsed (CLI11 calls back while parsing).
-    const auto on_run = [&run](CLI::App* sub, std::function<int()> body) {
-        sub->callback([&run, body = std::move(body)] { run = body; });
-    };
-    // The same for a subcommand that works on the opened profile.
-    const auto on_run_with_client = [&](CLI::App* sub, std::function<int(client::Client&)> body) {
-        on_run(sub, [&g, body = std::move(body)] { return with_client(g, body); });
-    };
+    cli::Commands commands(g, run);
 
     // init
     auto* init = app.add_subcommand("init", "create a profile: this device's keys");
@@ -94,7 +87,7 @@ int main(int argc, char** argv) {
     init->add_flag("--passphrase", with_passphrase,
                    "encrypt the profile with a passphrase (asked, or PAPERPLANE_PASSPHRASE); "
                    "otherwise a random key in a 0600 file next to it");
-    on_run(init, [&]() -> int {
+    commands.on_run(init, [&]() -> int {
         std::optional<std::string> pass;
         if (with_passphrase) {
             auto p = new_passphrase();
@@ -121,7 +114,7 @@ int main(int argc, char** argv) {
     reg->add_option("server-link", server_link, "the link the server printed")->required();
     reg->add_option("--username", reg_opts.username, "optional unique name on the server");
     reg->add_option("--invite", reg_opts.invite_code, "invite code, if the server needs one");
-    on_run(reg, [&]() -> int {
+    commands.on_run(reg, [&]() -> int {
         auto server = client::parse_server_link(server_link);
         if (!server) return fail(server.error(), "copy the paperplane://server?... link");
         return with_client(g, [&](client::Client& c) {
@@ -142,7 +135,7 @@ int main(int argc, char** argv) {
     bool no_qr = false;
     invite->add_flag("--no-qr", no_qr, "print the link only");
     invite->add_flag("--json", g.json, "JSON output");
-    on_run_with_client(invite, [&](client::Client& c) {
+    commands.on_run_with_client(invite, [&](client::Client& c) {
         auto link = c.contact_link();
         if (!link) return fail(link.error());
         if (g.json) {
@@ -159,7 +152,7 @@ int main(int argc, char** argv) {
     std::string contact_link, contact_name;
     add->add_option("link", contact_link, "their paperplane://contact?... link")->required();
     add->add_option("--name", contact_name, "what to call them (default: from the link)");
-    on_run_with_client(add, [&](client::Client& c) {
+    commands.on_run_with_client(add, [&](client::Client& c) {
         auto added = c.add_contact(contact_link, contact_name);
         if (!added) return fail(added.error());
         std::printf("added %s\n", added->name.c_str());
@@ -169,7 +162,7 @@ int main(int argc, char** argv) {
     // contacts
     auto* contacts = app.add_subcommand("contacts", "list contacts");
     contacts->add_flag("--json", g.json, "JSON output");
-    on_run_with_client(contacts, [&](client::Client& c) {
+    commands.on_run_with_client(contacts, [&](client::Client& c) {
         auto list = c.contacts();
         if (!list) return fail(list.error());
         if (g.json) {
@@ -196,7 +189,7 @@ int main(int argc, char** argv) {
     send->add_option("--reply-to", reply_to,
                      "answer a message: its id as `history` shows it (#...), or the full id");
     send->add_flag("--json", g.json, "JSON output");
-    on_run_with_client(send, [&](client::Client& c) {
+    commands.on_run_with_client(send, [&](client::Client& c) {
         auto conv = resolve(c, to);
         if (!conv) return fail(conv.error());
         std::string text;
@@ -241,7 +234,7 @@ int main(int argc, char** argv) {
     bool keep_unread = false;
     inbox->add_flag("--json", g.json, "JSON output");
     inbox->add_flag("--keep-unread", keep_unread, "do not mark them read");
-    on_run_with_client(inbox, [&](client::Client& c) {
+    commands.on_run_with_client(inbox, [&](client::Client& c) {
         report_events(c);
         auto got = c.sync(g.timeout());
         if (!got) {
@@ -275,7 +268,7 @@ int main(int argc, char** argv) {
     history->add_option("with", history_of, "contact or group name")->required();
     history->add_option("--limit", limit, "how many (default 50)");
     history->add_flag("--json", g.json, "JSON output");
-    on_run_with_client(history, [&](client::Client& c) {
+    commands.on_run_with_client(history, [&](client::Client& c) {
         auto conv = resolve(c, history_of);
         if (!conv) return fail(conv.error());
         auto list = c.history(*conv, limit);
@@ -298,7 +291,7 @@ int main(int argc, char** argv) {
     auto* chat = app.add_subcommand("chat", "interactive chat with a contact or group");
     std::string chat_with;
     chat->add_option("with", chat_with, "contact or group name")->required();
-    on_run_with_client(chat, [&](client::Client& c) {
+    commands.on_run_with_client(chat, [&](client::Client& c) {
         auto conv = resolve(c, chat_with);
         if (!conv) return fail(conv.error());
         return run_chat(c, *conv, milliseconds(200));
@@ -306,7 +299,7 @@ int main(int argc, char** argv) {
 
     // sync
     auto* sync = app.add_subcommand("sync", "fetch queued messages and send pending ones");
-    on_run_with_client(sync, [&](client::Client& c) {
+    commands.on_run_with_client(sync, [&](client::Client& c) {
         report_events(c);
         auto got = c.sync(g.timeout());
         if (!got) {
@@ -320,7 +313,7 @@ int main(int argc, char** argv) {
     // status
     auto* status = app.add_subcommand("status", "profile, connection and queue state");
     status->add_flag("--json", g.json, "JSON output");
-    on_run_with_client(status, [&](client::Client& c) {
+    commands.on_run_with_client(status, [&](client::Client& c) {
         (void)c.connect(g.timeout());  // one attempt, so "online" means something
         const auto st = c.status();
         Json j{{"registered", st.registered}, {"online", st.online},        {"server", st.server},
@@ -345,7 +338,7 @@ int main(int argc, char** argv) {
     std::string safety_with;
     safety->add_option("contact", safety_with, "contact name")->required();
     safety->add_flag("--json", g.json, "JSON output");
-    on_run_with_client(safety, [&](client::Client& c) {
+    commands.on_run_with_client(safety, [&](client::Client& c) {
         auto id = contact_id(c, safety_with);
         if (!id) return fail(id.error());
         auto sn = c.safety_number(*id);
@@ -387,7 +380,7 @@ int main(int argc, char** argv) {
         ->add_flag("--reject-new-identity", reject_new,
                    "keep the old key; drop what arrived under the new one")
         ->excludes(accept_flag);
-    on_run_with_client(verify, [&](client::Client& c) {
+    commands.on_run_with_client(verify, [&](client::Client& c) {
         auto id = contact_id(c, verify_who);
         if (!id) return fail(id.error());
         report_events(c);
@@ -411,7 +404,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> gmembers;
     gcreate->add_option("name", gname, "group name")->required();
     gcreate->add_option("members", gmembers, "contact names")->required();
-    on_run_with_client(gcreate, [&](client::Client& c) {
+    commands.on_run_with_client(gcreate, [&](client::Client& c) {
         std::vector<client::AccountId> ids;
         for (const auto& m : gmembers) {
             auto id = contact_id(c, m);
@@ -430,7 +423,7 @@ int main(int argc, char** argv) {
             what, adding ? "add a contact to a group" : "remove a member (keys rotate)");
         sub->add_option("group", gtarget, "group name")->required();
         sub->add_option("contact", gwho, "contact name")->required();
-        on_run_with_client(sub, [&, adding](client::Client& c) {
+        commands.on_run_with_client(sub, [&, adding](client::Client& c) {
             auto gid = group_id(c, gtarget);
             if (!gid) return fail(gid.error());
             auto who = contact_id(c, gwho);
@@ -447,7 +440,7 @@ int main(int argc, char** argv) {
     std::string gnew;
     grename->add_option("group", gtarget, "group name")->required();
     grename->add_option("new-name", gnew, "new name")->required();
-    on_run_with_client(grename, [&](client::Client& c) {
+    commands.on_run_with_client(grename, [&](client::Client& c) {
         auto gid = group_id(c, gtarget);
         if (!gid) return fail(gid.error());
         auto r = c.rename_group(*gid, gnew);
@@ -457,7 +450,7 @@ int main(int argc, char** argv) {
     });
     auto* glist = group->add_subcommand("list", "list groups");
     glist->add_flag("--json", g.json, "JSON output");
-    on_run_with_client(glist, [&](client::Client& c) {
+    commands.on_run_with_client(glist, [&](client::Client& c) {
         auto list = c.groups();
         if (!list) return fail(list.error());
         if (g.json) {

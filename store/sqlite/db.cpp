@@ -147,8 +147,9 @@ Result<Transaction> Transaction::begin(Connection& c, Kind kind) {
 Transaction::~Transaction() {
     // SQLite may already have rolled back on its own (SQLITE_FULL, SQLITE_IOERR).
     if (c_ == nullptr || !c_->in_transaction()) return;
-    auto s = c_->prepare("ROLLBACK");
-    if (s) (void)s->run();
+    // Not through prepare(): its statement cache may allocate, and a destructor that throws
+    // (out of memory, the likeliest reason to be rolling back) ends the process.
+    (void)c_->exec("ROLLBACK");
 }
 
 Result<void> Transaction::commit() {
