@@ -138,7 +138,14 @@ Result<void> Connection::exec(const char* sql) {
     return {};
 }
 
+namespace {
+// One pointer for both uses: the statement cache is keyed by the SQL text's address.
+constexpr const char* kRollback = "ROLLBACK";
+}  // namespace
+
 Result<Transaction> Transaction::begin(Connection& c, Kind kind) {
+    // Cached before the transaction starts, so the destructor finds it without allocating.
+    PP_TRY_VOID(c.prepare(kRollback));
     PP_TRY(s, c.prepare(kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
     PP_TRY_VOID(s.run());
     return Transaction(&c);
@@ -147,9 +154,11 @@ Result<Transaction> Transaction::begin(Connection& c, Kind kind) {
 Transaction::~Transaction() {
     // SQLite may already have rolled back on its own (SQLITE_FULL, SQLITE_IOERR).
     if (c_ == nullptr || !c_->in_transaction()) return;
-    // Not through prepare(): its statement cache may allocate, and a destructor that throws
-    // (out of memory, the likeliest reason to be rolling back) ends the process.
-    (void)c_->exec("ROLLBACK");
+    // Read transactions end here too, so the statement is the cached one (begin() put it
+    // there): a lookup that allocates nothing. A destructor that threw (out of memory, a
+    // likely reason to be rolling back) would end the process.
+    auto s = c_->prepare(kRollback);
+    if (s) (void)s->run();
 }
 
 Result<void> Transaction::commit() {
