@@ -540,9 +540,9 @@ TEST_F(ServiceStoreErrors, AWakeUpLostAfterACommitIsMadeUpAtTheNextTick) {
 }
 
 // A retry of a send stored before the recipient's device list changed is a duplicate, as the
-// commit would have found it, not STALE_DEVICES: the message is already queued for the devices
-// it named, and the client must not encrypt it again for the new list as if it were lost. A
-// send with a new id to the old list is still refused.
+// commit would have found it, not STALE_DEVICES: the message was stored for the devices it
+// named, and the client must not take it for lost and send it again under a new id. A send
+// with a new id to the old list is still refused.
 TEST_F(ServiceStoreErrors, ARetryAfterTheDeviceListChangedIsADuplicate) {
     make_account();
     auto conn = std::make_shared<RecordingConnection>(1);
