@@ -203,5 +203,17 @@ int main(int argc, char** argv) {
                            "Proxy-Authenticate: Basic realm=\"proxy\"\r\n\r\n"));
         write(dir, "proxy_reply", 6, pp::as_bytes("HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03"));
     }
+    // What a WebSocket client sends: the RFC's masked "Hello", a message in two fragments with
+    // a ping between them, a 16-bit length, and a close with a code and a reason.
+    {
+        write(dir, "ws_frame", 0,
+              pp::Bytes{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58});
+        write(dir, "ws_frame", 1, pp::Bytes{0x02, 0x82, 1, 2,    3,    4, 9, 9, 0x89, 0x80, 5,
+                                            6,    7,    8, 0x80, 0x81, 1, 1, 1, 1,    7});
+        pp::Bytes long_frame{0x82, 0xFE, 0x00, 0x80, 0, 0, 0, 0};
+        long_frame.resize(long_frame.size() + 128, 0x55);
+        write(dir, "ws_frame", 2, long_frame);
+        write(dir, "ws_frame", 3, pp::Bytes{0x88, 0x84, 0, 0, 0, 0, 0x03, 0xE8, 'o', 'k'});
+    }
     return 0;
 }
