@@ -245,7 +245,7 @@ void Server::shutdown() {
     im.stopped = true;
     stop_accepting();
     // Politely first (close 1001 going away), then drop whatever has not finished.
-    for (auto& s : im.core->snapshot()) s->close_with(detail::websocket::close_code::going_away);
+    for (auto& s : im.core->snapshot()) s->close_with(WsCloseCode::kGoingAway);
     if (!im.core->wait_all_closed(kShutdownGrace)) {
         for (auto& s : im.core->snapshot()) s->abort();
         im.core->wait_all_closed(kShutdownGrace);

@@ -6,6 +6,10 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <optional>
 
 #include "net/tls_impl.hpp"
 
@@ -13,8 +17,10 @@ namespace pp::net::detail {
 
 namespace {
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-// What a read asks for when a fragmented message's next frame is not yet known: a TLS record.
-constexpr std::size_t kReadChunk = 16 * 1024;
+// Frames read in a row before the strand lets other work go first.
+constexpr std::size_t kFramesPerTurn = 16;
+// Frames written in one batch: up to four TLS records. A frame larger than this goes alone.
+constexpr std::size_t kWriteBatchBytes = 64 * 1024;
 std::string endpoint_string(const asio::ip::tcp::socket& s) {
     boost::system::error_code ec;
     auto ep = s.remote_endpoint(ec);
@@ -27,33 +33,14 @@ std::string endpoint_string(const asio::ip::tcp::socket& s) {
 
 Session::Session(std::shared_ptr<ServerCore> core, asio::ip::tcp::socket socket, std::uint64_t id)
     : core_(std::move(core)),
-      ws_(std::move(socket), core_->tls.impl().ctx),
+      tls_(std::move(socket), core_->tls.impl().ctx),
       id_(id),
       peer_(endpoint_string(tls().socket())) {}
 
 void Session::launch(const std::shared_ptr<Session>& s) {
     // run() catches everything it can; the handler only sees what escapes a bad_alloc in the
     // coroutine machinery itself, and swallowing it keeps the io thread alive.
-    asio::co_spawn(s->ws_.get_executor(), s->run(), [](const std::exception_ptr&) {});
-}
-
-void Session::spawn(asio::awaitable<void> op) {
-    // An operation that dies of an exception (out of memory) would leave the connection
-    // half-done (a close never sent): drop the socket instead.
-    // The handler runs on the strand.
-    asio::co_spawn(ws_.get_executor(), std::move(op),
-                   [weak = weak_from_this()](const std::exception_ptr& e) {
-                       if (!e) return;
-                       if (auto self = weak.lock()) self->tls().close();
-                   });
-}
-
-void Session::spawn_or_drop(asio::awaitable<void> (Session::*op)()) noexcept {
-    try {
-        spawn((this->*op)());
-    } catch (...) {
-        tls().close();  // allocates nothing; the pending read fails and run() ends the session
-    }
+    asio::co_spawn(s->tls_.get_executor(), s->run(), [](const std::exception_ptr&) {});
 }
 
 void Session::arm_deadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d) {
@@ -91,77 +78,139 @@ asio::awaitable<void> Session::run() {
         phase_ = Phase::kOpen;
         std::shared_ptr<Connection> conn = self;
         if (!call_handler([&] { core_->handler.on_open(conn); })) {
-            request_close(websocket::close_code::internal_error);
+            request_close(WsCloseCode::kInternalError);
         }
-        // The read loop lives in this frame rather than in a coroutine of its own: every
-        // frame is held for the connection's whole life.
         try {
-            for (;;) {
-                // Idle wait with a one-byte buffer: Beast reads the next data frame's header into
-                // its own fixed read buffer (answering pings and handling a close on the way) and
-                // hands us at most the first payload byte, so no message buffer exists while
-                // nothing arrives. (Not an empty buffer: Beast 1.81 crashes validating UTF-8 of a
-                // text frame into one.)
-                std::uint8_t first = 0;
-                auto [idle_ec, n] = co_await ws_.async_read_some(asio::buffer(&first, 1), kTok);
-                // Includes message_too_big (Beast has already sent close 1009), the socket the
-                // idle sweep closed and the peer's close: all end the connection the same way.
-                if (idle_ec) break;
-                heard();
-                // The rest of the message is read straight into the frame handed to the
-                // handler, which owns it from there: no buffer outlives the message, and its
-                // bytes are not copied again. Beast has parsed the frame header by now and
-                // checked it against the message size limit, so its hint is the rest of the
-                // frame: one allocation of the exact size for a message of one frame.
-                Bytes frame;
-                if (!ws_.is_message_done()) frame.reserve(n + ws_.read_size_hint(kReadChunk));
-                if (n == 1) frame.push_back(first);
-                std::size_t filled = frame.size();
-                bool failed = false;
-                while (!ws_.is_message_done()) {
-                    // Grown only, so each byte is zeroed once; a read may bring in less than
-                    // asked (one TLS record), and the next asks for what is left.
-                    const std::size_t want = ws_.read_size_hint(kReadChunk);
-                    if (frame.size() < filled + want) frame.resize(filled + want);
-                    auto [ec, got] = co_await ws_.async_read_some(
-                        asio::buffer(frame.data() + filled, want), kTok);
-                    if (ec) {
-                        failed = true;
-                        break;
-                    }
-                    heard();  // a large message arriving slowly is not silence
-                    filled += got;
-                    n += got;
-                }
-                if (failed) break;
-                frame.resize(filled);
-                if (lost_frame_.load(std::memory_order_relaxed))
-                    request_close(websocket::close_code::internal_error);
-                if (close_requested_) continue;  // draining until the peer answers our close
-                if (!ws_.got_binary()) {
-                    // Frames are protobuf bytes; text is a client bug. 1003: data type not
-                    // accepted.
-                    request_close(websocket::close_code::unknown_data);
-                    continue;
-                }
-                core_->counters.frames_in.fetch_add(1, std::memory_order_relaxed);
-                core_->counters.bytes_in.fetch_add(n, std::memory_order_relaxed);
-                if (!call_handler([&] { core_->handler.on_frame(conn, std::move(frame)); })) {
-                    request_close(websocket::close_code::internal_error);
-                }
-            }
+            co_await read_frames(conn);
         } catch (...) {
         }
-        phase_ = Phase::kDone;
+        // What the handler sends from here is dropped: the peer has closed, or our close
+        // frame is queued, and nothing may follow it.
+        phase_ = Phase::kClosing;
         call_handler([&] { core_->handler.on_close(conn); });
+        try {
+            co_await finish_closing();
+        } catch (...) {
+        }
     }
     phase_ = Phase::kDone;
-    // A write in flight still reads the queue's front; the writer clears the queue itself
-    // when that write completes (phase_ is no longer kOpen).
+    // A write in flight still reads write_buffer_; the writer clears the queue itself when that
+    // write completes (phase_ is kDone).
     if (!writing_) queue_.clear();
     tls().close();
     core_->counters.connections_open.fetch_sub(1);
     core_->remove(id_);
+}
+
+asio::awaitable<void> Session::read_frames(const std::shared_ptr<Connection>& conn) {
+    WsMessageTracker tracker(core_->opts.max_frame_bytes);
+    // The header is read into the coroutine's frame: an idle connection holds no read buffer,
+    // only this and the pending wait for its socket to become readable.
+    std::array<std::uint8_t, kWsMaxClientHeader> head{};
+    Bytes message;  // the data message being read, from its first frame to its last
+    std::size_t frames_this_turn = 0;
+    for (;;) {
+        // A peer that keeps the socket full (of messages, or of pings) would otherwise keep
+        // this strand, and the io thread, to itself: every few frames, other work goes first.
+        if (++frames_this_turn == kFramesPerTurn) {
+            frames_this_turn = 0;
+            co_await asio::post(tls_.get_executor(), asio::use_awaitable);
+        }
+        if (co_await read_exact(head.data(), 2)) co_return;
+        const std::size_t head_size = ws_client_header_size(head[1]);
+        if (co_await read_exact(head.data() + 2, head_size - 2)) co_return;
+        heard();
+        auto parsed = parse_ws_client_header({head.data(), head_size});
+        std::optional<WsFault> fault = parsed.fault;
+        if (!fault) fault = tracker.on_header(parsed.value);
+        if (fault) {
+            // Fail the connection (RFC 6455, 7.1.7): our close frame, then TCP's, without
+            // waiting for the peer's close. Checked before any payload is read or allocated.
+            request_close(fault->code);
+            co_return;
+        }
+        const WsFrameHeader& h = parsed.value;
+        if (is_control(h.opcode)) {
+            Bytes payload(static_cast<std::size_t>(h.payload_size));  // at most 125 bytes
+            if (co_await read_exact(payload.data(), payload.size())) co_return;
+            ws_unmask(payload, h.mask, 0);
+            if (h.opcode == WsOpcode::kPing) {
+                if (!close_requested_) enqueue_control(WsOpcode::kPong, std::move(payload));
+            } else if (h.opcode == WsOpcode::kClose) {
+                closing_began();
+                // Answered with the code it gave; a malformed one fails the connection with
+                // ours. When our close went first, this ends the closing handshake.
+                auto code = parse_ws_close_payload(payload);
+                request_close(code.ok() ? code.value
+                                        : static_cast<std::uint16_t>(code.fault->code));
+                co_return;
+            }
+            continue;  // a pong: a sign of life (heard()), nothing more
+        }
+        // A data frame: its payload joins the message. The tracker has bounded the message
+        // by max_frame_bytes, so this allocates no more than that.
+        const std::size_t at = message.size();
+        const auto size = static_cast<std::size_t>(h.payload_size);
+        message.resize(at + size);
+        if (co_await read_exact(message.data() + at, size)) co_return;
+        ws_unmask({message.data() + at, size}, h.mask, 0);
+        if (!h.fin) continue;
+        Bytes frame = std::move(message);
+        message = Bytes();
+        if (lost_frame_.load(std::memory_order_relaxed)) request_close(WsCloseCode::kInternalError);
+        if (close_requested_) continue;  // draining until the peer answers our close
+        if (tracker.message_opcode() != WsOpcode::kBinary) {
+            // Frames are protobuf bytes; text is a client bug. 1003: data type not accepted.
+            request_close(WsCloseCode::kUnknownData);
+            continue;
+        }
+        core_->counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+        core_->counters.bytes_in.fetch_add(frame.size(), std::memory_order_relaxed);
+        if (!call_handler([&] { core_->handler.on_frame(conn, std::move(frame)); })) {
+            request_close(WsCloseCode::kInternalError);
+        }
+    }
+}
+
+asio::awaitable<boost::system::error_code> Session::read_exact(std::uint8_t* data,
+                                                               std::size_t size) {
+    while (size > 0) {
+        const auto step = tls_.read_now(data, size);
+        if (step.ec) co_return step.ec;
+        if (step.want == TlsStream::Want::kNothing) {
+            if (step.n == 0) co_return asio::error::eof;  // OpenSSL reports none; a guard
+            data += step.n;
+            size -= step.n;
+            continue;
+        }
+        auto [ec] = co_await tls_.socket().async_wait(step.want == TlsStream::Want::kRead
+                                                          ? asio::socket_base::wait_read
+                                                          : asio::socket_base::wait_write,
+                                                      kTok);
+        if (ec) co_return ec;
+        heard();  // bytes from the peer: a large message arriving slowly is not silence
+    }
+    co_return boost::system::error_code{};
+}
+
+asio::awaitable<void> Session::finish_closing() {
+    // Reading ended without a close frame of ours (the peer vanished, or the sweep dropped
+    // it): nothing to close in order, and run() drops the socket.
+    if (!close_requested_) co_return;
+    // The close frame goes out after what was queued before it. A writer stuck behind a peer
+    // that reads nothing is cut off by the keep-alive sweep, the handshake timeout after the
+    // close began, and its failed write ends this wait too.
+    while (writing_) {
+        writer_done_ = std::make_unique<asio::steady_timer>(tls_.get_executor(),
+                                                            asio::steady_timer::time_point::max());
+        co_await writer_done_->async_wait(kTok);
+        writer_done_.reset();
+    }
+    if (!close_sent_) co_return;
+    // close_notify, then FIN, then wait for the client's FIN (the sweep bounds this too):
+    // closing with unread bytes in the socket would send an RST that can destroy our close
+    // frame in flight.
+    co_await async_teardown(beast::role_type::server, tls_, kTok);
 }
 
 void Session::send(Bytes frame) {
@@ -176,9 +225,9 @@ void Session::send(Bytes frame) {
     try {
         // Dispatch, not post: a handler answering on the strand queues its frame at once,
         // without another trip through the io queue. From other threads this posts.
-        asio::dispatch(ws_.get_executor(),
+        asio::dispatch(tls_.get_executor(),
                        [self = shared_from_this(), f = std::move(frame)]() mutable {
-                           self->enqueue(std::move(f));
+                           self->enqueue(Outgoing{std::move(f), WsOpcode::kBinary});
                        });
     } catch (...) {
         queued_bytes_.fetch_sub(size);
@@ -189,98 +238,159 @@ void Session::send(Bytes frame) {
 }
 
 void Session::post(std::function<void()> fn) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
+    asio::post(tls_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
         // Not ours to let unwind through Asio (see call_handler).
         self->call_handler(fn);
     });
 }
 
-void Session::enqueue(Bytes frame) {
-    if (lost_frame_.load(std::memory_order_relaxed))
-        request_close(websocket::close_code::internal_error);
+std::size_t Session::queue_charge(const Outgoing& f) noexcept {
+    return f.payload.size() + (is_control(f.opcode) ? kControlFrameCharge : 0);
+}
+
+void Session::enqueue(Outgoing frame) noexcept {
+    const std::size_t charge = queue_charge(frame);
+    if (lost_frame_.load(std::memory_order_relaxed)) request_close(WsCloseCode::kInternalError);
     if (phase_ != Phase::kOpen || close_requested_) {
-        queued_bytes_.fetch_sub(frame.size());
+        queued_bytes_.fetch_sub(charge);
         return;
     }
-    queue_.push_back(std::move(frame));
+    try {
+        queue_.push_back(std::move(frame));
+    } catch (...) {
+        // Out of memory: the peer would miss this frame, so drop the connection; the pending
+        // read fails and run() ends the session.
+        queued_bytes_.fetch_sub(charge);
+        tls().close();
+        return;
+    }
     if (!writing_) {
         writing_ = true;
         write_front();
     }
 }
 
+void Session::enqueue_control(WsOpcode opcode, Bytes payload) noexcept {
+    Outgoing frame{std::move(payload), opcode};
+    const std::size_t charge = queue_charge(frame);
+    if (queued_bytes_.fetch_add(charge) + charge > core_->opts.max_send_queue_bytes) {
+        queued_bytes_.fetch_sub(charge);
+        tls().close();  // pings from a peer that reads none of our pongs
+        return;
+    }
+    enqueue(std::move(frame));
+}
+
 // The writer is a chain of completion handlers, not a coroutine: a connection that answers
 // one frame at a time (nearly all of them) would otherwise spawn a coroutine, with its frame
-// allocation and executor hand-offs, for every frame it writes. (No gain this machine could
-// measure: docs/benchmarks.md.) The frame being written stays at the front of queue_ until
-// its write completes.
+// allocation and executor hand-offs, for every write. Frames queued while a write is in flight
+// go out together in the next: their headers and payloads copied into one buffer, written as
+// one TLS record (up to 16 KiB) and one send(), where a frame of its own would take each.
 void Session::write_front() noexcept {
-    if (queue_.empty() || phase_ != Phase::kOpen) {
+    if (queue_.empty() || phase_ == Phase::kDone) {
         finish_writing();
         return;
     }
     try {
-        ws_.async_write(asio::buffer(queue_.front()),
-                        [self = shared_from_this()](const boost::system::error_code& ec,
-                                                    std::size_t) { self->on_written(ec); });
+        std::size_t total = 0;
+        std::size_t frames = 0;
+        for (const auto& f : queue_) {
+            const std::size_t framed = kWsMaxServerHeader + f.payload.size();
+            if (frames > 0 && total + framed > kWriteBatchBytes) break;
+            total += framed;
+            ++frames;
+        }
+        write_buffer_.reserve(total);
+        auto it = queue_.begin();
+        for (std::size_t i = 0; i < frames; ++i, ++it) {
+            std::array<std::uint8_t, kWsMaxServerHeader> header{};
+            const std::size_t n = write_ws_server_header(it->opcode, it->payload.size(), header);
+            write_buffer_.insert(write_buffer_.end(), header.begin(), header.begin() + n);
+            write_buffer_.insert(write_buffer_.end(), it->payload.begin(), it->payload.end());
+        }
+        writing_frames_ = frames;
+        asio::async_write(tls_, asio::buffer(write_buffer_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      std::size_t) { self->on_written(ec); });
     } catch (...) {
-        // The operation could not be allocated (out of memory): the frame is lost, so drop
-        // the connection; the pending read fails and run() ends the session.
+        // The buffer or the operation could not be allocated (out of memory): the frames are
+        // lost, so drop the connection; the pending read fails and run() ends the session.
+        write_buffer_ = Bytes();
+        writing_frames_ = 0;
         tls().close();
         finish_writing();
     }
 }
 
 void Session::on_written(const boost::system::error_code& ec) noexcept {
-    const std::size_t size = queue_.front().size();
-    queue_.pop_front();
-    queued_bytes_.fetch_sub(size);
+    write_buffer_ = Bytes();  // an idle connection holds no write buffer
+    for (; writing_frames_ > 0 && !queue_.empty(); --writing_frames_) {
+        const Outgoing& f = queue_.front();
+        queued_bytes_.fetch_sub(queue_charge(f));
+        if (!ec) {
+            if (f.opcode == WsOpcode::kBinary) {
+                core_->counters.frames_out.fetch_add(1, std::memory_order_relaxed);
+                core_->counters.bytes_out.fetch_add(f.payload.size(), std::memory_order_relaxed);
+            } else if (f.opcode == WsOpcode::kClose) {
+                close_sent_ = true;
+            } else if (f.opcode == WsOpcode::kPing) {
+                ping_in_flight_ = false;
+            }
+        }
+        queue_.pop_front();
+    }
+    writing_frames_ = 0;
     if (ec) {
         finish_writing();
         return;
     }
-    core_->counters.frames_out.fetch_add(1, std::memory_order_relaxed);
-    core_->counters.bytes_out.fetch_add(size, std::memory_order_relaxed);
     write_front();
 }
 
 void Session::finish_writing() noexcept {
-    for (auto& f : queue_) queued_bytes_.fetch_sub(f.size());
+    for (auto& f : queue_) queued_bytes_.fetch_sub(queue_charge(f));
     queue_.clear();
     writing_ = false;
-    // A close asked for while writing goes out after the queued frames (an error frame, say).
-    if (close_requested_ && phase_ == Phase::kOpen) spawn_or_drop(&Session::close_now);
+    if (writer_done_) writer_done_->cancel();  // finish_closing() waits for this
 }
 
-void Session::request_close(websocket::close_code code) {
+void Session::request_close(std::uint16_t code) noexcept {
     if (phase_ != Phase::kOpen || close_requested_) return;
     close_requested_ = true;
-    close_code_ = code;
     closing_began();
-    if (writing_) return;  // the writer closes after flushing (finish_writing)
-    spawn_or_drop(&Session::close_now);
-}
-
-asio::awaitable<void> Session::close_now() {
-    auto self = shared_from_this();
-    // Bounded by the stream's handshake timeout; the pending read sees the close complete.
-    co_await ws_.async_close(close_code_, kTok);
+    try {
+        Outgoing frame{Bytes{}, WsOpcode::kClose};
+        if (code != 0) {
+            frame.payload =
+                Bytes{static_cast<std::uint8_t>(code >> 8), static_cast<std::uint8_t>(code & 0xFF)};
+        }
+        const std::size_t charge = queue_charge(frame);
+        queue_.push_back(std::move(frame));  // after everything queued, and nothing after it
+        queued_bytes_.fetch_add(charge);
+    } catch (...) {
+        tls().close();  // no close frame can be queued: drop the connection instead
+        return;
+    }
+    if (!writing_) {
+        writing_ = true;
+        write_front();
+    }
 }
 
 void Session::close() {
-    close_with(websocket::close_code::normal);
+    close_with(WsCloseCode::kNormal);
 }
 
 template <class Job>
 void Session::post_or_flag_lost(Job job) noexcept {
     try {
-        asio::post(ws_.get_executor(), std::move(job));
+        asio::post(tls_.get_executor(), std::move(job));
     } catch (...) {
         lost_frame_.store(true, std::memory_order_relaxed);  // closed at the next frame
     }
 }
 
-void Session::close_with(websocket::close_code code) {
+void Session::close_with(WsCloseCode code) {
     post_or_flag_lost([self = shared_from_this(), code] {
         if (self->phase_ == Phase::kHandshake) {
             self->tls().close();

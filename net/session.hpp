@@ -7,7 +7,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -17,12 +16,12 @@
 
 #include "net/server_core.hpp"
 #include "net/tls_stream.hpp"
+#include "net/ws_frame.hpp"
 
 namespace pp::net::detail {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = boost::beast::websocket;
 
 class Session final : public Connection, public std::enable_shared_from_this<Session> {
   public:
@@ -37,8 +36,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     std::uint64_t id() const override { return id_; }
     std::string peer() const override { return peer_; }
 
-    void close_with(websocket::close_code code);  // thread-safe; never throws
-    void abort();                                 // thread-safe: drop the TCP socket now
+    void close_with(WsCloseCode code);  // thread-safe; never throws
+    void abort();                       // thread-safe: drop the TCP socket now
     // Keep-alive, from the server's idle sweep on any thread (session_keepalive.cpp): a
     // WebSocket silent for half the idle timeout is pinged, one silent for all of it dropped,
     // and a close not finished within the handshake timeout from when it began is cut off.
@@ -48,25 +47,48 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     void check_idle(std::chrono::steady_clock::time_point now) noexcept;
 
   private:
-    // TlsStream, not beast::ssl_stream: see net/tls_stream.hpp (no per-connection TLS buffers).
-    // No permessage-deflate (never offered): deflateSupported=false drops its state and code.
-    using Ws = websocket::stream<TlsStream, false>;
-    enum class Phase : std::uint8_t { kHandshake, kOpen, kDone };
+    // kOpen: frames flow both ways. kClosing: the peer's frames are no longer read and no data
+    // frame is queued; the writer finishes what is queued (a close frame last), then the
+    // connection is torn down.
+    enum class Phase : std::uint8_t { kHandshake, kOpen, kClosing, kDone };
+    // A frame waiting to be written. Data frames are binary; the rest are control frames.
+    struct Outgoing {
+        Bytes payload;
+        WsOpcode opcode = WsOpcode::kBinary;
+    };
 
     asio::awaitable<void> run();
     asio::awaitable<bool> handshake();  // session_http.cpp; true once upgraded to WebSocket
     asio::awaitable<bool> accept_websocket(
         const beast::http::request<beast::http::string_body>& req);
-    // The writer: writes queue_'s front, then the next, until the queue is empty.
+    // Reads frames and hands each whole binary message to the handler, until the peer's close
+    // frame, a fault in its frames, or a read error.
+    asio::awaitable<void> read_frames(const std::shared_ptr<Connection>& conn);
+    // Reads exactly `size` bytes; waits on the socket only when OpenSSL has nothing left.
+    asio::awaitable<boost::system::error_code> read_exact(std::uint8_t* data, std::size_t size);
+    // After the reading ends: waits for the writer to finish (the close frame goes out last),
+    // then closes TLS and TCP in order if the close frame went out, else just drops the socket.
+    asio::awaitable<void> finish_closing();
+    // The writer: writes as many queued frames as fit one batch, then the next, until the queue
+    // is empty.
     void write_front() noexcept;
     void on_written(const boost::system::error_code& ec) noexcept;
-    void finish_writing() noexcept;     // clears what is left; sends a requested close
-    asio::awaitable<void> close_now();  // sends the close frame with close_code_
-    void enqueue(Bytes frame);
-    void request_close(websocket::close_code code);
-    void spawn(asio::awaitable<void> op);
-    // spawn(op()), or, if even that cannot be allocated, drops the connection.
-    void spawn_or_drop(asio::awaitable<void> (Session::*op)()) noexcept;
+    void finish_writing() noexcept;  // clears what is left; wakes finish_closing()
+    // What a queued frame counts against max_send_queue_bytes: its payload, and for a control
+    // frame (which may be empty) a fixed share for its node and header too.
+    static constexpr std::size_t kControlFrameCharge = 64;
+    static std::size_t queue_charge(const Outgoing& f) noexcept;
+    // Queues a frame already counted in queued_bytes_ (drops it if the session is closing).
+    void enqueue(Outgoing frame) noexcept;
+    // A control frame of ours (ping, pong), counted against the send queue bound like a data
+    // frame: a peer that pings without reading cannot grow the queue without bound.
+    void enqueue_control(WsOpcode opcode, Bytes payload) noexcept;
+    // Queues a close frame after everything queued; no data frame is queued after it. `code` 0
+    // sends a close without a code (the echo of a close that gave none).
+    void request_close(std::uint16_t code) noexcept;
+    void request_close(WsCloseCode code) noexcept {
+        request_close(static_cast<std::uint16_t>(code));
+    }
     template <typename F>
     bool call_handler(F&& f);
     // Posts `job` to the strand; if posting cannot allocate, sets lost_frame_ instead, so the
@@ -91,17 +113,25 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
         closing_since_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                              std::memory_order_relaxed);
     }
-    TlsStream& tls() { return ws_.next_layer(); }
+    TlsStream& tls() { return tls_; }
 
     std::shared_ptr<ServerCore> core_;
-    Ws ws_;
+    TlsStream tls_;
     const std::uint64_t id_;
     std::string peer_;
-    std::list<Bytes> queue_;  // std::list: an idle connection's empty queue allocates nothing
+    // std::list: an idle connection's empty queue allocates nothing.
+    std::list<Outgoing> queue_;
+    // The batch being written: the front `writing_frames_` frames of queue_, framed. Empty (no
+    // allocation) between writes.
+    Bytes write_buffer_;
+    std::size_t writing_frames_ = 0;
     std::atomic<std::size_t> queued_bytes_{0};
+    // Exists only while finish_closing() waits for the writer; finish_writing() cancels it.
+    std::unique_ptr<asio::steady_timer> writer_done_;
     Phase phase_ = Phase::kHandshake;
     bool writing_ = false;
-    bool close_requested_ = false;
+    bool close_requested_ = false;  // our close frame is queued (or written)
+    bool close_sent_ = false;       // and has been written in full
     // A frame from send(), or a close, could not be queued (out of memory): the peer misses
     // an answer or a push, so the connection is closed at the next frame in or out on its
     // strand. (Sits in padding.)
@@ -116,7 +146,6 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     std::chrono::steady_clock::rep pinged_for_ = 0;  // the last_heard_ a ping went out for
     bool ping_in_flight_ = false;
     std::uint32_t deadline_gen_ = 0;
-    websocket::close_code close_code_ = websocket::close_code::normal;
 };
 
 }  // namespace pp::net::detail

@@ -8,10 +8,12 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "net/session.hpp"
+#include "net/ws_upgrade.hpp"
 
 namespace pp::net::detail {
 
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 
 namespace {
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
@@ -60,15 +62,15 @@ Response respond(const ServerCore& core, const Request& req) {
 }  // namespace
 
 asio::awaitable<bool> Session::handshake() {
-    auto& tls = ws_.next_layer();
+    auto& tls = tls_;
     const auto& opts = core_->opts;
     auto& counters = core_->counters;
 
     // One deadline from accept through the first request: it is not renewed by progress, so a
     // client trickling bytes gains nothing. The timer lives only in this phase's coroutine
-    // frame: an open WebSocket relies on Beast's upgrade and close timers and on the server's
+    // frame (it also bounds writing the 101): an open WebSocket relies on the server's
     // keep-alive sweep (session_keepalive.cpp), and holds no timer of its own.
-    asio::steady_timer deadline(ws_.get_executor());
+    asio::steady_timer deadline(tls_.get_executor());
     arm_deadline(deadline, opts.handshake_timeout);
     auto [hs_ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTok);
     if (hs_ec) {
@@ -108,32 +110,16 @@ asio::awaitable<bool> Session::handshake() {
 }
 
 asio::awaitable<bool> Session::accept_websocket(const Request& req) {
-    const auto& opts = core_->opts;
-    // From here Beast's upgrade timer applies; the handshake deadline would fight it.
-    disarm_deadline();
-    websocket::stream_base::timeout t;
-    t.handshake_timeout = opts.handshake_timeout;  // upgrade reply and, later, the close handshake
-    // No idle timer of Beast's: it re-arms its timer at the start of every read, two timer
-    // resets per message received. The server's idle sweep pings and drops instead
-    // (session_keepalive.cpp), counting every frame from the peer, pongs included, and bounds
-    // a close handshake by the handshake timeout from when the close began.
-    t.idle_timeout = websocket::stream_base::none();
-    t.keep_alive_pings = false;
-    ws_.set_option(t);
-    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-        heard();
-        if (kind == websocket::frame_type::close) closing_began();
-    });
-    ws_.read_message_max(opts.max_frame_bytes);
-    ws_.binary(true);
-    // Without permessage-deflate a server holds no write buffer, and auto-fragmenting would
-    // only cut every message above 4 KiB into 4 KiB frames: more records, more send() calls.
-    ws_.auto_fragment(false);
-    auto [ec] = co_await ws_.async_accept(req, kTok);
-    if (ec) {
+    // The handshake deadline still runs: it bounds writing the 101 too. From the upgrade on,
+    // the keep-alive sweep (session_keepalive.cpp) pings and drops a silent peer and bounds a
+    // close by the handshake timeout from when it began.
+    auto upgrade = answer_ws_upgrade(req);
+    auto [ec, n] = co_await http::async_write(tls_, upgrade.response, kTok);
+    if (ec || !upgrade.accepted) {
         core_->counters.handshake_failures.fetch_add(1);
         co_return false;
     }
+    disarm_deadline();
     heard();  // the idle sweep counts from here
     co_return true;
 }

@@ -13,11 +13,11 @@
 // Rules the callers keep (the session does): all operations of one stream run on one strand, so
 // only one SSL call ever runs at a time; at most one read and one write operation are
 // outstanding, as Beast's AsyncStream contract already requires. A read and a write may be
-// outstanding together (Beast's websocket::stream does that).
+// outstanding together (the session's reader and writer are). read_now() counts as a read.
 //
-// Satisfies Beast's AsyncStream (get_executor, async_read_some, async_write_some) and provides
-// the websocket teardown customisation points, so it can sit under websocket::stream and be
-// used with http::async_read/async_write directly.
+// Satisfies Beast's AsyncStream (get_executor, async_read_some, async_write_some), so Beast's
+// http::async_read/async_write use it directly, and provides the websocket teardown
+// customisation points (close_notify, then Beast's TCP teardown).
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -97,7 +97,8 @@ class TlsStream {
     // Plaintext bytes of one record are gathered up to this size (one full TLS record).
     static constexpr std::size_t kGatherMax = 16 * 1024;
 
-  private:
+    // The outcome of one non-blocking SSL call: bytes moved, an error, or what the socket
+    // must be ready for before the same call is tried again.
     enum class Want : std::uint8_t { kNothing, kRead, kWrite };
     struct Step {
         Want want = Want::kNothing;
@@ -105,6 +106,13 @@ class TlsStream {
         error_code ec;
     };
 
+    // One non-blocking read attempt, for a reader that waits for readiness itself
+    // (socket().async_wait) only when OpenSSL has nothing decrypted left: the pieces of a
+    // frame already in OpenSSL's buffer are then read without an operation and a post each.
+    // The same rules as async_read_some: on the strand, one reader at a time.
+    Step read_now(void* data, std::size_t size) { return try_read(data, size); }
+
+  private:
     // One non-blocking attempt each; Want says what to wait for before trying the same call
     // again. Defined in tls_stream.cpp, the only place that calls OpenSSL.
     Step try_handshake(handshake_type type);

@@ -305,7 +305,7 @@ TEST(TlsStream, ConcurrentReadAndWrite) {
     const auto down = pattern(2 * 1024 * 1024);
     const auto up = pattern(1024 * 1024 + 3);
     std::vector<std::uint8_t> got_down(down.size()), got_up(up.size());
-    // The server reads and writes at the same time, as Beast's websocket::stream does.
+    // The server reads and writes at the same time, as the session's reader and writer do.
     p.spawn([&]() -> asio::awaitable<void> {
         auto [ec, n] = co_await asio::async_write(*p.server, asio::buffer(down), kTok);
         EXPECT_FALSE(ec) << ec.message();
