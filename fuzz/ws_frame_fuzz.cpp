@@ -56,7 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (fault) {
             check(fault->code == WsCloseCode::kProtocolError ||
                   fault->code == WsCloseCode::kTooBig);
-            if (fault->code == WsCloseCode::kTooBig) check(h.payload_size > kMaxMessage - message);
+            // Too big counts the message this frame starts, or the one it continues.
+            const std::uint64_t before = h.opcode == WsOpcode::kContinuation ? message : 0;
+            if (fault->code == WsCloseCode::kTooBig) check(h.payload_size > kMaxMessage - before);
             break;
         }
         if (!is_control(h.opcode)) {

@@ -19,8 +19,12 @@ namespace {
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 // Frames read in a row before the strand lets other work go first.
 constexpr std::size_t kFramesPerTurn = 16;
-// Frames written in one batch: up to four TLS records. A frame larger than this goes alone.
-constexpr std::size_t kWriteBatchBytes = 64 * 1024;
+// Frames written in one batch, copied into one buffer: at most one full TLS record, as much as
+// the TLS stream's own gather copy. A frame larger than this goes alone, not copied.
+constexpr std::size_t kWriteBatchBytes = TlsStream::kGatherMax;
+// A message's buffer grows by at most this much ahead of the bytes that have arrived, so a
+// 14-byte header claiming a large message does not make the server allocate all of it.
+constexpr std::size_t kReadChunk = 16 * 1024;
 std::string endpoint_string(const asio::ip::tcp::socket& s) {
     boost::system::error_code ec;
     auto ep = s.remote_endpoint(ec);
@@ -147,13 +151,19 @@ asio::awaitable<void> Session::read_frames(const std::shared_ptr<Connection>& co
             }
             continue;  // a pong: a sign of life (heard()), nothing more
         }
-        // A data frame: its payload joins the message. The tracker has bounded the message
-        // by max_frame_bytes, so this allocates no more than that.
-        const std::size_t at = message.size();
+        // A data frame: its payload joins the message, which the tracker has bounded by
+        // max_frame_bytes. Grown a chunk at a time as the bytes come, and each byte zeroed
+        // once by the resize before it is read over.
+        const std::size_t start = message.size();
         const auto size = static_cast<std::size_t>(h.payload_size);
-        message.resize(at + size);
-        if (co_await read_exact(message.data() + at, size)) co_return;
-        ws_unmask({message.data() + at, size}, h.mask, 0);
+        for (std::size_t left = size; left > 0;) {
+            const std::size_t chunk = std::min(left, kReadChunk);
+            const std::size_t at = message.size();
+            message.resize(at + chunk);
+            if (co_await read_exact(message.data() + at, chunk)) co_return;
+            left -= chunk;
+        }
+        ws_unmask({message.data() + start, size}, h.mask, 0);
         if (!h.fin) continue;
         Bytes frame = std::move(message);
         message = Bytes();
@@ -199,8 +209,9 @@ asio::awaitable<void> Session::finish_closing() {
     if (!close_requested_) co_return;
     // The close frame goes out after what was queued before it. A writer stuck behind a peer
     // that reads nothing is cut off by the keep-alive sweep, the handshake timeout after the
-    // close began, and its failed write ends this wait too.
-    while (writing_) {
+    // close began: its failed write ends this wait, and the sweep cancels the wait as well
+    // (should the write's completion never come, it lost to out of memory).
+    while (writing_ && tls_.socket().is_open()) {
         writer_done_ = std::make_unique<asio::steady_timer>(tls_.get_executor(),
                                                             asio::steady_timer::time_point::max());
         co_await writer_done_->async_wait(kTok);
@@ -292,26 +303,40 @@ void Session::write_front() noexcept {
         return;
     }
     try {
+        auto done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+            self->on_written(ec);
+        };
+        std::array<std::uint8_t, kWsMaxServerHeader> header{};
+        const Outgoing& front = queue_.front();
+        if (kWsMaxServerHeader + front.payload.size() > kWriteBatchBytes) {
+            // Too large to batch: its header, then its payload where it lies at the front of
+            // the queue (the TLS stream copies no more than a record of it at a time).
+            const std::size_t n =
+                write_ws_server_header(front.opcode, front.payload.size(), header);
+            write_buffer_.assign(header.begin(), header.begin() + n);
+            writing_frames_ = 1;
+            const std::array<asio::const_buffer, 2> parts{asio::buffer(write_buffer_),
+                                                          asio::buffer(front.payload)};
+            asio::async_write(tls_, parts, std::move(done));
+            return;
+        }
         std::size_t total = 0;
         std::size_t frames = 0;
         for (const auto& f : queue_) {
             const std::size_t framed = kWsMaxServerHeader + f.payload.size();
-            if (frames > 0 && total + framed > kWriteBatchBytes) break;
+            if (total + framed > kWriteBatchBytes) break;
             total += framed;
             ++frames;
         }
         write_buffer_.reserve(total);
         auto it = queue_.begin();
         for (std::size_t i = 0; i < frames; ++i, ++it) {
-            std::array<std::uint8_t, kWsMaxServerHeader> header{};
             const std::size_t n = write_ws_server_header(it->opcode, it->payload.size(), header);
             write_buffer_.insert(write_buffer_.end(), header.begin(), header.begin() + n);
             write_buffer_.insert(write_buffer_.end(), it->payload.begin(), it->payload.end());
         }
         writing_frames_ = frames;
-        asio::async_write(tls_, asio::buffer(write_buffer_),
-                          [self = shared_from_this()](const boost::system::error_code& ec,
-                                                      std::size_t) { self->on_written(ec); });
+        asio::async_write(tls_, asio::buffer(write_buffer_), std::move(done));
     } catch (...) {
         // The buffer or the operation could not be allocated (out of memory): the frames are
         // lost, so drop the connection; the pending read fails and run() ends the session.

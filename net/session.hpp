@@ -1,7 +1,8 @@
 #pragma once
 // net/ internal: one accepted socket, from TLS handshake through HTTP or a WebSocket to close.
 // Every member runs on the session's strand (the socket's executor) except send(), post(),
-// close() and abort(), which only post to it (send() runs inline when already on it).
+// close(), close_with(), abort() and check_idle(), which only post to it (send() runs inline
+// when already on it), and idle_check_due(), which only reads atomics.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>

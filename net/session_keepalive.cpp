@@ -52,6 +52,8 @@ void Session::on_idle(Clock::time_point now) {
         // reads nothing, so our close frame cannot go out; it never answers ours; or it never
         // closes TCP after). The pending read or write fails and run() ends the session.
         tls().close();
+        // A close waiting for the writer stops waiting: the socket is gone either way.
+        if (writer_done_) writer_done_->cancel();
         return;
     }
     const bool closing = closing_since_.load(std::memory_order_relaxed) != 0;

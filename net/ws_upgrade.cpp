@@ -65,6 +65,10 @@ WsUpgrade answer_ws_upgrade(const http::request<http::string_body>& req) {
         out.response.set(http::field::sec_websocket_version, kVersion);
         return out;
     }
+    if (req[http::field::host].empty()) {  // RFC 6455, 4.2.1: required in the request
+        out.response = plain(http::status::bad_request, req.version(), "missing host\n");
+        return out;
+    }
     auto accept = ws_accept_value(req[http::field::sec_websocket_key]);
     if (!accept) {
         out.response = plain(http::status::bad_request, req.version(), "bad websocket key\n");

@@ -20,7 +20,8 @@ struct WsUpgrade {
 };
 
 // For a request that websocket::is_upgrade() took: 101 Switching Protocols, or 426 naming the
-// version we speak when the client asks for another, or 400 for a missing or malformed key.
+// version we speak when the client asks for another, or 400 for a missing Host or a missing
+// or malformed key.
 WsUpgrade answer_ws_upgrade(
     const boost::beast::http::request<boost::beast::http::string_body>& req);
 

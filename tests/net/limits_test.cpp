@@ -195,8 +195,8 @@ TEST(Limits, CloseStuckBehindAReaderThatReadsNothingIsCutOff) {
     // 32 MiB: more than loopback's socket buffers take, less than the queue bound.
     for (int i = 0; i < 2048; ++i) conn->send(Bytes(16 * 1024, 7));
     std::this_thread::sleep_for(200ms);  // the writer has filled the buffers by now
-    // The premise: the writer is stuck (were every frame written, Beast's own close timer
-    // would end the connection and the test would prove nothing).
+    // The premise: the writer is stuck (were every frame written, the close frame would go
+    // out at once, and the test would not be about a close stuck behind the writer).
     ASSERT_LT(t.ts.server->counters().frames_out, 2048u);
     const auto asked = Clock::now();  // before sending: the close is asked for after this
     ASSERT_TRUE(t.client->send_text("not protobuf").ok());

@@ -2,8 +2,6 @@
 // answers, pings, the close handshake, and frames a standard client never sends (so the
 // Beast client of the other tests cannot send them either).
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -29,26 +27,30 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kKey = "dGhlIHNhbXBsZSBub25jZQ==";  // RFC 6455's example key
 
-// A TLS client that writes whatever bytes a test gives it. Reads give up after 5 s.
+// A TLS client that writes whatever bytes a test gives it. A read that gets nothing for 5 s
+// gives up, as if the stream had ended.
 class RawClient {
   public:
     explicit RawClient(std::uint16_t port) : ctx_(asio::ssl::context::tls_client), s_(ioc_, ctx_) {
         s_.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
-        timeval tv{5, 0};
-        ::setsockopt(s_.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         s_.handshake(asio::ssl::stream_base::client);
     }
 
     // Sends an upgrade request and returns the response's status line and headers.
-    std::string upgrade(std::string_view version = "13", std::string_view key = kKey) {
-        std::string req =
-            "GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Version: ";
-        req.append(version).append("\r\nSec-WebSocket-Key: ").append(key).append("\r\n\r\n");
+    std::string upgrade(std::string_view version = "13", std::string_view key = kKey,
+                        std::string_view host_line = "Host: x\r\n") {
+        std::string req = "GET /v1/ws HTTP/1.1\r\n";
+        req.append(host_line).append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
+        req.append("Sec-WebSocket-Version: ").append(version);
+        req.append("\r\nSec-WebSocket-Key: ").append(key).append("\r\n\r\n");
         write(as_bytes(req));
         boost::system::error_code ec;
-        const std::size_t n = asio::read_until(s_, in_, "\r\n\r\n", ec);
-        if (ec) return "";
+        std::size_t n = 0;
+        asio::async_read_until(s_, in_, "\r\n\r\n", [&](auto e, std::size_t got) {
+            ec = e;
+            n = got;
+        });
+        if (!run_reads() || ec) return "";
         std::string head(asio::buffers_begin(in_.data()), asio::buffers_begin(in_.data()) + n);
         in_.consume(n);
         return head;
@@ -99,9 +101,23 @@ class RawClient {
     }
 
   private:
+    // Runs the pending read for at most 5 s; false if it had to be cancelled.
+    bool run_reads() {
+        ioc_.restart();
+        ioc_.run_for(5s);
+        if (ioc_.stopped()) return true;
+        s_.next_layer().cancel();
+        ioc_.restart();
+        ioc_.run();
+        return false;
+    }
+
     bool read_exactly(std::size_t n, Bytes& out) {
-        boost::system::error_code ec;
-        if (in_.size() < n) asio::read(s_, in_, asio::transfer_exactly(n - in_.size()), ec);
+        if (in_.size() < n) {
+            asio::async_read(s_, in_, asio::transfer_exactly(n - in_.size()),
+                             [](auto, std::size_t) {});
+            run_reads();
+        }
         if (in_.size() < n) return false;
         out.assign(asio::buffers_begin(in_.data()), asio::buffers_begin(in_.data()) + n);
         in_.consume(n);
@@ -139,7 +155,7 @@ TEST(WsWire, UpgradeAnswers101WithTheAcceptValue) {
     EXPECT_TRUE(ts.handler.wait_opened(1));
 }
 
-TEST(WsWire, AnotherVersionIs426AndABadKey400) {
+TEST(WsWire, AnotherVersionIs426AndABadKeyOrNoHost400) {
     test::TestServer ts;
     {
         RawClient c(ts.port());
@@ -152,12 +168,17 @@ TEST(WsWire, AnotherVersionIs426AndABadKey400) {
         const std::string head = c.upgrade("13", "not a key");
         EXPECT_EQ(head.rfind("HTTP/1.1 400", 0), 0u) << head;
     }
+    {
+        RawClient c(ts.port());
+        const std::string head = c.upgrade("13", kKey, "");
+        EXPECT_EQ(head.rfind("HTTP/1.1 400", 0), 0u) << head;
+    }
     EXPECT_EQ(ts.handler.opened(), 0u);
     // Counted once the answer is out, which may be just after the client has read it.
-    for (int i = 0; i < 100 && ts.server->counters().handshake_failures < 2; ++i) {
+    for (int i = 0; i < 100 && ts.server->counters().handshake_failures < 3; ++i) {
         std::this_thread::sleep_for(10ms);
     }
-    EXPECT_EQ(ts.server->counters().handshake_failures, 2u);
+    EXPECT_EQ(ts.server->counters().handshake_failures, 3u);
 }
 
 TEST(WsWire, PingsAreAnsweredWithTheirPayloadBetweenFragments) {
@@ -178,8 +199,16 @@ TEST(WsWire, PingsAreAnsweredWithTheirPayloadBetweenFragments) {
     EXPECT_EQ(echo->second, Bytes(whole.begin(), whole.end()));
 }
 
+// The handshake timeout bounds every close; these tests set it far above what they allow for
+// the stream to end, so an end that only came from that bound fails them.
+ServerOptions slow_close_bound() {
+    ServerOptions o;
+    o.handshake_timeout = 4s;
+    return o;
+}
+
 TEST(WsWire, ThePeersCloseIsEchoedAndTheServerEndsTheStream) {
-    test::TestServer ts;
+    test::TestServer ts(slow_close_bound());
     RawClient c(ts.port());
     ASSERT_EQ(c.upgrade().rfind("HTTP/1.1 101", 0), 0u);
     Bytes payload = close_payload(4001);
@@ -189,13 +218,48 @@ TEST(WsWire, ThePeersCloseIsEchoedAndTheServerEndsTheStream) {
     ASSERT_TRUE(echo);
     EXPECT_EQ(echo->first, 0x88);
     EXPECT_EQ(echo->second, close_payload(4001));
+    const auto t0 = Clock::now();
     EXPECT_TRUE(c.reads_end());
+    EXPECT_LT(Clock::now() - t0, 2s);
     EXPECT_TRUE(ts.handler.wait_closed(1));
 }
 
+TEST(WsWire, AnEmptyCloseIsEchoedEmpty) {
+    test::TestServer ts(slow_close_bound());
+    RawClient c(ts.port());
+    ASSERT_EQ(c.upgrade().rfind("HTTP/1.1 101", 0), 0u);
+    c.send_frame(0x88, {});
+    auto echo = c.read_frame();
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->first, 0x88);
+    EXPECT_TRUE(echo->second.empty());
+    EXPECT_TRUE(c.reads_end());
+}
+
+TEST(WsWire, OurCloseAnsweredEndsTheStreamWithoutASecondClose) {
+    test::TestServer ts(slow_close_bound());
+    ts.handler.echo = false;
+    RawClient c(ts.port());
+    ASSERT_EQ(c.upgrade().rfind("HTTP/1.1 101", 0), 0u);
+    ASSERT_TRUE(ts.handler.wait_opened(1));
+    ts.handler.any_open()->close();
+    auto ours = c.read_frame();
+    ASSERT_TRUE(ours);
+    EXPECT_EQ(ours->first, 0x88);
+    EXPECT_EQ(ours->second, close_payload(1000));
+    // Data and pings after its close are not answered; then our close ends it.
+    c.send_frame(0x82, as_bytes("late"));
+    c.send_frame(0x89, as_bytes("ping"));
+    c.send_frame(0x88, close_payload(1000));
+    const auto t0 = Clock::now();
+    EXPECT_TRUE(c.reads_end());  // no pong, no echo of our close: the stream just ends
+    EXPECT_LT(Clock::now() - t0, 2s);
+    EXPECT_TRUE(ts.handler.wait_closed(1));
+    EXPECT_EQ(ts.server->counters().frames_in, 0u);
+}
+
 TEST(WsWire, FramesAServerMustRefuseFailTheConnectionWith1002) {
-    test::TestServer ts;
-    const Bytes unmasked{0x82, 0x01, 'x'};
+    test::TestServer ts(slow_close_bound());
     struct Case {
         const char* what;
         std::uint8_t first;
@@ -221,7 +285,9 @@ TEST(WsWire, FramesAServerMustRefuseFailTheConnectionWith1002) {
         EXPECT_EQ(close->first, 0x88) << k.what;
         EXPECT_EQ(close->second, close_payload(1002)) << k.what;
         // Failed, not closed politely: the server does not wait for our close.
+        const auto t0 = Clock::now();
         EXPECT_TRUE(c.reads_end()) << k.what;
+        EXPECT_LT(Clock::now() - t0, 2s) << k.what;
         EXPECT_TRUE(ts.handler.wait_closed(++closed)) << k.what;
     }
     // A close reason that is not UTF-8 is 1007.
