@@ -193,6 +193,11 @@ Server::~Server() {
 Result<void> Server::start() {
     auto& im = *impl_;
     if (im.started) return make_error(ErrorCode::kInternal, "server already started");
+    // Zero would close every connection as it is accepted (the deadline expires at once); the
+    // config file refuses it, and so does the library.
+    if (im.core->opts.handshake_timeout.count() <= 0) {
+        return make_error(ErrorCode::kMalformed, "handshake_timeout must be positive");
+    }
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(im.core->opts.host, ec);
     if (ec) return make_error(ErrorCode::kMalformed, "host is not an IP address");

@@ -26,7 +26,8 @@ struct ServerOptions {
     std::uint16_t port = 0;          // 0 = ephemeral; read the chosen one with Server::port()
     std::size_t max_connections = 20000;
     // Covers TCP accept -> TLS handshake -> HTTP request (or upgrade) as one deadline, so a client
-    // that sends nothing, or trickles a header byte by byte, is cut off when it expires.
+    // that sends nothing, or trickles a header byte by byte, is cut off when it expires. Also
+    // bounds a WebSocket close from when it began. Must be positive (start() refuses 0).
     std::chrono::milliseconds handshake_timeout{10000};
     // A WebSocket that receives nothing for this long is closed; a ping goes out halfway.
     std::chrono::milliseconds idle_timeout{120000};

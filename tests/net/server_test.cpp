@@ -160,6 +160,18 @@ TEST(Server, ServerSideCloseReachesClientAndHandler) {
     EXPECT_TRUE(ts.handler.wait_closed(1));
 }
 
+TEST(Server, AZeroHandshakeTimeoutIsRefusedAtStart) {
+    // It would close every connection as it is accepted.
+    test::RecordingHandler handler;
+    ServerOptions o;
+    o.handshake_timeout = 0ms;
+    Server server(o, test::shared_identity(), handler,
+                  [](std::string_view) { return HttpReply{}; });
+    auto started = server.start();
+    ASSERT_FALSE(started.ok());
+    EXPECT_EQ(started.error().code, ErrorCode::kMalformed);
+}
+
 TEST(Server, ShutdownWithOpenConnectionsIsPrompt) {
     test::TestServer ts;
     std::vector<WsClient> clients;
