@@ -139,11 +139,12 @@ asio::awaitable<void> Server::Impl::accept_loop() {
 // (a quarter of the handshake timeout if less; 50 ms to 1 s): a silent peer is pinged within a
 // tick after half the idle timeout and dropped within a tick after all of it, and a close that
 // has not finished within the handshake timeout is cut off. One timer for the server instead of
-// one per connection, which Beast re-arms at every read.
+// one per connection re-armed at every read.
 asio::awaitable<void> Server::Impl::idle_sweep() {
     using namespace std::chrono_literals;
     const auto& opts = core->opts;
-    std::chrono::steady_clock::duration tick = 1s;  // a zero timeout is none: it sets no tick
+    // A zero idle timeout is none: it sets no tick. (start() refuses a zero handshake timeout.)
+    std::chrono::steady_clock::duration tick = 1s;
     if (opts.idle_timeout.count() > 0) tick = std::min<decltype(tick)>(tick, opts.idle_timeout / 8);
     if (opts.handshake_timeout.count() > 0)
         tick = std::min<decltype(tick)>(tick, opts.handshake_timeout / 4);

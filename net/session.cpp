@@ -159,6 +159,11 @@ asio::awaitable<void> Session::read_frames(const std::shared_ptr<Connection>& co
         for (std::size_t left = size; left > 0;) {
             const std::size_t chunk = std::min(left, kReadChunk);
             const std::size_t at = message.size();
+            // Doubling, as the vector would, but never past this frame's end: the buffer (and
+            // the message handed on) holds no more than the message's bytes.
+            if (message.capacity() < at + chunk) {
+                message.reserve(std::min(std::max(2 * message.capacity(), at + chunk), at + left));
+            }
             message.resize(at + chunk);
             if (co_await read_exact(message.data() + at, chunk)) co_return;
             left -= chunk;

@@ -233,7 +233,25 @@ TEST(WsWire, AnEmptyCloseIsEchoedEmpty) {
     ASSERT_TRUE(echo);
     EXPECT_EQ(echo->first, 0x88);
     EXPECT_TRUE(echo->second.empty());
+    const auto t0 = Clock::now();
     EXPECT_TRUE(c.reads_end());
+    EXPECT_LT(Clock::now() - t0, 2s);
+}
+
+TEST(WsWire, AFrameLargerThanAReadChunkOrAWriteBatchComesBackByteForByte) {
+    // 40,000 bytes in one frame: read in three chunks, and echoed as a frame too large to
+    // batch (header, then the payload where it lies). A pattern, so that a chunk out of place
+    // shows.
+    test::TestServer ts;  // echoes every message
+    RawClient c(ts.port());
+    ASSERT_EQ(c.upgrade().rfind("HTTP/1.1 101", 0), 0u);
+    Bytes big(40'000);
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i % 251);
+    c.send_frame(0x82, big);
+    auto echo = c.read_frame();
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->first, 0x82);
+    EXPECT_EQ(echo->second, big);
 }
 
 TEST(WsWire, OurCloseAnsweredEndsTheStreamWithoutASecondClose) {
