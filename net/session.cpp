@@ -98,8 +98,8 @@ asio::awaitable<void> Session::run() {
         }
     }
     phase_ = Phase::kDone;
-    // A write in flight still reads write_buffer_; the writer clears the queue itself when that
-    // write completes (phase_ is kDone).
+    // A write in flight still reads write_buffer_ (and, for a frame too large to batch, the
+    // queue's front); the writer clears the queue itself when that write completes.
     if (!writing_) queue_.clear();
     tls().close();
     core_->counters.connections_open.fetch_sub(1);
