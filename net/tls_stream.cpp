@@ -219,26 +219,4 @@ TlsStream::Step TlsStream::try_shutdown() {
     return finish(r, 0);
 }
 
-void TlsStream::shutdown(error_code& ec) {
-    for (;;) {
-        Step st = try_shutdown();
-        if (st.want == Want::kNothing) {
-            ec = st.ec;
-            return;
-        }
-        socket_.wait(
-            st.want == Want::kRead ? asio::socket_base::wait_read : asio::socket_base::wait_write,
-            ec);
-        if (ec) return;
-    }
-}
-
-void teardown(boost::beast::role_type role, TlsStream& stream, error_code& ec) {
-    stream.shutdown(ec);
-    error_code tcp_ec;
-    using boost::beast::websocket::teardown;
-    teardown(role, stream.socket(), tcp_ec);
-    if (!ec) ec = tcp_ec;
-}
-
 }  // namespace pp::net::detail

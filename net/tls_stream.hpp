@@ -16,8 +16,8 @@
 // outstanding together (the session's reader and writer are). read_now() counts as a read.
 //
 // Satisfies Beast's AsyncStream (get_executor, async_read_some, async_write_some), so Beast's
-// http::async_read/async_write use it directly, and provides the websocket teardown
-// customisation points (close_notify, then Beast's TCP teardown).
+// http::async_read/async_write use it directly; async_teardown() below closes a connection in
+// order (close_notify, then Beast's TCP teardown).
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -57,8 +57,6 @@ class TlsStream {
 
     // Closes the socket: pending waits complete with operation_aborted, later SSL calls fail.
     void close() noexcept;
-    // Beast's websocket timeouts close "the socket" through this customisation point.
-    friend void beast_close_socket(TlsStream& s) { s.close(); }
 
     // void(error_code)
     template <typename Token>
@@ -90,9 +88,6 @@ class TlsStream {
     auto async_shutdown(Token&& token) {
         return start<void(error_code)>(ShutdownStep{}, std::forward<Token>(token));
     }
-
-    // Blocking close_notify, for the synchronous websocket teardown.
-    void shutdown(error_code& ec);
 
     // Plaintext bytes of one record are gathered up to this size (one full TLS record).
     static constexpr std::size_t kGatherMax = 16 * 1024;
@@ -241,11 +236,6 @@ class TlsStream {
     int sys_errno_ = 0;  // errno of the BIO's last failed recv/send
     bool role_set_ = false;
 };
-
-// Websocket teardown for TlsStream: close_notify, then Beast's TCP teardown of the socket
-// (shutdown of the sending side, read to EOF, close). The peer's close_notify, if it sends one,
-// is read and discarded by the TCP teardown.
-void teardown(boost::beast::role_type role, TlsStream& stream, boost::system::error_code& ec);
 
 namespace tls_stream_detail {
 struct TeardownOp {
