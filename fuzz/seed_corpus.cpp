@@ -204,7 +204,8 @@ int main(int argc, char** argv) {
         write(dir, "proxy_reply", 6, pp::as_bytes("HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03"));
     }
     // What a WebSocket client sends: the RFC's masked "Hello", a message in two fragments with
-    // a ping between them, a 16-bit length, and a close with a code and a reason.
+    // a ping between them, a 16-bit length, and a close with a code and a reason. Then what a
+    // server sends: the RFC's unmasked "Hello", a binary message and a ping, and a close.
     {
         write(dir, "ws_frame", 0,
               pp::Bytes{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58});
@@ -214,6 +215,9 @@ int main(int argc, char** argv) {
         long_frame.resize(long_frame.size() + 128, 0x55);
         write(dir, "ws_frame", 2, long_frame);
         write(dir, "ws_frame", 3, pp::Bytes{0x88, 0x84, 0, 0, 0, 0, 0x03, 0xE8, 'o', 'k'});
+        write(dir, "ws_frame", 4, pp::Bytes{0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f});
+        write(dir, "ws_frame", 5, pp::Bytes{0x82, 0x03, 1, 2, 3, 0x89, 0x01, 7});
+        write(dir, "ws_frame", 6, pp::Bytes{0x88, 0x02, 0x03, 0xE8});
     }
     return 0;
 }

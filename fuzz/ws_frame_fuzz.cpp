@@ -1,7 +1,8 @@
-// The server's WebSocket framing (net/ws_frame): a client's bytes read as the session reads
-// them, frame after frame, until a fault. Every header the parser takes must be in its one
-// canonical form (re-encoding it gives the same bytes), no message may grow past the limit,
-// and unmasking in pieces must equal unmasking at once.
+// WebSocket framing (net/ws_frame): the input read as a client's bytes, as the server's session
+// reads them, and again as a server's bytes, as the load generator reads them, frame after
+// frame until a fault. Every header a parser takes must be in its one canonical form
+// (re-encoding it with the matching writer gives the same bytes), no message may grow past the
+// limit, and unmasking in pieces must equal unmasking at once.
 #include <cstdlib>
 #include <cstring>
 
@@ -18,37 +19,38 @@ void check(bool ok) {
 
 constexpr std::uint64_t kMaxMessage = 1024;
 
-// A client header for `h`, built from the server header writer: the same length forms, plus
-// the fin bit as given, the mask bit and the mask.
-pp::Bytes encode_client_header(const WsFrameHeader& h) {
-    std::array<std::uint8_t, kWsMaxServerHeader> server{};
-    const std::size_t n = write_ws_server_header(h.opcode, h.payload_size, server);
-    pp::Bytes out(server.begin(), server.begin() + n);
+// The header `h` as the writer for its sender makes it, with the fin bit as given (the writers
+// make final frames only).
+pp::Bytes encode_header(const WsFrameHeader& h, bool from_client) {
+    std::array<std::uint8_t, kWsMaxClientHeader> buf{};
+    const std::size_t n = from_client
+                              ? write_ws_client_header(h.opcode, h.payload_size, h.mask, buf)
+                              : write_ws_server_header(h.opcode, h.payload_size,
+                                                       std::span<std::uint8_t, kWsMaxServerHeader>(
+                                                           buf.data(), kWsMaxServerHeader));
+    pp::Bytes out(buf.begin(), buf.begin() + n);
     if (!h.fin) out[0] &= 0x7F;
-    out[1] |= 0x80;
-    out.insert(out.end(), h.mask.begin(), h.mask.end());
     return out;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+void read_frames(const std::uint8_t* data, std::size_t size, bool from_client) {
     WsMessageTracker tracker(kMaxMessage);
     std::uint64_t message = 0;
     bool open = false;
     std::size_t pos = 0;
     while (size - pos >= 2) {
-        const std::size_t head_size = ws_client_header_size(data[pos + 1]);
+        const std::size_t head_size = ws_header_size(data[pos + 1]);
         check(head_size >= 2 && head_size <= kWsMaxClientHeader);
         if (size - pos < head_size) break;
         const pp::ByteView head{data + pos, head_size};
-        auto parsed = parse_ws_client_header(head);
+        auto parsed = from_client ? parse_ws_client_header(head) : parse_ws_server_header(head);
         if (!parsed.ok()) {
             check(parsed.fault->code == WsCloseCode::kProtocolError);
             break;
         }
         const WsFrameHeader& h = parsed.value;
-        const pp::Bytes again = encode_client_header(h);
+        if (!from_client) check(head_size <= kWsMaxServerHeader && h.mask == WsMask{});
+        const pp::Bytes again = encode_header(h, from_client);
         check(again.size() == head.size() &&
               std::memcmp(again.data(), head.data(), again.size()) == 0);
         if (is_control(h.opcode)) check(h.fin && h.payload_size <= kWsMaxControlPayload);
@@ -91,5 +93,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         pos += n;
     }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    read_frames(data, size, true);
+    read_frames(data, size, false);
     return 0;
 }

@@ -121,7 +121,7 @@ asio::awaitable<void> Session::read_frames(const std::shared_ptr<Connection>& co
             co_await asio::post(tls_.get_executor(), asio::use_awaitable);
         }
         if (co_await read_exact(head.data(), 2)) co_return;
-        const std::size_t head_size = ws_client_header_size(head[1]);
+        const std::size_t head_size = ws_header_size(head[1]);
         if (co_await read_exact(head.data() + 2, head_size - 2)) co_return;
         heard();
         auto parsed = parse_ws_client_header({head.data(), head_size});

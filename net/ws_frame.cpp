@@ -53,16 +53,21 @@ bool receivable_close_code(std::uint16_t code) {
 
 }  // namespace
 
-std::size_t ws_client_header_size(std::uint8_t second) noexcept {
+std::size_t ws_header_size(std::uint8_t second) noexcept {
     const std::uint8_t len7 = second & kLengthBits;
     const std::size_t length_bytes = len7 == kLength16 ? 2 : len7 == kLength64 ? 8 : 0;
     const std::size_t mask_bytes = (second & kMaskBit) != 0 ? 4 : 0;
     return 2 + length_bytes + mask_bytes;
 }
 
-WsChecked<WsFrameHeader> parse_ws_client_header(std::span<const std::uint8_t> bytes) noexcept {
+namespace {
+
+// Which side sent the frame: a client must mask every frame, a server none (RFC 6455, 5.1).
+enum class Sender : std::uint8_t { kClient, kServer };
+
+WsChecked<WsFrameHeader> parse_header(std::span<const std::uint8_t> bytes, Sender sender) {
     WsChecked<WsFrameHeader> out;
-    if (bytes.size() < 2 || bytes.size() < ws_client_header_size(bytes[1])) {
+    if (bytes.size() < 2 || bytes.size() < ws_header_size(bytes[1])) {
         out.fault = protocol_error("frame header truncated");
         return out;
     }
@@ -79,8 +84,13 @@ WsChecked<WsFrameHeader> parse_ws_client_header(std::span<const std::uint8_t> by
         return out;
     }
     h.opcode = static_cast<WsOpcode>(b0 & kOpcodeBits);
-    if ((b1 & kMaskBit) == 0) {
+    const bool masked = (b1 & kMaskBit) != 0;
+    if (sender == Sender::kClient && !masked) {
         out.fault = protocol_error("client frame not masked");
+        return out;
+    }
+    if (sender == Sender::kServer && masked) {
+        out.fault = protocol_error("server frame masked");
         return out;
     }
     const std::uint8_t len7 = b1 & kLengthBits;
@@ -106,7 +116,7 @@ WsChecked<WsFrameHeader> parse_ws_client_header(std::span<const std::uint8_t> by
     } else {
         h.payload_size = len7;
     }
-    std::memcpy(h.mask.data(), bytes.data() + pos, h.mask.size());
+    if (masked) std::memcpy(h.mask.data(), bytes.data() + pos, h.mask.size());
     if (is_control(h.opcode)) {
         if (!h.fin) {
             out.fault = protocol_error("fragmented control frame");
@@ -118,6 +128,33 @@ WsChecked<WsFrameHeader> parse_ws_client_header(std::span<const std::uint8_t> by
         }
     }
     return out;
+}
+
+// The length forms after the first byte: 7-bit, 16-bit or 64-bit, always the shortest, with
+// `mask_bit` set in the second byte. Returns the bytes written (1, 3 or 9).
+std::size_t write_length(std::uint64_t payload_size, std::uint8_t mask_bit, std::uint8_t* out) {
+    if (payload_size < kLength16) {
+        out[0] = static_cast<std::uint8_t>(mask_bit | payload_size);
+        return 1;
+    }
+    if (payload_size <= 0xFFFF) {
+        out[0] = mask_bit | kLength16;
+        write_big_endian(payload_size, out + 1, 2);
+        return 3;
+    }
+    out[0] = mask_bit | kLength64;
+    write_big_endian(payload_size, out + 1, 8);
+    return 9;
+}
+
+}  // namespace
+
+WsChecked<WsFrameHeader> parse_ws_client_header(std::span<const std::uint8_t> bytes) noexcept {
+    return parse_header(bytes, Sender::kClient);
+}
+
+WsChecked<WsFrameHeader> parse_ws_server_header(std::span<const std::uint8_t> bytes) noexcept {
+    return parse_header(bytes, Sender::kServer);
 }
 
 void ws_unmask(std::span<std::uint8_t> data, const WsMask& mask, std::uint64_t offset) noexcept {
@@ -142,18 +179,15 @@ void ws_unmask(std::span<std::uint8_t> data, const WsMask& mask, std::uint64_t o
 std::size_t write_ws_server_header(WsOpcode op, std::uint64_t payload_size,
                                    std::span<std::uint8_t, kWsMaxServerHeader> out) noexcept {
     out[0] = static_cast<std::uint8_t>(kFin | static_cast<std::uint8_t>(op));
-    if (payload_size < kLength16) {
-        out[1] = static_cast<std::uint8_t>(payload_size);
-        return 2;
-    }
-    if (payload_size <= 0xFFFF) {
-        out[1] = kLength16;
-        write_big_endian(payload_size, out.data() + 2, 2);
-        return 4;
-    }
-    out[1] = kLength64;
-    write_big_endian(payload_size, out.data() + 2, 8);
-    return 10;
+    return 1 + write_length(payload_size, 0, out.data() + 1);
+}
+
+std::size_t write_ws_client_header(WsOpcode op, std::uint64_t payload_size, const WsMask& mask,
+                                   std::span<std::uint8_t, kWsMaxClientHeader> out) noexcept {
+    out[0] = static_cast<std::uint8_t>(kFin | static_cast<std::uint8_t>(op));
+    const std::size_t n = 1 + write_length(payload_size, kMaskBit, out.data() + 1);
+    std::memcpy(out.data() + n, mask.data(), mask.size());
+    return n + mask.size();
 }
 
 WsChecked<std::uint16_t> parse_ws_close_payload(std::span<const std::uint8_t> payload) noexcept {

@@ -9,7 +9,9 @@
 // every frame into that buffer and copies it out; and a close it starts on its own (a protocol
 // error from the peer) is out of the session's reach, so the session's close deadline cannot
 // bound it. A server that sends only binary messages, never fragments, offers no extension and
-// answers pings needs little of it. The client side (net/ws_client.cpp) keeps Beast.
+// answers pings needs little of it. The client library (net/ws_client.cpp) keeps Beast; the
+// client's half here (parse a server's frame, write a masked one) serves the load generator
+// (bench/), which must not cost more per frame than the server it measures.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -72,15 +74,19 @@ struct WsChecked {
     bool ok() const { return !fault.has_value(); }
 };
 
-// The whole header's size (2 to 14) of a client frame whose second byte is `second`: the mask
-// bit and the 7-bit length say how many bytes follow the first two.
-std::size_t ws_client_header_size(std::uint8_t second) noexcept;
+// The whole header's size (2 to 14) of a frame whose second byte is `second`: the mask bit
+// and the 7-bit length say how many bytes follow the first two.
+std::size_t ws_header_size(std::uint8_t second) noexcept;
 
-// Parses a client frame's complete header (exactly ws_client_header_size(bytes[1]) bytes).
-// Refuses what RFC 6455 forbids of any frame a server receives: reserved bits without an
-// extension, reserved opcodes, an unmasked frame, a control frame that is fragmented or longer
-// than 125 bytes, a length not in its shortest form, a 64-bit length with the top bit set.
+// Parses a client frame's complete header (exactly ws_header_size(bytes[1]) bytes). Refuses
+// what RFC 6455 forbids of any frame a server receives: reserved bits without an extension,
+// reserved opcodes, an unmasked frame, a control frame that is fragmented or longer than 125
+// bytes, a length not in its shortest form, a 64-bit length with the top bit set.
 WsChecked<WsFrameHeader> parse_ws_client_header(std::span<const std::uint8_t> bytes) noexcept;
+
+// The same for a server's frame, as a client receives it: everything above is refused except
+// that the frame must not be masked (section 5.1). The mask of the result is zero.
+WsChecked<WsFrameHeader> parse_ws_server_header(std::span<const std::uint8_t> bytes) noexcept;
 
 // XORs `data` with `mask`, taking `data` as the payload's bytes from `offset` on (a payload
 // read in pieces is unmasked piece by piece).
@@ -90,6 +96,12 @@ void ws_unmask(std::span<std::uint8_t> data, const WsMask& mask, std::uint64_t o
 // 10 bytes.
 std::size_t write_ws_server_header(WsOpcode op, std::uint64_t payload_size,
                                    std::span<std::uint8_t, kWsMaxServerHeader> out) noexcept;
+
+// Writes a masked, final frame's header (a client's) into `out`; returns its size: 6, 8 or 14
+// bytes. The caller masks the payload with ws_unmask (XOR both ways) and must take `mask` from
+// a strong source of randomness, fresh for every frame (section 5.3).
+std::size_t write_ws_client_header(WsOpcode op, std::uint64_t payload_size, const WsMask& mask,
+                                   std::span<std::uint8_t, kWsMaxClientHeader> out) noexcept;
 
 // A close frame's payload from the peer: the code it gives (0 when it gives none), checked
 // against the codes a peer may send; the reason must be UTF-8 (1007 if not).

@@ -1,5 +1,5 @@
-// The server's WebSocket framing (net/ws_frame), byte for byte, without sockets: what RFC 6455
-// asks a server to accept and to refuse.
+// WebSocket framing (net/ws_frame), byte for byte, without sockets: what RFC 6455 asks a
+// server to accept and to refuse, and the client's half the load generator uses.
 #include "net/ws_frame.hpp"
 
 #include <gtest/gtest.h>
@@ -30,17 +30,17 @@ std::optional<WsCloseCode> fault_of(const Bytes& header) {
 }
 
 TEST(WsFrame, HeaderSizeFollowsTheLengthAndMaskBits) {
-    EXPECT_EQ(ws_client_header_size(0x80 | 5), 6u);
-    EXPECT_EQ(ws_client_header_size(0x80 | 125), 6u);
-    EXPECT_EQ(ws_client_header_size(0x80 | 126), 8u);
-    EXPECT_EQ(ws_client_header_size(0x80 | 127), 14u);
-    EXPECT_EQ(ws_client_header_size(5), 2u);  // unmasked: refused by the parser, sized anyway
+    EXPECT_EQ(ws_header_size(0x80 | 5), 6u);
+    EXPECT_EQ(ws_header_size(0x80 | 125), 6u);
+    EXPECT_EQ(ws_header_size(0x80 | 126), 8u);
+    EXPECT_EQ(ws_header_size(0x80 | 127), 14u);
+    EXPECT_EQ(ws_header_size(5), 2u);  // unmasked: refused by the parser, sized anyway
 }
 
 TEST(WsFrame, TheRfcsMaskedHelloParsesAndUnmasks) {
     // RFC 6455, section 5.7: a single-frame masked text message "Hello".
     const Bytes frame = b({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58});
-    ASSERT_EQ(ws_client_header_size(frame[1]), 6u);
+    ASSERT_EQ(ws_header_size(frame[1]), 6u);
     auto r = parse_ws_client_header({frame.data(), 6});
     ASSERT_TRUE(r.ok());
     EXPECT_TRUE(r.value.fin);
@@ -125,6 +125,68 @@ TEST(WsFrame, ServerHeadersUseTheShortestLength) {
     EXPECT_EQ((Bytes{h.begin(), h.begin() + 4}), b({0x82, 126, 0xFF, 0xFF}));
     ASSERT_EQ(write_ws_server_header(WsOpcode::kClose, 65536, h), 10u);
     EXPECT_EQ((Bytes{h.begin(), h.end()}), b({0x88, 127, 0, 0, 0, 0, 0, 1, 0, 0}));
+}
+
+TEST(WsFrame, TheRfcsUnmaskedHelloParsesAsAServerFrame) {
+    // RFC 6455, section 5.7: a single-frame unmasked text message "Hello", as a server sends.
+    const Bytes frame = b({0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f});
+    ASSERT_EQ(ws_header_size(frame[1]), 2u);
+    auto r = parse_ws_server_header({frame.data(), 2});
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r.value.fin);
+    EXPECT_EQ(r.value.opcode, WsOpcode::kText);
+    EXPECT_EQ(r.value.payload_size, 5u);
+    EXPECT_EQ(r.value.mask, (WsMask{}));
+    // The client's parser refuses it (not masked), and the server's the masked one.
+    EXPECT_FALSE(parse_ws_client_header({frame.data(), 2}).ok());
+    const Bytes masked = b({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d});
+    auto m = parse_ws_server_header(masked);
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.fault->code, WsCloseCode::kProtocolError);
+    EXPECT_EQ(m.fault->detail, "server frame masked");
+}
+
+TEST(WsFrame, AServerFrameIsRefusedForWhatAnyFrameIsRefused) {
+    const auto refused = [](const Bytes& h) {
+        auto r = parse_ws_server_header(h);
+        return !r.ok() && r.fault->code == WsCloseCode::kProtocolError;
+    };
+    EXPECT_TRUE(refused(b({0xC2, 0x00})));                             // RSV1
+    EXPECT_TRUE(refused(b({0x83, 0x00})));                             // reserved opcode
+    EXPECT_TRUE(refused(b({0x09, 0x00})));                             // fragmented ping
+    EXPECT_TRUE(refused(b({0x8A, 0x7E, 0, 126})));                     // pong over 125
+    EXPECT_TRUE(refused(b({0x82, 0x7E, 0, 125})));                     // not the shortest form
+    EXPECT_TRUE(refused(b({0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0})));  // top bit set
+    EXPECT_TRUE(refused(b({0x82, 0x7E, 0x01})));                       // truncated
+    auto r64 = parse_ws_server_header(b({0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0}));
+    ASSERT_TRUE(r64.ok());
+    EXPECT_EQ(r64.value.payload_size, 65536u);
+}
+
+TEST(WsFrame, ClientHeadersUseTheShortestLengthAndCarryTheMask) {
+    const WsMask mask{0x37, 0xfa, 0x21, 0x3d};
+    std::array<std::uint8_t, kWsMaxClientHeader> h{};
+    // The RFC's masked "Hello", rebuilt: header from the writer, payload masked with the mask.
+    ASSERT_EQ(write_ws_client_header(WsOpcode::kText, 5, mask, h), 6u);
+    Bytes frame(h.begin(), h.begin() + 6);
+    Bytes payload = text("Hello");
+    ws_unmask(payload, mask, 0);
+    frame.insert(frame.end(), payload.begin(), payload.end());
+    EXPECT_EQ(frame, b({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}));
+    ASSERT_EQ(write_ws_client_header(WsOpcode::kBinary, 126, mask, h), 8u);
+    EXPECT_EQ((Bytes{h.begin(), h.begin() + 8}), b({0x82, 0xFE, 0, 126, 0x37, 0xfa, 0x21, 0x3d}));
+    ASSERT_EQ(write_ws_client_header(WsOpcode::kBinary, 65536, mask, h), 14u);
+    EXPECT_EQ((Bytes{h.begin(), h.end()}),
+              b({0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 0x37, 0xfa, 0x21, 0x3d}));
+    // Every form the writer makes, the server's parser takes back as it was written.
+    for (std::uint64_t size : {0u, 125u, 126u, 65535u, 65536u}) {
+        const std::size_t n = write_ws_client_header(WsOpcode::kBinary, size, mask, h);
+        auto r = parse_ws_client_header({h.data(), n});
+        ASSERT_TRUE(r.ok()) << size;
+        EXPECT_EQ(r.value.payload_size, size);
+        EXPECT_EQ(r.value.mask, mask);
+        EXPECT_TRUE(r.value.fin);
+    }
 }
 
 TEST(WsFrame, ClosePayloads) {
