@@ -1,7 +1,9 @@
 // pp_server_load: load generator for a running paperplane-server on loopback.
 //
 // One process, one or two io threads, one coroutine-driven TLS 1.3 WebSocket per simulated
-// device, each pinned to the server's certificate (SHA-256 of the leaf, as every client does).
+// device (bench/load_link.hpp: framed as lean as the server's side, so the generator takes as
+// little of the shared machine as it can), each pinned to the server's certificate (SHA-256
+// of the leaf, as every client does).
 //   Phase 1  connect N clients, register N accounts (open policy), authenticate each; the
 //            server's RSS (/proc/<pid>/status) is read before and with all N connections idle.
 //   Phase 2  closed loop: every client sends M 1:1 messages to random peers with at most W
@@ -27,11 +29,6 @@
 #include <boost/asio/ssl/verify_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/beast/websocket/ssl.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include <algorithm>
 #include <array>
@@ -42,7 +39,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -57,6 +53,7 @@
 
 #include "base/bytes.hpp"
 #include "base/hex.hpp"
+#include "bench/load_link.hpp"
 #include "crypto/keys.hpp"
 #include "crypto/random.hpp"
 #include "crypto/xeddsa.hpp"
@@ -68,8 +65,6 @@
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 namespace v1 = pp::wire::v1;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
@@ -83,6 +78,8 @@ constexpr std::uint64_t kKindSend = 1;
 constexpr std::uint64_t kKindAck = 2;
 constexpr std::uint64_t kKindSetup = 3;
 constexpr std::size_t kStatusSlots = 16;
+// The largest message the generator takes from the server.
+constexpr std::size_t kMaxFrameBytes = 4 << 20;
 
 std::int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -384,14 +381,17 @@ void configure_tls(asio::ssl::context& ctx) {
 
 struct Client {
     Client(Worker& w, std::size_t i)
-        : worker(w), index(i), ws(w.ioc, g->ssl), wake(w.ioc), pace(w.ioc), ack_timer(w.ioc) {}
+        : worker(w),
+          index(i),
+          link(w.ioc, g->ssl, kMaxFrameBytes),
+          wake(w.ioc),
+          pace(w.ioc),
+          ack_timer(w.ioc),
+          setup_deadline(w.ioc) {}
 
     Worker& worker;
     const std::size_t index;
-    websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws;
-    beast::flat_buffer rbuf;
-    std::deque<Bytes> outq;
-    bool writing = false;
+    pp::bench::LoadLink link;
     std::atomic<bool> alive{false};
     std::string account;  // 16 bytes
     std::uint32_t next_seq = 1;
@@ -400,6 +400,8 @@ struct Client {
     asio::steady_timer wake;  // the sender waits on it for window room; the reader cancels it
     asio::steady_timer pace;
     asio::steady_timer ack_timer;
+    asio::steady_timer setup_deadline;
+    bool setup_timed_out = false;
     bool ack_armed = false;
     std::vector<std::string> acks;
     std::unordered_map<std::uint64_t, std::int64_t> send_times;
@@ -420,38 +422,15 @@ void mark_dead(Client& c) {
     c.wake.cancel();
     c.pace.cancel();
     c.ack_timer.cancel();
-    error_code ignored;
-    beast::get_lowest_layer(c.ws).socket().close(ignored);
+    c.link.close();
 }
 
-// The writer is a chain of completion handlers, as in the server's session, rather than a
-// coroutine spawned per frame (a client rarely has two waiting). The frame being written
-// stays at the front of outq until its write completes.
-void write_front(Client& c) {
-    if (c.outq.empty() || !c.alive.load(std::memory_order_relaxed)) {
-        c.outq.clear();
-        c.writing = false;
-        return;
-    }
-    c.ws.async_write(asio::buffer(c.outq.front()), [&c](error_code ec, std::size_t) {
-        c.outq.pop_front();
-        if (ec) {
-            mark_dead(c);
-            c.outq.clear();
-            c.writing = false;
-            return;
-        }
-        write_front(c);
-    });
-}
-
-void enqueue(Client& c, Bytes frame) {
+// Serialized straight into the link's queue of outgoing frames.
+void enqueue(Client& c, const v1::Frame& f) {
     if (!c.alive.load(std::memory_order_relaxed)) return;
-    c.outq.push_back(std::move(frame));
-    if (!c.writing) {
-        c.writing = true;
-        write_front(c);
-    }
+    const std::size_t size = f.ByteSizeLong();
+    c.link.send(
+        size, [&f](std::span<std::uint8_t> out) { f.SerializeWithCachedSizesToArray(out.data()); });
 }
 
 void flush_acks(Client& c) {
@@ -464,7 +443,7 @@ void flush_acks(Client& c) {
     for (auto& id : c.acks) ack->add_message_ids(std::move(id));
     c.acks.clear();
     c.worker.stats.ack_requests++;
-    enqueue(c, pp::wire::encode_frame(f));
+    enqueue(c, f);
 }
 
 void arm_ack_timer(Client& c) {
@@ -542,42 +521,31 @@ void on_push(Client& c, const v1::Push& p) {
 }
 
 asio::awaitable<void> reader(Client& c) {
-    for (;;) {
-        auto [ec, n] = co_await c.ws.async_read(c.rbuf, kTok);
-        (void)n;
-        if (ec) {
-            mark_dead(c);
-            co_return;
-        }
-        const auto data = c.rbuf.data();
-        auto frame = pp::wire::decode_frame(
-            ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()), 4 << 20);
-        c.rbuf.consume(c.rbuf.size());
+    co_await c.link.read_messages([&c](ByteView message) {
+        auto frame = pp::wire::decode_frame(message, kMaxFrameBytes);
         if (!frame) {
             c.worker.stats.bad_frames++;
-            continue;
+            return;
         }
         if (frame->has_response())
             on_response(c, frame->response());
         else if (frame->has_push())
             on_push(c, frame->push());
-    }
+    });
+    mark_dead(c);
 }
 
 // Phase 1 exchanges are strictly sequential, before the reader loop starts.
 asio::awaitable<std::optional<v1::Response>> request(Client& c, const Bytes& frame,
                                                      std::uint64_t id) {
-    auto [wec, wn] = co_await c.ws.async_write(asio::buffer(frame), kTok);
-    (void)wn;
-    if (wec) co_return std::nullopt;
+    if (!c.link.send(frame.size(), [&frame](std::span<std::uint8_t> out) {
+            std::copy(frame.begin(), frame.end(), out.begin());
+        }))
+        co_return std::nullopt;
     for (int frames = 0; frames < 64; ++frames) {
-        auto [ec, n] = co_await c.ws.async_read(c.rbuf, kTok);
-        (void)n;
+        auto [ec, message] = co_await c.link.next_message();
         if (ec) co_return std::nullopt;
-        const auto data = c.rbuf.data();
-        auto f = pp::wire::decode_frame(
-            ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()), 4 << 20);
-        c.rbuf.consume(c.rbuf.size());
+        auto f = pp::wire::decode_frame(message, kMaxFrameBytes);
         if (f && f->has_response() && f->response().id() == id) co_return f->response();
     }
     co_return std::nullopt;
@@ -609,33 +577,27 @@ Bytes build_register(const pp::crypto::KeyPair& identity, std::uint32_t prekey_c
 }
 
 asio::awaitable<bool> setup(Client& c) {
-    auto& tcp = beast::get_lowest_layer(c.ws);
     auto& failures = g->setup_failures;
-    // One deadline for the whole setup: it cancels whichever operation is pending.
-    tcp.expires_after(std::chrono::seconds(60));
-    if (auto [ec] = co_await tcp.async_connect(g->endpoint, kTok); ec) {
-        failures[ec == beast::error::timeout ? kTimeout : kConnect]++;
+    // One deadline for the whole setup: closing the link fails whichever step is pending.
+    c.setup_deadline.expires_after(std::chrono::seconds(60));
+    c.setup_deadline.async_wait([&c](error_code ec) {
+        if (ec) return;
+        c.setup_timed_out = true;
+        c.link.close();
+    });
+    // No Nagle delay on small frames, as the client library (net/route_racer.cpp).
+    if (auto err = co_await c.link.open(g->endpoint, g->host_header, "/v1/ws")) {
+        using S = pp::bench::LoadLink::OpenStep;
+        failures[c.setup_timed_out          ? kTimeout
+                 : err->step == S::kConnect ? kConnect
+                 : err->step == S::kTls     ? kTls
+                                            : kUpgrade]++;
         co_return false;
     }
-    // As the client library does (net/route_racer.cpp): no Nagle delay on small frames.
-    error_code no_delay_ec;
-    tcp.socket().set_option(asio::ip::tcp::no_delay(true), no_delay_ec);
-    if (auto [ec] =
-            co_await c.ws.next_layer().async_handshake(asio::ssl::stream_base::client, kTok);
-        ec) {
-        failures[ec == beast::error::timeout ? kTimeout : kTls]++;
-        co_return false;
-    }
-    if (auto [ec] = co_await c.ws.async_handshake(g->host_header, "/v1/ws", kTok); ec) {
-        failures[ec == beast::error::timeout ? kTimeout : kUpgrade]++;
-        co_return false;
-    }
-    c.ws.binary(true);
-    c.ws.read_message_max(4 << 20);
 
     auto reg = co_await request(c, g->register_frames[c.index], kKindSetup << 56 | 1);
     if (!reg || reg->status() != v1::OK || reg->register_().account_id().size() != 16) {
-        failures[kRegister]++;
+        failures[c.setup_timed_out ? kTimeout : kRegister]++;
         co_return false;
     }
     c.account = reg->register_().account_id();
@@ -647,7 +609,7 @@ asio::awaitable<bool> setup(Client& c) {
     ch.mutable_request()->mutable_challenge();
     auto nonce = co_await request(c, pp::wire::encode_frame(ch), kKindSetup << 56 | 2);
     if (!nonce || nonce->status() != v1::OK || nonce->challenge().nonce().empty()) {
-        failures[kAuthenticate]++;
+        failures[c.setup_timed_out ? kTimeout : kAuthenticate]++;
         co_return false;
     }
     // "paperplane-auth-v1" || nonce || account id || device id (big-endian), as server/auth.
@@ -676,13 +638,12 @@ asio::awaitable<bool> setup(Client& c) {
     const auto auth_sent = Clock::now();
     auto auth = co_await request(c, pp::wire::encode_frame(au), kKindSetup << 56 | 3);
     if (!auth || auth->status() != v1::OK) {
-        failures[kAuthenticate]++;
+        failures[c.setup_timed_out ? kTimeout : kAuthenticate]++;
         co_return false;
     }
     c.server_clock.observe(auth->authenticate().server_time_ms(), auth_sent, Clock::now());
-    tcp.expires_never();
-    // The server pings idle sockets; Beast answers while the reader's read is pending.
-    c.ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+    c.setup_deadline.cancel();
+    // The server pings idle sockets; the link answers them as the reader reads.
     co_return true;
 }
 
@@ -702,11 +663,12 @@ asio::awaitable<void> setup_worker(Worker& w) {
         }
         if (ok) {
             c.alive = true;
+            c.link.on_write_error([&c](error_code) { mark_dead(c); });
             g->setup_ok.fetch_add(1);
             asio::co_spawn(w.ioc, reader(c), asio::detached);
         } else {
-            error_code ignored;
-            beast::get_lowest_layer(c.ws).socket().close(ignored);
+            c.setup_deadline.cancel();
+            c.link.close();
         }
         g->setup_done.fetch_add(1);
     }
@@ -757,7 +719,7 @@ void send_one(Client& c) {
     c.outstanding++;
     c.worker.stats.sent++;
     g->sent.fetch_add(1);
-    enqueue(c, pp::wire::encode_frame(f));
+    enqueue(c, f);
 }
 
 asio::awaitable<void> sender(Client& c, PhaseSpec spec, std::int64_t offset_ns) {
