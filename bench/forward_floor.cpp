@@ -33,6 +33,7 @@
 #include "crypto/random.hpp"
 #include "net/server.hpp"
 #include "net/tls.hpp"
+#include "net/tls_buffer_cache.hpp"
 #include "wire/frame_codec.hpp"
 
 namespace {
@@ -134,6 +135,8 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // As paperplane-server does, so the floor stays the server's own network edge.
+    (void)pp::net::install_tls_buffer_cache();
     pp::net::ServerOptions opts;
     opts.max_connections = 100000;
     opts.idle_timeout = std::chrono::minutes(10);

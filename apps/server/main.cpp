@@ -16,6 +16,7 @@
 #include "crypto/random.hpp"
 #include "net/durable_file.hpp"
 #include "net/server.hpp"
+#include "net/tls_buffer_cache.hpp"
 #include "qr/terminal.hpp"
 #include "server/endpoint_key.hpp"
 #include "server/housekeeper.hpp"
@@ -278,6 +279,8 @@ int run_server(apps::Settings s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Before anything allocates through OpenSSL (net/tls_buffer_cache.hpp says why).
+    const bool tls_buffer_cache = pp::net::install_tls_buffer_cache();
     CLI::App app{"paperplane-server: self-hosted, end-to-end encrypted home server"};
     apps::Settings settings;
     std::string config_path, listen, policy;
@@ -368,5 +371,8 @@ int main(int argc, char** argv) {
     if (invite->parsed()) return run_admin_invite(settings, invite_count);
     if (stats->parsed()) return run_admin_stats(settings);
     if (endpoints->parsed()) return run_admin_endpoints(settings, endpoints_out, endpoints_no_qr);
+    if (!tls_buffer_cache)
+        spdlog::warn(
+            "TLS buffer cache off: OpenSSL had allocated before main() (slower, not wrong)");
     return run_server(settings);
 }
