@@ -5,9 +5,37 @@
 
 #include <cstdlib>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define PP_TLS_CACHE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PP_TLS_CACHE_ASAN 1
+#endif
+#endif
+#ifdef PP_TLS_CACHE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace pp::net {
 
 namespace {
+
+// A buffer in the cache is freed memory as far as OpenSSL is concerned: under AddressSanitizer
+// any touch of it before it is handed out again is reported, as a touch of freed memory is.
+void mark_cached(void* p) {
+#ifdef PP_TLS_CACHE_ASAN
+    ASAN_POISON_MEMORY_REGION(p, kTlsBufferClassBytes);
+#else
+    (void)p;
+#endif
+}
+void mark_handed_out(void* p) {
+#ifdef PP_TLS_CACHE_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, kTlsBufferClassBytes);
+#else
+    (void)p;
+#endif
+}
 
 constexpr std::size_t kClassMin = 16 * 1024;
 
@@ -21,33 +49,55 @@ struct Cache {
     ~Cache();
 };
 
-// Trivially destructible, so still readable while the thread's other thread_locals are
-// being destroyed: OpenSSL may free after the cache is gone, and must then reach free().
+// The two flags are trivially destructible, so they stay readable while the thread's
+// thread_locals are destroyed and after (OpenSSL's own thread-stop handlers free late).
+// t_cache_ready: t_cache was built by a class request in cache_malloc, in the thread's
+// ordinary life, so its destructor is registered and will run. A free never builds the cache:
+// one first reached from a handler that runs after the thread_local destructors would be
+// registered too late and leak what it holds. t_cache_gone: its destructor has run.
+thread_local bool t_cache_ready = false;
 thread_local bool t_cache_gone = false;
 thread_local Cache t_cache;
 
 Cache::~Cache() {
     t_cache_gone = true;
-    for (int i = 0; i < count; ++i) std::free(slots[i]);
+    for (int i = 0; i < count; ++i) {
+        mark_handed_out(slots[i]);
+        std::free(slots[i]);
+    }
     count = 0;
+}
+
+bool cache_usable() {
+    return t_cache_ready && !t_cache_gone;
 }
 
 void* cache_malloc(std::size_t n, const char*, int) {
     if (n <= kClassMin || n > kTlsBufferClassBytes) return std::malloc(n);
-    if (!t_cache_gone && t_cache.count > 0) return t_cache.slots[--t_cache.count];
+    if (!t_cache_gone) {
+        t_cache_ready = true;
+        if (t_cache.count > 0) {
+            void* p = t_cache.slots[--t_cache.count];
+            mark_handed_out(p);
+            return p;
+        }
+    }
     return std::malloc(kTlsBufferClassBytes);
 }
 
 void* cache_realloc(void* p, std::size_t n, const char*, int) {
-    // A chunk reallocated to another size no longer reports the class's usable size, so free()
-    // below passes it to glibc like any other.
+    // glibc may grow or shrink the chunk in place or move it: free() below judges the result
+    // by its usable size alone, which is at least the class size whenever it matches.
     return std::realloc(p, n);
 }
 
 void cache_free(void* p, const char*, int) {
     if (p == nullptr) return;
-    if (!t_cache_gone && t_cache.count < kTlsBufferCacheSlots &&
+    // malloc_usable_size() reads the chunk's header: a few instructions on every OpenSSL free
+    // while the cache has room, against a large-bin search saved on every hit.
+    if (cache_usable() && t_cache.count < kTlsBufferCacheSlots &&
         malloc_usable_size(p) == g_class_usable) {
+        mark_cached(p);
         t_cache.slots[t_cache.count++] = p;
         return;
     }
@@ -55,6 +105,10 @@ void cache_free(void* p, const char*, int) {
 }
 
 }  // namespace
+
+int tls_buffer_cache_held() noexcept {
+    return cache_usable() ? t_cache.count : 0;
+}
 
 bool install_tls_buffer_cache() noexcept {
     void* probe = std::malloc(kTlsBufferClassBytes);

@@ -25,4 +25,7 @@ inline constexpr std::size_t kTlsBufferClassBytes = 17 * 1024;
 // then nothing changes.
 bool install_tls_buffer_cache() noexcept;
 
+// How many freed buffers the calling thread's cache holds (for tests).
+int tls_buffer_cache_held() noexcept;
+
 }  // namespace pp::net
