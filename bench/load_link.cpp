@@ -5,9 +5,11 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
@@ -85,9 +87,21 @@ asio::awaitable<std::optional<LoadLink::OpenError>> LoadLink::open(tcp::endpoint
     http::response<http::empty_body> res;
     if (auto [rec, n] = co_await http::async_read(*tls_, head, res, kTok); rec)
         co_return OpenError{OpenStep::kUpgrade, rec};
+    // Section 4.1: a 101 with Upgrade: websocket, Connection: upgrade and our key's accept
+    // value, agreeing to no extension and no subprotocol (none was asked for).
+    const auto has_token = [](boost::beast::string_view value, boost::beast::string_view token) {
+        return http::token_list{value}.exists(token);
+    };
     if (res.result() != http::status::switching_protocols ||
-        res[http::field::sec_websocket_accept] != *expected)
+        !boost::beast::iequals(res[http::field::upgrade], "websocket") ||
+        !has_token(res[http::field::connection], "upgrade") ||
+        res[http::field::sec_websocket_accept] != *expected ||
+        res.count(http::field::sec_websocket_extensions) != 0 ||
+        res.count(http::field::sec_websocket_protocol) != 0)
         co_return bad_upgrade;
+    // A close() during the last step may have landed after the read completed.
+    if (!tls_->socket().is_open())
+        co_return OpenError{OpenStep::kUpgrade, asio::error::operation_aborted};
     // Frames the server sent right behind its answer are already in `head`.
     const auto rest = head.data();
     read_buf_.resize(std::max(kReadRoom, rest.size()));
@@ -118,6 +132,10 @@ TlsStream::Step LoadLink::read_some() {
 }
 
 LoadLink::Parsed LoadLink::parse_next(ByteView& message, error_code& ec) {
+    if (!open_) {  // closed by the owner meanwhile: what is still buffered is not delivered
+        ec = asio::error::operation_aborted;
+        return Parsed::kFault;
+    }
     for (;;) {
         const std::size_t avail = read_end_ - read_pos_;
         const std::uint8_t* p = read_buf_.data() + read_pos_;
@@ -145,9 +163,9 @@ LoadLink::Parsed LoadLink::parse_next(ByteView& message, error_code& ec) {
                 return Parsed::kMessage;
             case WsOpcode::kPing:
                 // The pong echoes the ping's payload (section 5.5.3).
-                if (const auto out = append_frame(WsOpcode::kPong, payload.size())) {
-                    std::copy(payload.begin(), payload.end(), out->begin());
-                    seal_frame(*out);
+                if (const auto pong = append_frame(WsOpcode::kPong, payload.size())) {
+                    std::copy(payload.begin(), payload.end(), pong->payload.begin());
+                    seal_frame(*pong);
                 }
                 continue;
             case WsOpcode::kPong:
@@ -189,22 +207,24 @@ bool LoadLink::next_mask(net::WsMask& mask) {
     return true;
 }
 
-std::optional<std::span<std::uint8_t>> LoadLink::append_frame(WsOpcode op, std::size_t size) {
+std::optional<LoadLink::OpenFrame> LoadLink::append_frame(WsOpcode op, std::size_t size) {
     if (!open_) return std::nullopt;
-    if (!next_mask(current_mask_)) {
+    OpenFrame frame{};
+    if (!next_mask(frame.mask)) {
         close();
         return std::nullopt;
     }
     std::array<std::uint8_t, net::kWsMaxClientHeader> head{};
-    const std::size_t n = net::write_ws_client_header(op, size, current_mask_, head);
+    const std::size_t n = net::write_ws_client_header(op, size, frame.mask, head);
     const std::size_t at = pending_.size();
     pending_.resize(at + n + size);
     std::memcpy(pending_.data() + at, head.data(), n);
-    return std::span<std::uint8_t>(pending_.data() + at + n, size);
+    frame.payload = std::span<std::uint8_t>(pending_.data() + at + n, size);
+    return frame;
 }
 
-void LoadLink::seal_frame(std::span<std::uint8_t> payload) {
-    net::ws_unmask(payload, current_mask_, 0);  // XOR: masking and unmasking are one operation
+void LoadLink::seal_frame(const OpenFrame& frame) {
+    net::ws_unmask(frame.payload, frame.mask, 0);  // XOR: masking and unmasking are one operation
     if (!writing_) start_write();
 }
 

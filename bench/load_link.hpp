@@ -4,15 +4,18 @@
 //
 // Why not Beast's websocket::stream over asio::ssl::stream, as the client library uses: the
 // generator shares the machine with the server it measures, so every microsecond it spends
-// per frame is taken from the server. Beast's client stream cost the generator 57-90 us per
-// message (five frames), close to the server's own cost. This link does what the server's
+// per frame is taken from the server. With Beast's client stream the generator spent 61-77 us
+// of CPU per message (five frames), most of what the server spent. This link does what the server's
 // session does (net/session.cpp): the SSL object reads and writes the socket itself
 // (net/tls_stream.hpp), what OpenSSL has already decrypted is read without an operation and a
 // post, several frames are parsed out of one read, and frames queued while a write is in
 // flight leave together in the next write.
 //
 // Single-threaded: every call runs on the io_context's one thread. The server never fragments
-// and offers no extension, so a fragmented message is refused here as a protocol error.
+// and offers no extension, so a fragmented message is refused here as a protocol error. A
+// close from the server ends the link without a close in answer: the generator sees one only
+// when the server is going away. A link must outlive its operations: the generator destroys
+// its clients only after its io threads have stopped.
 #include <openssl/rand.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -67,10 +70,10 @@ class LoadLink {
     // no mask could be drawn (then it is closed).
     template <typename Fill>
     bool send(std::size_t size, Fill&& fill) {
-        const auto payload = append_frame(net::WsOpcode::kBinary, size);
-        if (!payload) return false;
-        fill(*payload);
-        seal_frame(*payload);
+        const auto frame = append_frame(net::WsOpcode::kBinary, size);
+        if (!frame) return false;
+        fill(frame->payload);
+        seal_frame(*frame);
         return true;
     }
 
@@ -124,13 +127,18 @@ class LoadLink {
 
   private:
     enum class Parsed : std::uint8_t { kMessage, kNeedMore, kFault };
+    // A frame appended to the write queue, its payload still to be written and masked.
+    struct OpenFrame {
+        std::span<std::uint8_t> payload;
+        net::WsMask mask;
+    };
     // Takes the next complete frame from the read buffer: answers a ping, skips a pong, ends
     // on a close or a fault (ec set), or yields a binary message.
     Parsed parse_next(ByteView& message, error_code& ec);
     // One non-blocking read into the buffer's free tail, made room for first.
     net::detail::TlsStream::Step read_some();
-    std::optional<std::span<std::uint8_t>> append_frame(net::WsOpcode op, std::size_t size);
-    void seal_frame(std::span<std::uint8_t> payload);
+    std::optional<OpenFrame> append_frame(net::WsOpcode op, std::size_t size);
+    void seal_frame(const OpenFrame& frame);
     void start_write();
     error_code fail(error_code ec);
     bool next_mask(net::WsMask& mask);
@@ -153,7 +161,6 @@ class LoadLink {
     Bytes pending_;
     Bytes in_flight_;
     bool writing_ = false;
-    net::WsMask current_mask_{};
     std::function<void(error_code)> on_write_error_;
 
     // Mask keys, drawn from OpenSSL's DRBG 64 at a time.

@@ -401,6 +401,7 @@ struct Client {
     asio::steady_timer pace;
     asio::steady_timer ack_timer;
     asio::steady_timer setup_deadline;
+    bool setup_over = false;  // set before the deadline is cancelled: a late expiry is moot
     bool setup_timed_out = false;
     bool ack_armed = false;
     std::vector<std::string> acks;
@@ -581,7 +582,7 @@ asio::awaitable<bool> setup(Client& c) {
     // One deadline for the whole setup: closing the link fails whichever step is pending.
     c.setup_deadline.expires_after(std::chrono::seconds(60));
     c.setup_deadline.async_wait([&c](error_code ec) {
-        if (ec) return;
+        if (ec || c.setup_over) return;
         c.setup_timed_out = true;
         c.link.close();
     });
@@ -642,6 +643,7 @@ asio::awaitable<bool> setup(Client& c) {
         co_return false;
     }
     c.server_clock.observe(auth->authenticate().server_time_ms(), auth_sent, Clock::now());
+    c.setup_over = true;
     c.setup_deadline.cancel();
     // The server pings idle sockets; the link answers them as the reader reads.
     co_return true;
@@ -667,6 +669,7 @@ asio::awaitable<void> setup_worker(Worker& w) {
             g->setup_ok.fetch_add(1);
             asio::co_spawn(w.ioc, reader(c), asio::detached);
         } else {
+            c.setup_over = true;
             c.setup_deadline.cancel();
             c.link.close();
         }

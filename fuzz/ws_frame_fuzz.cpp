@@ -1,8 +1,10 @@
 // WebSocket framing (net/ws_frame): the input read as a client's bytes, as the server's session
-// reads them, and again as a server's bytes, as the load generator reads them, frame after
-// frame until a fault. Every header a parser takes must be in its one canonical form
-// (re-encoding it with the matching writer gives the same bytes), no message may grow past the
-// limit, and unmasking in pieces must equal unmasking at once.
+// reads them, and again as a server's bytes through the server-frame parser, frame after frame
+// until a fault. Every header a parser takes must be in its one canonical form (re-encoding it
+// with the matching writer gives the same bytes) and no message may grow past the limit; for
+// a client's frames, unmasking in pieces must equal unmasking at once (a server's carry no
+// mask). The load generator's link (bench/load_link.cpp) refuses fragments outright; its own
+// handling of records and frames is tested in tests/bench/load_link_test.cpp.
 #include <cstdlib>
 #include <cstring>
 

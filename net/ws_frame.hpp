@@ -1,7 +1,8 @@
 #pragma once
-// net/ codec: the server's side of WebSocket framing (RFC 6455, section 5) as pure functions and
-// one small state machine. No I/O and no Boost, so it is unit-tested and fuzzed on its own; the
-// session (net/session.cpp) reads the bytes and asks these what they mean.
+// net/ codec: WebSocket framing (RFC 6455, section 5) as the server needs it, and the client's
+// half the load generator needs, as pure functions and one small state machine. No I/O and no
+// Boost, so it is unit-tested and fuzzed on its own; the session (net/session.cpp) reads the bytes
+// and asks these what they mean.
 //
 // Why the server frames its WebSocket itself instead of using Beast's websocket::stream: that
 // stream holds about 2.5 KiB per connection for the connection's whole life (a fixed 1.5 KiB

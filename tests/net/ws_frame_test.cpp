@@ -34,7 +34,7 @@ TEST(WsFrame, HeaderSizeFollowsTheLengthAndMaskBits) {
     EXPECT_EQ(ws_header_size(0x80 | 125), 6u);
     EXPECT_EQ(ws_header_size(0x80 | 126), 8u);
     EXPECT_EQ(ws_header_size(0x80 | 127), 14u);
-    EXPECT_EQ(ws_header_size(5), 2u);  // unmasked: refused by the parser, sized anyway
+    EXPECT_EQ(ws_header_size(5), 2u);  // unmasked: a server's frame, or a client's to refuse
 }
 
 TEST(WsFrame, TheRfcsMaskedHelloParsesAndUnmasks) {
