@@ -5,11 +5,11 @@
 // Why not Beast's websocket::stream over asio::ssl::stream, as the client library uses: the
 // generator shares the machine with the server it measures, so every microsecond it spends
 // per frame is taken from the server. With Beast's client stream the generator spent 61-77 us
-// of CPU per message (five frames), most of what the server spent. This link does what the server's
-// session does (net/session.cpp): the SSL object reads and writes the socket itself
-// (net/tls_stream.hpp), what OpenSSL has already decrypted is read without an operation and a
-// post, several frames are parsed out of one read, and frames queued while a write is in
-// flight leave together in the next write.
+// of CPU per message (five frames) in the closed loop, most of what the server spent. This link
+// does what the server's session does (net/session.cpp): the SSL object reads and writes the socket
+// itself (net/tls_stream.hpp), what OpenSSL has already decrypted is read without an operation and
+// a post, several frames are parsed out of one read, and frames queued while a write is in flight
+// leave together in the next write.
 //
 // Single-threaded: every call runs on the io_context's one thread. The server never fragments
 // and offers no extension, so a fragmented message is refused here as a protocol error. A

@@ -19,6 +19,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,9 +68,10 @@ Bytes server_frame(std::uint8_t first, const Bytes& payload, bool mask = false) 
 
 struct ClientFrame {
     std::uint8_t first = 0;
-    bool masked = false;
-    Bytes payload;
+    Bytes payload;  // unmasked (the parser refuses an unmasked client frame)
 };
+
+using Response = http::response<http::empty_body>;
 
 // Both ends in one io_context: the scripted server and the link.
 struct Harness {
@@ -92,8 +94,9 @@ struct Harness {
         EXPECT_TRUE(ioc.stopped()) << "timed out";
     }
 
-    // Accepts, handshakes and answers the upgrade: with the right accept value, or a wrong one.
-    asio::awaitable<bool> accept(bool right_accept = true) {
+    // Accepts, handshakes and answers the upgrade as a server should, after `edit` has had its
+    // way with the answer.
+    asio::awaitable<bool> accept(std::function<void(Response&)> edit = {}) {
         auto [aec, sock] = co_await acceptor.async_accept(kTok);
         if (aec) co_return false;
         server = std::make_unique<ServerStream>(std::move(sock),
@@ -108,11 +111,11 @@ struct Harness {
         EXPECT_EQ(req.target(), "/v1/ws");
         auto accept_value = net::detail::ws_accept_value(req[http::field::sec_websocket_key]);
         if (!accept_value) co_return false;
-        http::response<http::empty_body> res{http::status::switching_protocols, 11};
+        Response res{http::status::switching_protocols, 11};
         res.set(http::field::upgrade, "websocket");
         res.set(http::field::connection, "Upgrade");
-        res.set(http::field::sec_websocket_accept,
-                right_accept ? *accept_value : std::string("AAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+        res.set(http::field::sec_websocket_accept, *accept_value);
+        if (edit) edit(res);
         auto [wec, wn] = co_await http::async_write(*server, res, kTok);
         co_return !wec;
     }
@@ -139,7 +142,6 @@ struct Harness {
         EXPECT_TRUE(parsed.ok());
         if (!parsed.ok()) co_return f;
         f.first = head[0];
-        f.masked = true;
         f.payload.resize(static_cast<std::size_t>(parsed.value.payload_size));
         std::tie(ec, n) = co_await asio::async_read(*server, asio::buffer(f.payload), kTok);
         net::ws_unmask(f.payload, parsed.value.mask, 0);
@@ -242,22 +244,45 @@ TEST(LoadLink, FramesAClientMustRefuseEndTheLink) {
     }
 }
 
-TEST(LoadLink, AnUpgradeWithTheWrongAcceptValueFailsTheOpen) {
-    Harness h;
-    std::optional<LoadLink::OpenError> err;
-    bool opened = true;
-    h.spawn([&]() -> asio::awaitable<void> { co_await h.accept(false); });
-    h.spawn([&]() -> asio::awaitable<void> {
-        err = co_await h.link.open(h.acceptor.local_endpoint(), "localhost", "/v1/ws");
-        opened = h.link.is_open();
-    });
-    h.run();
-    ASSERT_TRUE(err.has_value());
-    EXPECT_EQ(err->step, LoadLink::OpenStep::kUpgrade);
-    EXPECT_FALSE(opened);
+TEST(LoadLink, AnUpgradeAnswerOutsideSection4FailsTheOpen) {
+    struct Case {
+        const char* what;
+        std::function<void(Response&)> edit;
+    };
+    const std::vector<Case> cases = {
+        {"another status",
+         [](Response& r) {
+             r.result(http::status::ok);
+             r.content_length(0);  // else the body runs to a close that never comes
+         }},
+        {"the wrong accept value",
+         [](Response& r) {
+             r.set(http::field::sec_websocket_accept, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+         }},
+        {"no Upgrade: websocket", [](Response& r) { r.set(http::field::upgrade, "h2c"); }},
+        {"no upgrade in Connection", [](Response& r) { r.set(http::field::connection, "close"); }},
+        {"an extension nobody asked for",
+         [](Response& r) { r.set(http::field::sec_websocket_extensions, "permessage-deflate"); }},
+        {"a subprotocol nobody asked for",
+         [](Response& r) { r.set(http::field::sec_websocket_protocol, "chat"); }},
+    };
+    for (const auto& c : cases) {
+        Harness h;
+        std::optional<LoadLink::OpenError> err;
+        bool opened = true;
+        h.spawn([&]() -> asio::awaitable<void> { co_await h.accept(c.edit); });
+        h.spawn([&]() -> asio::awaitable<void> {
+            err = co_await h.link.open(h.acceptor.local_endpoint(), "localhost", "/v1/ws");
+            opened = h.link.is_open();
+        });
+        h.run();
+        ASSERT_TRUE(err.has_value()) << c.what;
+        EXPECT_EQ(err->step, LoadLink::OpenStep::kUpgrade) << c.what;
+        EXPECT_FALSE(opened) << c.what;
+    }
 }
 
-TEST(LoadLink, CloseDuringTheConnectFailsIt) {
+TEST(LoadLink, CloseDuringTheTlsHandshakeFailsIt) {
     Harness h;
     std::optional<LoadLink::OpenError> err;
     h.spawn([&]() -> asio::awaitable<void> {
@@ -269,7 +294,35 @@ TEST(LoadLink, CloseDuringTheConnectFailsIt) {
     t.async_wait([&](error_code) { h.link.close(); });
     h.run();
     ASSERT_TRUE(err.has_value());
-    EXPECT_NE(err->step, LoadLink::OpenStep::kUpgrade);
+    EXPECT_EQ(err->step, LoadLink::OpenStep::kTls);
+    EXPECT_EQ(err->ec, asio::error::operation_aborted);
+}
+
+TEST(LoadLink, NothingIsDeliveredAfterTheOwnerClosesTheLink) {
+    Harness h;
+    std::size_t messages = 0;
+    error_code end;
+    h.spawn([&]() -> asio::awaitable<void> {
+        if (!co_await h.accept()) co_return;
+        Bytes two = server_frame(0x82, text("one"));  // both in one record
+        const Bytes second = server_frame(0x82, text("two"));
+        two.insert(two.end(), second.begin(), second.end());
+        co_await h.write(two);
+    });
+    h.spawn([&]() -> asio::awaitable<void> {
+        if (auto err = co_await h.link.open(h.acceptor.local_endpoint(), "localhost", "/v1/ws"))
+            co_return;
+        end = co_await h.link.read_messages([&](ByteView) {
+            ++messages;
+            h.link.close();  // as the generator's mark_dead does
+        });
+        auto [ec, m] = co_await h.link.next_message();
+        EXPECT_EQ(ec, asio::error::operation_aborted);
+        EXPECT_TRUE(m.empty());
+    });
+    h.run();
+    EXPECT_EQ(messages, 1u);
+    EXPECT_EQ(end, asio::error::operation_aborted);
 }
 
 }  // namespace
