@@ -190,11 +190,15 @@ asio::awaitable<std::pair<LoadLink::error_code, ByteView>> LoadLink::next_messag
         const auto step = read_some();
         if (step.ec) co_return std::pair{fail(step.ec), ByteView{}};
         if (step.want == TlsStream::Want::kNothing) continue;
-        auto [wait_ec] = co_await tls_->socket().async_wait(
-            step.want == TlsStream::Want::kRead ? tcp::socket::wait_read : tcp::socket::wait_write,
-            kTok);
-        if (wait_ec) co_return std::pair{fail(wait_ec), ByteView{}};
+        if (const auto wait_ec = co_await wait_ready(step.want))
+            co_return std::pair{wait_ec, ByteView{}};
     }
+}
+
+asio::awaitable<LoadLink::error_code> LoadLink::wait_ready(TlsStream::Want want) {
+    auto [ec] = co_await tls_->socket().async_wait(
+        want == TlsStream::Want::kRead ? tcp::socket::wait_read : tcp::socket::wait_write, kTok);
+    co_return ec ? fail(ec) : error_code{};
 }
 
 bool LoadLink::next_mask(net::WsMask& mask) {

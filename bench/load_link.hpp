@@ -86,7 +86,6 @@ class LoadLink {
     // `on_message(ByteView)` (valid during the call only); returns why reading ended.
     template <typename OnMessage>
     boost::asio::awaitable<error_code> read_messages(OnMessage on_message) {
-        constexpr auto tok = boost::asio::as_tuple(boost::asio::use_awaitable);
         unsigned reads = 0;
         for (;;) {
             ByteView message;
@@ -105,11 +104,7 @@ class LoadLink {
             const auto step = read_some();
             if (step.ec) co_return fail(step.ec);
             if (step.want != net::detail::TlsStream::Want::kNothing) {
-                auto [wait_ec] = co_await tls_->socket().async_wait(
-                    step.want == net::detail::TlsStream::Want::kRead ? tcp::socket::wait_read
-                                                                     : tcp::socket::wait_write,
-                    tok);
-                if (wait_ec) co_return fail(wait_ec);
+                if (const auto wait_ec = co_await wait_ready(step.want)) co_return wait_ec;
                 continue;
             }
             // As the server's session: other connections' work goes first now and then, or one
@@ -137,6 +132,8 @@ class LoadLink {
     Parsed parse_next(ByteView& message, error_code& ec);
     // One non-blocking read into the buffer's free tail, made room for first.
     net::detail::TlsStream::Step read_some();
+    // Waits until the socket is ready for what OpenSSL wants; an error fails the link.
+    boost::asio::awaitable<error_code> wait_ready(net::detail::TlsStream::Want want);
     std::optional<OpenFrame> append_frame(net::WsOpcode op, std::size_t size);
     void seal_frame(const OpenFrame& frame);
     void start_write();
